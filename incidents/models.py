@@ -1,0 +1,250 @@
+import hashlib
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+REFERENCE_PREFIX = "INC-"
+
+
+class SeverityPolicy(models.Model):
+    """One row per severity. Code reads these values; it never branches on a severity's name."""
+
+    key = models.CharField(max_length=16, unique=True, help_text="Short label, e.g. SEV1.")
+    name = models.CharField(max_length=64, help_text="e.g. Critical.")
+    rank = models.PositiveSmallIntegerField(
+        unique=True, help_text="Ordering: 1 is the most severe. Dashboards sort by it."
+    )
+    description = models.CharField(max_length=255, blank=True)
+    examples = models.CharField(max_length=255, blank=True)
+    response_time_minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Target time to respond; empty means next business day."
+    )
+    response_time_label = models.CharField(max_length=64, help_text="As people say it, e.g. '< 15 min'.")
+    update_cadence_minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Minutes between status updates; empty means as needed (no reminders)."
+    )
+    notified_groups = models.ManyToManyField(
+        "auth.Group", blank=True, related_name="+", help_text="Who is told when an incident of this severity starts."
+    )
+    stakeholders_label = models.CharField(max_length=128, blank=True, help_text="e.g. 'Executives + status page'.")
+    show_on_status_page = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["rank"]
+        verbose_name_plural = "severity policies"
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.name}"
+
+    @property
+    def update_cadence(self) -> timedelta | None:
+        if self.update_cadence_minutes is None:
+            return None
+        return timedelta(minutes=self.update_cadence_minutes)
+
+
+class Service(models.Model):
+    """The catalog of services an incident can affect (runbooks and status components reuse it)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    owning_team = models.CharField(max_length=100, blank=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IncidentStatus(models.TextChoices):
+    INVESTIGATING = "investigating", "Investigating"
+    IDENTIFIED = "identified", "Identified"
+    MONITORING = "monitoring", "Monitoring"
+    RESOLVED = "resolved", "Resolved"
+
+
+ACTIVE_STATUSES = [
+    IncidentStatus.INVESTIGATING,
+    IncidentStatus.IDENTIFIED,
+    IncidentStatus.MONITORING,
+]
+
+
+class Incident(models.Model):
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    severity = models.ForeignKey(SeverityPolicy, on_delete=models.PROTECT, related_name="incidents")
+    status = models.CharField(max_length=16, choices=IncidentStatus.choices, default=IncidentStatus.INVESTIGATING)
+
+    # Impact, in the words of the seeds' impact assessment.
+    affected_users_count = models.PositiveIntegerField(null=True, blank=True)
+    affected_users_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    affected_services = models.ManyToManyField(Service, blank=True, related_name="incidents")
+    business_impact = models.TextField(blank=True)
+    data_integrity_concern = models.BooleanField(default=False)
+    security_concern = models.BooleanField(default=False)
+
+    # Milestones. detected_at may be earlier than declared_at (backdated by the declarer).
+    detected_at = models.DateTimeField()
+    declared_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    mitigated_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    lead = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="incidents_led")
+    comms_lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="incidents_comms"
+    )
+    responders = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="incidents_responding")
+    declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="incidents_declared"
+    )
+
+    next_update_due_at = models.DateTimeField(null=True, blank=True)
+    last_update_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the latest status update was posted; the cadence counts from it."
+    )
+
+    class Meta:
+        ordering = ["-declared_at"]
+        permissions = [("respond", "Can act on incidents: declare, update, change severity and status")]
+        indexes = [
+            models.Index(fields=["status", "declared_at"], name="incident_status_declared"),
+            models.Index(fields=["next_update_due_at"], name="incident_next_update_due"),
+            models.Index(fields=["-resolved_at"], name="incident_resolved_at"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(status=IncidentStatus.RESOLVED) & Q(resolved_at__isnull=False))
+                | (~Q(status=IncidentStatus.RESOLVED) & Q(resolved_at__isnull=True)),
+                name="incident_resolved_at_iff_resolved",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=IncidentStatus.RESOLVED) | Q(next_update_due_at__isnull=True),
+                name="incident_resolved_has_no_update_due",
+            ),
+            models.CheckConstraint(
+                condition=Q(detected_at__lte=models.F("declared_at")),
+                name="incident_detected_not_after_declared",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.title}"
+
+    @property
+    def reference(self) -> str:
+        return f"{REFERENCE_PREFIX}{self.pk:04d}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("incidents:detail", kwargs={"reference": self.reference})
+
+    @property
+    def is_active(self) -> bool:
+        return self.status != IncidentStatus.RESOLVED
+
+    @property
+    def is_update_overdue(self) -> bool:
+        return self.next_update_due_at is not None and self.next_update_due_at <= timezone.now()
+
+    @property
+    def duration(self) -> timedelta:
+        return (self.resolved_at or timezone.now()) - self.detected_at
+
+
+def reference_to_pk(reference: str) -> int | None:
+    """'INC-0042' (any case, leading zeros optional) → 42; anything else → None."""
+    text = reference.strip().upper()
+    if not text.startswith(REFERENCE_PREFIX):
+        return None
+    digits = text[len(REFERENCE_PREFIX) :]
+    if not digits.isdigit():
+        return None
+    return int(digits)
+
+
+class UpdateVisibility(models.TextChoices):
+    PUBLIC = "public", "Public"
+    INTERNAL = "internal", "Internal"
+
+
+class StatusUpdate(models.Model):
+    """The seeds' update template: status, what we know / progress, next steps, ETA."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="status_updates")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    posted_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=IncidentStatus.choices)
+    progress = models.TextField(help_text="What we know and what has been done.")
+    next_steps = models.TextField(blank=True)
+    eta = models.CharField(max_length=200, blank=True)
+    visibility = models.CharField(max_length=16, choices=UpdateVisibility.choices, default=UpdateVisibility.INTERNAL)
+
+    class Meta:
+        ordering = ["-posted_at"]
+        indexes = [models.Index(fields=["incident", "-posted_at"], name="update_incident_posted")]
+
+    def __str__(self) -> str:
+        return f"Update on {self.incident_id} at {self.posted_at:%Y-%m-%d %H:%M}"
+
+
+class EventKind(models.TextChoices):
+    DECLARED = "declared", "Declared"
+    SEVERITY_CHANGED = "severity_changed", "Severity changed"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    ROLE_ASSIGNED = "role_assigned", "Role assigned"
+    STATUS_UPDATE = "status_update", "Status update"
+    NOTE = "note", "Note"
+    MILESTONE_SET = "milestone_set", "Milestone set"
+    IMPACT_CHANGED = "impact_changed", "Impact changed"
+
+
+class TimelineEvent(models.Model):
+    """An immutable record of something that happened; only `starred` changes afterwards."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
+    kind = models.CharField(max_length=32, choices=EventKind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    recorded_at = models.DateTimeField()
+    occurred_at = models.DateTimeField(help_text="When it happened; notes may be backdated.")
+    text = models.TextField(help_text="A one-line summary, as shown on the timeline.")
+    body = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    status_update = models.OneToOneField(
+        StatusUpdate, on_delete=models.CASCADE, null=True, blank=True, related_name="timeline_event"
+    )
+    starred = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["incident", "-occurred_at", "-id"], name="event_incident_occurred")]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class ApiToken(models.Model):
+    """A bearer token for the JSON API. Only a SHA-256 digest is stored; the token is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12, help_text="The first characters, to tell tokens apart.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def digest_of(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()

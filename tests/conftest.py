@@ -1,0 +1,96 @@
+"""Shared fixtures, and the rule for tests that need a real service.
+
+A test marked `postgres`, `redis` or `browser` skips with the reason when the service is missing,
+so `make test` passes on a bare laptop. CI sets REQUIRE_SERVICES=1, which turns each such skip into
+a failure: CI never skips them silently.
+"""
+
+import os
+import shutil
+from functools import cache
+
+import pytest
+from django.conf import settings
+
+from tests import factories
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@cache
+def _redis_reachable() -> bool:
+    if not settings.REDIS_URL:
+        return False
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
+@cache
+def _browser_available() -> bool:
+    if not shutil.which(CHROMIUM):
+        return False
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _missing(marker: str) -> str | None:
+    if marker == "postgres" and settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        return "needs PostgreSQL: set DATABASE_URL=postgres://…"
+    if marker == "redis" and not _redis_reachable():
+        return "needs Redis: set REDIS_URL=redis://… to a running server"
+    if marker == "browser" and not _browser_available():
+        return f"needs {CHROMIUM} (apt-get install chromium) and Python Playwright"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in ("postgres", "redis", "browser"):
+        if item.get_closest_marker(marker) is None:
+            continue
+        reason = _missing(marker)
+        if reason is None:
+            continue
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail(f"REQUIRE_SERVICES=1 but this test {reason}", pytrace=False)
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def responder(db):
+    return factories.UserFactory(role="responder")
+
+
+@pytest.fixture
+def viewer(db):
+    return factories.UserFactory(role="viewer")
+
+
+@pytest.fixture
+def admin_user(db):
+    return factories.UserFactory(role="admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def severities(db):
+    from incidents.models import SeverityPolicy
+
+    return {policy.key: policy for policy in SeverityPolicy.objects.all()}
+
+
+@pytest.fixture
+def responder_client(client, responder):
+    client.force_login(responder)
+    return client
+
+
+@pytest.fixture
+def viewer_client(client, viewer):
+    client.force_login(viewer)
+    return client
