@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.forms",
     "django_htmx",
     "template_partials",
     "incidents",
@@ -111,7 +112,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = VAR_DIR / "staticfiles"
 # Static files are served by WhiteNoise from the source folders too, so `make run` needs no
 # collectstatic; a production image may still collect them into STATIC_ROOT.
 WHITENOISE_USE_FINDERS = True
@@ -188,3 +189,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# Forms render through the project's templates, so one field template styles every form.
+FORM_RENDERER = "incidents.forms.FormRenderer"

@@ -131,7 +131,7 @@ def incident_declare(
         kind=EventKind.DECLARED,
         actor=declared_by,
         now=now,
-        text=f"Declared as {severity.key} {severity.name} by {_user_label(declared_by)}",
+        text=f"Declared as {severity.key} {severity.name}",
         body=incident.summary,
         data={"severity": severity.key, "lead": lead.pk},
     )

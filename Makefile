@@ -1,0 +1,56 @@
+# Incident Desk — `make run` and `make test` are all a newcomer needs.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PORT ?= 8000
+HOST ?= 127.0.0.1
+
+.PHONY: run test install install-dev migrate demo lint check-deploy bench clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py collectstatic --no-input --verbosity 0
+
+demo: migrate
+	$(PY) manage.py load_demo_data
+
+# Web server, Celery worker and beat together; Ctrl-C stops all three.
+run: demo
+	@echo ""
+	@echo "  Incident Desk: http://$(HOST):$(PORT)/"
+	@echo "  Log in as admin (or lead, oncall, comms, viewer), password: incident-desk-demo"
+	@echo ""
+	@trap 'kill 0' INT TERM EXIT; \
+	DEBUG=$${DEBUG:-1} $(VENV)/bin/celery -A config worker --beat --loglevel=INFO --concurrency=2 & \
+	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT) & \
+	wait
+
+test: install-dev
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+check-deploy: install
+	DEBUG=false SECRET_KEY=$${SECRET_KEY:-$$(head -c 48 /dev/urandom | base64)} SECURE_HSTS_PRELOAD=true \
+		$(PY) manage.py check --deploy --fail-level WARNING
+
+bench: install-dev
+	$(PY) -m bench.load $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

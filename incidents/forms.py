@@ -1,0 +1,167 @@
+from django import forms
+from django.contrib.auth import get_user_model
+from django.forms.renderers import TemplatesSetting
+
+from incidents import errors
+from incidents.models import IncidentStatus, SeverityPolicy, Service, UpdateVisibility
+from incidents.services import MILESTONES
+
+User = get_user_model()
+
+
+class FormRenderer(TemplatesSetting):
+    field_template_name = "forms/field.html"
+
+
+class Form(forms.Form):
+    """Labels without a trailing colon, as in the rest of the interface."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class LocalDateTimeInput(forms.DateTimeInput):
+    """A browser date-time picker; the value is read in the viewer's time zone."""
+
+    input_type = "datetime-local"
+
+    def __init__(self, attrs: dict | None = None) -> None:
+        super().__init__(attrs=attrs, format="%Y-%m-%dT%H:%M")
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, user) -> str:
+        return user.get_full_name() or user.get_username()
+
+
+class PeopleChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, user) -> str:
+        return user.get_full_name() or user.get_username()
+
+
+def people():
+    return User.objects.filter(is_active=True).order_by("first_name", "last_name", "username")
+
+
+class SeverityChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, policy: SeverityPolicy) -> str:
+        return f"{policy.key} · {policy.name}"
+
+
+class ImpactFields(Form):
+    affected_users_count = forms.IntegerField(
+        required=False, min_value=0, label="Affected users", widget=forms.NumberInput(attrs={"placeholder": "~1000"})
+    )
+    affected_users_percent = forms.DecimalField(
+        required=False,
+        min_value=0,
+        max_value=100,
+        max_digits=5,
+        decimal_places=2,
+        label="Affected users (%)",
+        error_messages={"min_value": errors.PERCENT_OUT_OF_RANGE, "max_value": errors.PERCENT_OUT_OF_RANGE},
+        widget=forms.NumberInput(attrs={"placeholder": "10", "step": "any"}),
+    )
+    affected_services = forms.ModelMultipleChoiceField(
+        queryset=Service.objects.order_by("name"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    business_impact = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "e.g. Cannot process orders"}),
+    )
+    data_integrity_concern = forms.BooleanField(required=False, label="Data integrity concern")
+    security_concern = forms.BooleanField(required=False, label="Security concern")
+
+
+class DeclareForm(ImpactFields):
+    title = forms.CharField(
+        max_length=200,
+        error_messages={"required": errors.TITLE_REQUIRED},
+        widget=forms.TextInput(attrs={"placeholder": "e.g. Checkout API returns 500s", "autofocus": True}),
+    )
+    severity = SeverityChoiceField(
+        queryset=SeverityPolicy.objects.order_by("rank"), empty_label=None, widget=forms.RadioSelect
+    )
+    summary = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3, "placeholder": "What is happening, in a sentence or two"})
+    )
+    detected_at = forms.DateTimeField(
+        required=False, label="Detected at", help_text="Leave empty for now; set it if it started earlier.",
+        widget=LocalDateTimeInput(),
+    )
+    lead = PersonChoiceField(queryset=people(), required=False, label="Incident lead", empty_label="Me")
+    comms_lead = PersonChoiceField(queryset=people(), required=False, label="Comms lead", empty_label="Nobody yet")
+
+    field_order = ["title", "severity", "summary", "detected_at", "lead", "comms_lead"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["lead"].queryset = people()
+        self.fields["comms_lead"].queryset = people()
+
+
+class ImpactForm(ImpactFields):
+    title = forms.CharField(max_length=200, error_messages={"required": errors.TITLE_REQUIRED})
+    summary = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    field_order = ["title", "summary"]
+
+
+class StatusUpdateForm(Form):
+    status = forms.ChoiceField(choices=IncidentStatus.choices)
+    progress = forms.CharField(
+        label="What we know / progress",
+        error_messages={"required": errors.UPDATE_PROGRESS_REQUIRED},
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": "Identified high database query latency as likely cause"}
+        ),
+    )
+    next_steps = forms.CharField(
+        required=False,
+        label="Next steps",
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Analyzing slow query logs"}),
+    )
+    eta = forms.CharField(
+        required=False, max_length=200, label="ETA",
+        widget=forms.TextInput(attrs={"placeholder": "Resolution expected within 30 minutes"}),
+    )
+    visibility = forms.ChoiceField(
+        choices=UpdateVisibility.choices, initial=UpdateVisibility.INTERNAL, widget=forms.RadioSelect
+    )
+
+
+class SeverityForm(Form):
+    severity = SeverityChoiceField(queryset=SeverityPolicy.objects.order_by("rank"), empty_label=None)
+    reason = forms.CharField(required=False, max_length=500)
+
+
+class StatusForm(Form):
+    status = forms.ChoiceField(choices=IncidentStatus.choices)
+
+
+class RolesForm(Form):
+    lead = PersonChoiceField(queryset=people(), label="Incident lead", error_messages={"required": errors.LEAD_REQUIRED})
+    comms_lead = PersonChoiceField(queryset=people(), required=False, label="Comms lead", empty_label="Nobody")
+    responders = PeopleChoiceField(queryset=people(), required=False, widget=forms.SelectMultiple(attrs={"size": 5}))
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("lead", "comms_lead", "responders"):
+            self.fields[name].queryset = people()
+
+
+class NoteForm(Form):
+    text = forms.CharField(
+        label="Note",
+        error_messages={"required": errors.NOTE_REQUIRED},
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What you saw or did"}),
+    )
+    occurred_at = forms.DateTimeField(
+        required=False, label="Happened at", help_text="Leave empty for now.", widget=LocalDateTimeInput()
+    )
+
+
+class MilestoneForm(Form):
+    milestone = forms.ChoiceField(choices=list(MILESTONES.items()))
+    at = forms.DateTimeField(label="At", widget=LocalDateTimeInput())

@@ -1,0 +1,137 @@
+"""Demo users for each role, a small service catalog and a few incidents across severities and
+states. Idempotent: running it again changes nothing that is already there."""
+
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from incidents import services
+from incidents.models import Incident, IncidentStatus, SeverityPolicy, Service, UpdateVisibility
+
+DEMO_PASSWORD = "incident-desk-demo"
+
+USERS = [
+    # username, first, last, groups, staff/superuser
+    ("admin", "Ada", "Admin", ["admin", "responder"], True),
+    ("lead", "Lena", "Lead", ["responder", "team"], False),
+    ("oncall", "Omar", "Oncall", ["responder", "team"], False),
+    ("comms", "Cora", "Comms", ["responder", "team"], False),
+    ("viewer", "Vic", "Viewer", ["viewer", "leadership"], False),
+]
+
+SERVICES = [
+    ("API", "api", "Platform", "Public REST API"),
+    ("Authentication", "authentication", "Identity", "Login, sessions, tokens"),
+    ("Checkout", "checkout", "Payments", "Cart and payment flow"),
+    ("Database", "database", "Platform", "Primary PostgreSQL cluster"),
+    ("Search", "search", "Discovery", "Product search"),
+]
+
+
+class Command(BaseCommand):
+    help = "Load demo users, services and incidents (idempotent)."
+
+    @transaction.atomic
+    def handle(self, *args, **options) -> None:
+        users = self._users()
+        catalog = self._services()
+        if Incident.objects.exists():
+            self.stdout.write("Incidents already present; demo incidents not added again.")
+        else:
+            self._incidents(users, catalog)
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+        self.stdout.write(f"Log in as admin, lead, oncall, comms or viewer with password '{DEMO_PASSWORD}'.")
+
+    def _users(self) -> dict:
+        User = get_user_model()
+        users = {}
+        for username, first, last, groups, staff in USERS:
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "email": f"{username}@example.com",
+                    "is_staff": staff,
+                    "is_superuser": staff,
+                },
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save(update_fields=["password"])
+                user.groups.set(Group.objects.filter(name__in=groups))
+            users[username] = user
+        return users
+
+    def _services(self) -> dict:
+        catalog = {}
+        for name, slug, team, description in SERVICES:
+            catalog[slug], _ = Service.objects.get_or_create(
+                slug=slug, defaults={"name": name, "owning_team": team, "description": description}
+            )
+        return catalog
+
+    def _incidents(self, users: dict, catalog: dict) -> None:
+        severity = {policy.key: policy for policy in SeverityPolicy.objects.all()}
+        now = timezone.now()
+
+        checkout = services.incident_declare(
+            declared_by=users["oncall"],
+            title="Checkout API returns 500s for card payments",
+            severity=severity["SEV1"],
+            summary="Card payments fail with HTTP 500 since the 14:20 deploy.",
+            detected_at=now - timedelta(minutes=12),
+            lead=users["lead"],
+            comms_lead=users["comms"],
+            responders=[users["oncall"]],
+            affected_services=[catalog["checkout"], catalog["api"]],
+            affected_users_percent=35,
+            business_impact="Cannot process card orders",
+        )
+        services.incident_update_post(
+            incident=checkout,
+            author=users["lead"],
+            progress="Error rate at 40% on /payments. Suspect the 14:20 deploy.",
+            next_steps="Rolling back the deploy",
+            eta="15 minutes",
+            visibility=UpdateVisibility.PUBLIC,
+            status=IncidentStatus.IDENTIFIED,
+        )
+
+        search = services.incident_declare(
+            declared_by=users["oncall"],
+            title="Search latency above 2 s",
+            severity=severity["SEV3"],
+            summary="p95 latency on search is 2.4 s (normally 300 ms).",
+            affected_services=[catalog["search"]],
+            affected_users_count=1200,
+        )
+        services.incident_note_add(
+            incident=search, author=users["oncall"], text="Index rebuild started at 02:00 and is still running."
+        )
+
+        services.incident_declare(
+            declared_by=users["lead"],
+            title="Typo in password reset email",
+            severity=severity["SEV4"],
+            affected_services=[catalog["authentication"]],
+        )
+
+        database = services.incident_declare(
+            declared_by=users["oncall"],
+            title="Primary database connection pool exhausted",
+            severity=severity["SEV2"],
+            affected_services=[catalog["database"], catalog["api"]],
+            business_impact="Intermittent 503s on the API",
+        )
+        services.incident_update_post(
+            incident=database,
+            author=users["oncall"],
+            progress="Raised the pool size and killed long-running queries; errors are back to normal.",
+            status=IncidentStatus.MONITORING,
+        )
+        services.incident_status_change(incident=database, status=IncidentStatus.RESOLVED, actor=users["oncall"])

@@ -1,0 +1,88 @@
+"""Small tags the incident pages repeat on every row; simple tags (not included templates) because
+the dashboard renders them dozens of times per request."""
+
+from datetime import datetime, timedelta
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+register = template.Library()
+
+
+def humanize_delta(delta: timedelta) -> str:
+    """'45 s', '12 min', '3 h 5 min', '2 d 4 h' — the way responders say durations."""
+    seconds = int(abs(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def _absolute(value: datetime) -> str:
+    local = timezone.localtime(value)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+@register.simple_tag
+def when(value: datetime | None, style: str = "relative") -> str:
+    """A time in the viewer's zone. style="relative" shows '12 min ago' with the absolute time on
+    hover; style="absolute" shows the clock time with the relative age on hover. static/js/app.js
+    keeps the relative text current."""
+    if value is None:
+        return mark_safe('<span class="muted">—</span>')
+    delta = timezone.now() - value
+    relative = f"{humanize_delta(delta)} ago" if delta >= timedelta(0) else f"in {humanize_delta(delta)}"
+    absolute = _absolute(value)
+    if style == "absolute":
+        local = timezone.localtime(value)
+        return format_html(
+            '<time datetime="{}" title="{}" data-format="clock">{}</time>', value.isoformat(), relative, f"{local:%H:%M}"
+        )
+    return format_html('<time datetime="{}" title="{}" data-format="relative">{}</time>', value.isoformat(), absolute, relative)
+
+
+@register.simple_tag
+def countdown(due: datetime | None) -> str:
+    """Time left until the next status update; red and counting up once overdue."""
+    if due is None:
+        return mark_safe('<span class="countdown countdown-none">No scheduled updates</span>')
+    left = due - timezone.now()
+    if left <= timedelta(0):
+        text, css = f"Update overdue by {humanize_delta(left)}", "countdown overdue"
+    else:
+        text, css = f"Update due in {humanize_delta(left)}", "countdown"
+    return format_html(
+        '<span class="{}" data-due="{}" title="Next update due {}">{}</span>', css, due.isoformat(), _absolute(due), text
+    )
+
+
+@register.filter
+def person(user) -> str:
+    if user is None:
+        return "—"
+    return user.get_full_name() or user.get_username()
+
+
+@register.simple_tag
+def severity_badge(policy) -> str:
+    return format_html(
+        '<span class="badge sev sev-{}" title="{} · {}">{}</span>', policy.rank, policy.key, policy.name, policy.key
+    )
+
+
+@register.simple_tag
+def status_badge(status: str, label: str) -> str:
+    return format_html('<span class="badge status status-{}">{}</span>', status, label)
+
+
+@register.filter
+def duration_text(delta: timedelta) -> str:
+    return humanize_delta(delta)

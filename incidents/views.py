@@ -1,0 +1,342 @@
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
+
+from incidents import errors, selectors, services
+from incidents.forms import (
+    DeclareForm,
+    ImpactForm,
+    MilestoneForm,
+    NoteForm,
+    RolesForm,
+    SeverityForm,
+    StatusForm,
+    StatusUpdateForm,
+)
+from incidents.models import ACTIVE_STATUSES, ApiToken, EventKind, Incident, IncidentStatus, TimelineEvent
+from incidents.permissions import can_respond
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+INVALID = 422
+
+
+def _require_responder(request: HttpRequest) -> None:
+    if not can_respond(request.user):
+        raise PermissionDenied(errors.NOT_PERMITTED)
+
+
+def _apply_service_errors(form: Form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, messages_ in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages_)
+    else:
+        form.add_error(None, error.messages)
+
+
+@login_required
+@require_GET
+def dashboard(request: HtmxHttpRequest) -> HttpResponse:
+    severity_keys = request.GET.getlist("severity")
+    statuses = request.GET.getlist("status")
+    context = {
+        "active": list(selectors.active_incidents(severity_keys=severity_keys, statuses=statuses)),
+        "resolved": selectors.recently_resolved(severity_keys=severity_keys),
+        "policies": selectors.severity_policies(),
+        "active_statuses": [(value, IncidentStatus(value).label) for value in ACTIVE_STATUSES],
+        "selected_severities": severity_keys,
+        "selected_statuses": statuses,
+        "filter_query": request.GET.urlencode(),
+        "can_respond": can_respond(request.user),
+    }
+    template_name = "incidents/dashboard.html"
+    if request.htmx:
+        template_name += "#incident-table"
+    return render(request, template_name, context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def declare(request: HtmxHttpRequest) -> HttpResponse:
+    _require_responder(request)
+    template_name = "incidents/declare.html"
+    if request.method == "GET":
+        return render(request, template_name, {"form": DeclareForm()})
+    form = DeclareForm(request.POST)
+    validate_only = request.POST.get("_validate") == "1"
+    if form.is_valid() and not validate_only:
+        data = form.cleaned_data
+        try:
+            incident = services.incident_declare(
+                declared_by=request.user,
+                title=data["title"],
+                severity=data["severity"],
+                summary=data["summary"],
+                detected_at=data["detected_at"],
+                lead=data["lead"],
+                comms_lead=data["comms_lead"],
+                affected_services=data["affected_services"],
+                affected_users_count=data["affected_users_count"],
+                affected_users_percent=data["affected_users_percent"],
+                business_impact=data["business_impact"],
+                data_integrity_concern=data["data_integrity_concern"],
+                security_concern=data["security_concern"],
+            )
+        except ValidationError as error:
+            _apply_service_errors(form, error)
+        else:
+            messages.success(request, f"{incident.reference} declared. Next update due per {incident.severity.key} policy.")
+            if request.htmx:
+                return HttpResponseClientRedirect(incident.get_absolute_url())
+            return redirect(incident)
+    if validate_only:
+        # Checking as the user types: say nothing yet about fields they have not filled in.
+        for name in list(form.errors):
+            if name in form.fields and not request.POST.get(name):
+                del form.errors[name]
+    if request.htmx:
+        template_name += "#declare-form"
+    status = 200 if validate_only else INVALID
+    return render(request, template_name, {"form": form, "validated": validate_only}, status=status)
+
+
+def _detail_context(request: HttpRequest, incident: Incident, bound: dict[str, Form] | None = None) -> dict[str, Any]:
+    kinds = request.GET.getlist("kind")
+    responder = can_respond(request.user)
+    context: dict[str, Any] = {
+        "incident": incident,
+        "timeline": selectors.incident_timeline(incident=incident, kinds=kinds),
+        "timeline_total": selectors.incident_timeline_count(incident=incident),
+        "event_kinds": EventKind.choices,
+        "selected_kinds": kinds,
+        "can_respond": responder,
+        "statuses": IncidentStatus.choices,
+    }
+    if responder:
+        bound = bound or {}
+        context.update(
+            update_form=bound.get("update") or StatusUpdateForm(initial={"status": incident.status}),
+            note_form=bound.get("note") or NoteForm(),
+            severity_form=bound.get("severity") or SeverityForm(initial={"severity": incident.severity}),
+            status_form=bound.get("status") or StatusForm(initial={"status": incident.status}),
+            roles_form=bound.get("roles")
+            or RolesForm(
+                initial={
+                    "lead": incident.lead,
+                    "comms_lead": incident.comms_lead,
+                    "responders": list(incident.responders.all()),
+                }
+            ),
+            milestone_form=bound.get("milestone") or MilestoneForm(),
+            impact_form=bound.get("impact")
+            or ImpactForm(
+                initial={
+                    "title": incident.title,
+                    "summary": incident.summary,
+                    "affected_users_count": incident.affected_users_count,
+                    "affected_users_percent": incident.affected_users_percent,
+                    "affected_services": list(incident.affected_services.all()),
+                    "business_impact": incident.business_impact,
+                    "data_integrity_concern": incident.data_integrity_concern,
+                    "security_concern": incident.security_concern,
+                }
+            ),
+        )
+    return context
+
+
+@login_required
+@require_GET
+def incident_detail(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    incident = selectors.incident_get(reference=reference)
+    template_name = "incidents/incident_detail.html"
+    if request.htmx and request.htmx.target in {"timeline", "incident-live"}:
+        template_name += f"#{request.htmx.target}"
+    return render(request, template_name, _detail_context(request, incident))
+
+
+def _mutation(
+    request: HtmxHttpRequest,
+    reference: str,
+    *,
+    form_key: str,
+    form_class: type[Form],
+    apply: Callable[[Incident, dict[str, Any]], object],
+    success: str,
+) -> HttpResponse:
+    """The shape every incident change shares: check the role, validate, call one service, then
+    answer htmx with the refreshed incident body or a plain browser with a redirect. Refused input
+    comes back in its form with the reason, so nothing typed is lost."""
+    _require_responder(request)
+    incident = selectors.incident_get(reference=reference)
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            apply(incident, form.cleaned_data)
+        except ValidationError as error:
+            _apply_service_errors(form, error)
+        else:
+            if not request.htmx:
+                messages.success(request, success)
+                return redirect(incident)
+            incident = selectors.incident_get(reference=reference)
+            context = _detail_context(request, incident)
+            context["flash"] = success
+            return render(request, "incidents/incident_detail.html#incident-body", context)
+    template_name = "incidents/incident_detail.html"
+    if request.htmx:
+        template_name += "#incident-body"
+    return render(request, template_name, _detail_context(request, incident, {form_key: form}), status=INVALID)
+
+
+@login_required
+@require_POST
+def update_post(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    return _mutation(
+        request,
+        reference,
+        form_key="update",
+        form_class=StatusUpdateForm,
+        apply=lambda incident, data: services.incident_update_post(
+            incident=incident, author=request.user, **data
+        ),
+        success="Status update posted.",
+    )
+
+
+@login_required
+@require_POST
+def severity_change(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    return _mutation(
+        request,
+        reference,
+        form_key="severity",
+        form_class=SeverityForm,
+        apply=lambda incident, data: services.incident_severity_change(
+            incident=incident, severity=data["severity"], reason=data["reason"], actor=request.user
+        ),
+        success="Severity changed; the next update is re-planned.",
+    )
+
+
+@login_required
+@require_POST
+def status_change(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    return _mutation(
+        request,
+        reference,
+        form_key="status",
+        form_class=StatusForm,
+        apply=lambda incident, data: services.incident_status_change(
+            incident=incident, status=data["status"], actor=request.user
+        ),
+        success="Status changed.",
+    )
+
+
+@login_required
+@require_POST
+def roles_assign(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    return _mutation(
+        request,
+        reference,
+        form_key="roles",
+        form_class=RolesForm,
+        apply=lambda incident, data: services.incident_roles_assign(
+            incident=incident,
+            actor=request.user,
+            lead=data["lead"],
+            comms_lead=data["comms_lead"],
+            clear_comms_lead=data["comms_lead"] is None,
+            responders=data["responders"],
+        ),
+        success="Roles updated.",
+    )
+
+
+@login_required
+@require_POST
+def note_add(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    return _mutation(
+        request,
+        reference,
+        form_key="note",
+        form_class=NoteForm,
+        apply=lambda incident, data: services.incident_note_add(
+            incident=incident, author=request.user, text=data["text"], occurred_at=data["occurred_at"]
+        ),
+        success="Note added to the timeline.",
+    )
+
+
+@login_required
+@require_POST
+def milestone_set(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    return _mutation(
+        request,
+        reference,
+        form_key="milestone",
+        form_class=MilestoneForm,
+        apply=lambda incident, data: services.incident_milestone_set(
+            incident=incident, actor=request.user, milestone=data["milestone"], at=data["at"]
+        ),
+        success="Milestone recorded.",
+    )
+
+
+@login_required
+@require_POST
+def impact_update(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    def apply(incident: Incident, data: dict[str, Any]) -> Incident:
+        services_ = data.pop("affected_services")
+        return services.incident_impact_update(
+            incident=incident, actor=request.user, affected_services=services_, **data
+        )
+
+    return _mutation(
+        request, reference, form_key="impact", form_class=ImpactForm, apply=apply, success="Impact updated."
+    )
+
+
+@login_required
+@require_POST
+def event_star(request: HtmxHttpRequest, reference: str, event_id: int) -> HttpResponse:
+    _require_responder(request)
+    incident = selectors.incident_get(reference=reference)
+    event = get_object_or_404(TimelineEvent, pk=event_id, incident=incident)
+    event = services.timeline_event_star(event=event, starred=request.POST.get("starred") == "1")
+    if request.htmx:
+        return render(
+            request,
+            "incidents/incident_detail.html#timeline-event",
+            {"event": event, "incident": incident, "can_respond": True},
+        )
+    return redirect(incident)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_tokens(request: HtmxHttpRequest) -> HttpResponse:
+    """Each user makes and revokes their own API tokens; a new token is shown once."""
+    new_token = None
+    if request.method == "POST":
+        if "revoke" in request.POST:
+            token = get_object_or_404(ApiToken, pk=request.POST["revoke"], user=request.user)
+            services.api_token_revoke(token=token)
+            messages.success(request, f"Token '{token.name}' revoked.")
+            return redirect("incidents:api_tokens")
+        _token, new_token = services.api_token_create(user=request.user, name=request.POST.get("name", ""))
+    tokens = ApiToken.objects.filter(user=request.user)
+    return render(request, "incidents/api_tokens.html", {"tokens": tokens, "new_token": new_token})

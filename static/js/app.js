@@ -1,0 +1,92 @@
+// Incident Desk: the few behaviours the server cannot render — the viewer's time zone, ticking
+// countdowns and ages, and keyboard shortcuts. Everything works without this file.
+(function () {
+  "use strict";
+
+  // Tell the server the viewer's time zone, so pages render times in it.
+  var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (zone && document.cookie.indexOf("tz=" + encodeURIComponent(zone)) === -1) {
+    document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
+  }
+
+  function humanize(ms) {
+    var seconds = Math.floor(Math.abs(ms) / 1000);
+    if (seconds < 60) return seconds + " s";
+    var minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return minutes + " min";
+    var hours = Math.floor(minutes / 60);
+    minutes = minutes % 60;
+    if (hours < 24) return minutes ? hours + " h " + minutes + " min" : hours + " h";
+    var days = Math.floor(hours / 24);
+    hours = hours % 24;
+    return hours ? days + " d " + hours + " h" : days + " d";
+  }
+
+  function relative(date) {
+    var delta = Date.now() - date.getTime();
+    return delta >= 0 ? humanize(delta) + " ago" : "in " + humanize(delta);
+  }
+
+  function mmss(ms) {
+    var seconds = Math.floor(Math.abs(ms) / 1000);
+    if (seconds >= 3600) return humanize(ms);
+    var m = Math.floor(seconds / 60);
+    var s = seconds % 60;
+    return m + ":" + (s < 10 ? "0" : "") + s;
+  }
+
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("time[data-format='relative']").forEach(function (el) {
+      el.textContent = relative(new Date(el.getAttribute("datetime")));
+    });
+    document.querySelectorAll("time[data-format='clock']").forEach(function (el) {
+      el.title = relative(new Date(el.getAttribute("datetime")));
+    });
+    document.querySelectorAll(".countdown[data-due]").forEach(function (el) {
+      var left = new Date(el.dataset.due).getTime() - now;
+      var overdue = left <= 0;
+      el.textContent = overdue ? "Update overdue by " + mmss(left) : "Update due in " + mmss(left);
+      el.classList.toggle("overdue", overdue);
+      var row = el.closest("tr");
+      if (row) row.classList.toggle("row-overdue", overdue);
+    });
+  }
+
+  function typing(target) {
+    return target.closest("input, textarea, select, [contenteditable]") !== null;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    if (event.key === "n") {
+      var declare = document.querySelector("a[href='/incidents/new/']");
+      if (declare) {
+        event.preventDefault();
+        window.location.assign(declare.href);
+      }
+    } else if (event.key === "u") {
+      var progress = document.querySelector("#update-form textarea[name='progress']");
+      if (progress) {
+        event.preventDefault();
+        progress.focus();
+        progress.scrollIntoView({ block: "center" });
+      }
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (window.htmx) {
+      // Refused input comes back with 422 and the form with its reasons: show it.
+      htmx.config.responseHandling = [
+        { code: "204", swap: false },
+        { code: "[23]..", swap: true },
+        { code: "422", swap: true },
+        { code: "[45]..", swap: false, error: true },
+      ];
+    }
+    tick();
+    setInterval(tick, 1000);
+  });
+  document.addEventListener("htmx:afterSettle", tick);
+})();

@@ -1,0 +1,398 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils.html import escape
+
+from config.celery import app as celery_app
+from incidents import errors, services
+from incidents.models import ApiToken, EventKind, Incident, IncidentStatus, SeverityPolicy
+from tests.factories import ServiceFactory, UserFactory, declare_incident
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+
+
+def url(name: str, incident: Incident | None = None, **kwargs) -> str:
+    if incident is not None:
+        kwargs["reference"] = incident.reference
+    return reverse(f"incidents:{name}", kwargs=kwargs)
+
+
+# --- health ---------------------------------------------------------------------------------
+
+
+def test_health_reports_database_and_broker_without_login(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "connected", "broker": "connected"}
+
+
+def test_health_names_an_unreachable_broker(client, monkeypatch):
+    # Port 1 on loopback: nothing listens there, so the connection is really refused.
+    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    response = client.get("/health")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": "connected", "broker": "unreachable"}
+
+
+# --- login and roles -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/incidents/new/", "/incidents/INC-0001/", "/account/api-tokens/"])
+def test_pages_redirect_to_login(client, path):
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response.url.startswith("/accounts/login/?next=")
+
+
+def test_login_page_logs_in(client):
+    UserFactory(username="alice", password="s3cret-pass-phrase")
+    response = client.post("/accounts/login/", {"username": "alice", "password": "s3cret-pass-phrase"})
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_viewer_cannot_declare(viewer_client):
+    assert viewer_client.get(url("declare")).status_code == 403
+    response = viewer_client.post(url("declare"), {"title": "x", "severity": SeverityPolicy.objects.first().pk})
+    assert response.status_code == 403
+    assert Incident.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("update_post", {"progress": "x", "status": "investigating", "visibility": "internal"}),
+        ("severity_change", {"severity": "1"}),
+        ("status_change", {"status": "resolved"}),
+        ("note_add", {"text": "x"}),
+        ("milestone_set", {"milestone": "acknowledged_at", "at": "2026-01-01T00:00"}),
+        ("impact_update", {"title": "x"}),
+    ],
+)
+def test_viewer_cannot_change_an_incident(viewer_client, name, data):
+    incident = declare_incident()
+    events = incident.timeline.count()
+    response = viewer_client.post(url(name, incident), data)
+    assert response.status_code == 403
+    assert incident.timeline.count() == events
+
+
+def test_viewer_reads_the_incident_without_forms(viewer_client):
+    incident = declare_incident(title="Search is slow")
+    response = viewer_client.get(url("detail", incident))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Search is slow" in body
+    assert 'id="update-form"' not in body
+    assert "Declared as SEV2 High" in body
+
+
+# --- dashboard -------------------------------------------------------------------------------
+
+
+def test_dashboard_orders_active_incidents_by_severity_then_age(responder_client):
+    with time_machine.travel(T0):
+        sev3 = declare_incident(severity="SEV3", title="Minor")
+    with time_machine.travel(T0 + timedelta(minutes=5)):
+        sev1_old = declare_incident(severity="SEV1", title="Outage one")
+    with time_machine.travel(T0 + timedelta(minutes=10)):
+        sev1_new = declare_incident(severity="SEV1", title="Outage two")
+    resolved = declare_incident(severity="SEV2", title="Was bad")
+    services.incident_status_change(incident=resolved, status=IncidentStatus.RESOLVED, actor=resolved.lead)
+
+    response = responder_client.get("/")
+    assert [i.pk for i in response.context["active"]] == [sev1_old.pk, sev1_new.pk, sev3.pk]
+    assert [i.pk for i in response.context["resolved"]] == [resolved.pk]
+    body = response.content.decode()
+    assert body.index(sev1_old.reference) < body.index(sev1_new.reference) < body.index(sev3.reference)
+
+
+def test_dashboard_marks_an_overdue_update(responder_client):
+    with time_machine.travel(T0):
+        incident = declare_incident(severity="SEV1")
+    with time_machine.travel(T0 + timedelta(minutes=20)):
+        body = responder_client.get("/").content.decode()
+    assert f'class="row-overdue" data-reference="{incident.reference}"' in body
+    assert "Update overdue by 5 min" in body
+
+
+def test_dashboard_filters_by_severity_and_status(responder_client):
+    sev1 = declare_incident(severity="SEV1")
+    sev2 = declare_incident(severity="SEV2")
+    services.incident_status_change(incident=sev2, status=IncidentStatus.MONITORING, actor=sev2.lead)
+    assert [i.pk for i in responder_client.get("/?severity=SEV1").context["active"]] == [sev1.pk]
+    assert [i.pk for i in responder_client.get("/?status=monitoring").context["active"]] == [sev2.pk]
+
+
+def test_dashboard_htmx_refresh_returns_the_table_only_and_keeps_filters(responder_client):
+    declare_incident(severity="SEV1", title="Outage")
+    response = responder_client.get("/?severity=SEV1", **HTMX)
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="incident-table"')
+    assert "<html" not in body
+    assert 'hx-get="/?severity=SEV1"' in body
+    assert "Outage" in body
+
+
+def test_dashboard_query_count_does_not_grow_with_incidents(responder_client, django_assert_max_num_queries):
+    for _ in range(2):
+        declare_incident()
+    with django_assert_max_num_queries(7) as small:
+        responder_client.get("/")
+    for severity in ["SEV1", "SEV2", "SEV3", "SEV4"] * 5:
+        incident = declare_incident(severity=severity, declared_by=UserFactory(role="responder"))
+        if severity == "SEV4":
+            services.incident_status_change(incident=incident, status=IncidentStatus.RESOLVED, actor=incident.lead)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        responder_client.get("/")
+
+
+# --- declaring ---------------------------------------------------------------------------------
+
+
+def test_declare_form_lists_the_policy_severities(responder_client):
+    body = responder_client.get(url("declare")).content.decode()
+    for key in ("SEV1 · Critical", "SEV2 · High", "SEV3 · Medium", "SEV4 · Low"):
+        assert key in body
+
+
+def test_declaring_in_the_browser_opens_the_incident(responder_client, responder):
+    api = ServiceFactory(name="API", slug="api")
+    response = responder_client.post(
+        url("declare"),
+        {
+            "title": "API degradation",
+            "severity": SeverityPolicy.objects.get(key="SEV2").pk,
+            "summary": "p95 > 2 s",
+            "affected_services": [api.pk],
+            "affected_users_percent": "10",
+        },
+    )
+    incident = Incident.objects.get()
+    assert response.status_code == 302
+    assert response.url == incident.get_absolute_url()
+    assert incident.lead == responder
+    assert list(incident.affected_services.all()) == [api]
+    assert "INC-" in responder_client.get(response.url).content.decode()
+
+
+def test_declaring_with_htmx_redirects_the_browser(responder_client):
+    response = responder_client.post(
+        url("declare"), {"title": "API down", "severity": SeverityPolicy.objects.get(key="SEV1").pk}, **HTMX
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == Incident.objects.get().get_absolute_url()
+
+
+def test_refused_declaration_keeps_what_was_typed(responder_client):
+    response = responder_client.post(
+        url("declare"),
+        {"title": "", "summary": "Everything is on fire", "severity": SeverityPolicy.objects.get(key="SEV2").pk},
+    )
+    body = response.content.decode()
+    assert response.status_code == 422
+    assert escape(errors.TITLE_REQUIRED) in body
+    assert "Everything is on fire" in body
+    assert Incident.objects.count() == 0
+
+
+def test_future_detection_time_is_refused_in_the_form(responder_client):
+    response = responder_client.post(
+        url("declare"),
+        {"title": "x", "severity": SeverityPolicy.objects.get(key="SEV2").pk, "detected_at": "2999-01-01T00:00"},
+    )
+    assert response.status_code == 422
+    assert errors.DETECTED_IN_FUTURE in response.content.decode()
+
+
+def test_inline_validation_checks_only_filled_fields_and_saves_nothing(responder_client):
+    response = responder_client.post(
+        url("declare"), {"_validate": "1", "title": "", "affected_users_percent": "250"}, **HTMX
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<form id="declare-form"')
+    assert errors.PERCENT_OUT_OF_RANGE in body
+    assert escape(errors.TITLE_REQUIRED) not in body
+    assert Incident.objects.count() == 0
+
+
+# --- working an incident ----------------------------------------------------------------------
+
+
+def test_posting_an_update_without_javascript_redirects_back(responder_client):
+    incident = declare_incident()
+    response = responder_client.post(
+        url("update_post", incident),
+        {"status": "identified", "progress": "Bad deploy", "next_steps": "Roll back", "eta": "10 min",
+         "visibility": "public"},
+    )
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert incident.status == IncidentStatus.IDENTIFIED
+    update = incident.status_updates.get()
+    assert (update.progress, update.visibility) == ("Bad deploy", "public")
+
+
+def test_posting_an_update_with_htmx_answers_with_the_incident_body(responder_client):
+    incident = declare_incident()
+    response = responder_client.post(
+        url("update_post", incident),
+        {"status": "investigating", "progress": "Looking at the DB", "visibility": "internal"},
+        **HTMX,
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<div id="incident-body"')
+    assert "Looking at the DB" in body
+    assert "Status update posted." in body
+
+
+def test_refused_update_comes_back_with_the_reason_and_the_text(responder_client):
+    incident = declare_incident()
+    response = responder_client.post(
+        url("update_post", incident),
+        {"status": "investigating", "progress": "", "next_steps": "Keep this text", "visibility": "internal"},
+        **HTMX,
+    )
+    body = response.content.decode()
+    assert response.status_code == 422
+    assert escape(errors.UPDATE_PROGRESS_REQUIRED) in body
+    assert "Keep this text" in body
+
+
+def test_raising_severity_in_the_browser_replans_the_countdown(responder_client):
+    with time_machine.travel(T0, tick=False):
+        incident = declare_incident(severity="SEV2")
+    with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
+        responder_client.post(
+            url("severity_change", incident), {"severity": SeverityPolicy.objects.get(key="SEV1").pk, "reason": "worse"}
+        )
+    incident.refresh_from_db()
+    assert incident.severity.key == "SEV1"
+    assert incident.next_update_due_at == T0 + timedelta(minutes=15)
+    assert incident.timeline.get(kind=EventKind.SEVERITY_CHANGED).body == "worse"
+
+
+def test_resolving_and_reopening_in_the_browser(responder_client):
+    incident = declare_incident()
+    responder_client.post(url("status_change", incident), {"status": "resolved"})
+    incident.refresh_from_db()
+    assert incident.status == IncidentStatus.RESOLVED
+    body = responder_client.get(url("detail", incident)).content.decode()
+    assert "Reopen" in body
+    responder_client.post(url("status_change", incident), {"status": "investigating"})
+    incident.refresh_from_db()
+    assert incident.status == IncidentStatus.INVESTIGATING
+    assert incident.next_update_due_at is not None
+
+
+def test_same_status_is_refused_with_a_message(responder_client):
+    incident = declare_incident()
+    response = responder_client.post(url("status_change", incident), {"status": "investigating"}, **HTMX)
+    assert response.status_code == 422
+    assert errors.SAME_STATUS in response.content.decode()
+
+
+def test_note_time_is_read_in_the_viewers_time_zone(responder_client):
+    incident = declare_incident()
+    responder_client.cookies["tz"] = "Europe/Berlin"
+    with time_machine.travel(datetime(2026, 7, 1, 12, 0, tzinfo=UTC)):
+        incident = declare_incident()
+        responder_client.post(url("note_add", incident), {"text": "Saw errors", "occurred_at": "2026-07-01T13:30"})
+    note = incident.timeline.get(kind=EventKind.NOTE)
+    # 13:30 in Berlin (summer time, UTC+2) is 11:30 UTC.
+    assert note.occurred_at == datetime(2026, 7, 1, 11, 30, tzinfo=UTC)
+
+
+def test_pages_show_times_in_the_viewers_time_zone(responder_client):
+    with time_machine.travel(datetime(2026, 7, 1, 12, 0, tzinfo=UTC)):
+        incident = declare_incident()
+        responder_client.cookies["tz"] = "America%2FNew_York"
+        body = responder_client.get(url("detail", incident)).content.decode()
+    assert ">08:00</time>" in body
+
+
+def test_roles_and_milestones_through_the_browser(responder_client):
+    with time_machine.travel(T0):
+        incident = declare_incident()
+    comms = UserFactory(role="responder")
+    with time_machine.travel(T0 + timedelta(minutes=30)):
+        responder_client.post(
+            url("roles_assign", incident), {"lead": incident.lead.pk, "comms_lead": comms.pk, "responders": [comms.pk]}
+        )
+        responder_client.post(url("milestone_set", incident), {"milestone": "acknowledged_at", "at": "2026-03-02T14:05"})
+    incident.refresh_from_db()
+    assert incident.comms_lead == comms
+    assert incident.acknowledged_at == datetime(2026, 3, 2, 14, 5, tzinfo=UTC)
+
+
+def test_impact_edit_records_the_change(responder_client):
+    incident = declare_incident(title="Old title")
+    responder_client.post(url("impact_update", incident), {"title": "New title", "affected_users_count": "500"})
+    incident.refresh_from_db()
+    assert (incident.title, incident.affected_users_count) == ("New title", 500)
+    assert incident.timeline.filter(kind=EventKind.IMPACT_CHANGED).exists()
+
+
+def test_starring_an_event_returns_the_event_row(responder_client):
+    incident = declare_incident()
+    event = incident.timeline.get()
+    response = responder_client.post(url("event_star", incident, event_id=event.pk), {"starred": "1"}, **HTMX)
+    assert response.status_code == 200
+    assert response.content.decode().lstrip().startswith(f'<li id="event-{event.pk}"')
+    event.refresh_from_db()
+    assert event.starred
+
+
+def test_timeline_filters_by_kind_and_htmx_returns_the_timeline_only(responder_client):
+    incident = declare_incident()
+    services.incident_note_add(incident=incident, author=incident.lead, text="A note worth reading")
+    response = responder_client.get(url("detail", incident) + "?kind=note", HTTP_HX_TARGET="timeline", **HTMX)
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="timeline"')
+    assert "A note worth reading" in body
+    assert "Declared as" not in body
+
+
+def test_unknown_incident_is_404(responder_client):
+    assert responder_client.get("/incidents/INC-9999/").status_code == 404
+    assert responder_client.get("/incidents/nonsense/").status_code == 404
+
+
+def test_incident_page_query_count_does_not_grow_with_the_timeline(responder_client, django_assert_max_num_queries):
+    incident = declare_incident()
+    with django_assert_max_num_queries(30) as small:
+        responder_client.get(url("detail", incident))
+    for n in range(15):
+        services.incident_note_add(incident=incident, author=incident.lead, text=f"note {n}")
+        services.incident_update_post(incident=incident, author=incident.lead, progress=f"update {n}")
+    services.incident_roles_assign(
+        incident=incident, actor=incident.lead, responders=[UserFactory(), UserFactory(), UserFactory()]
+    )
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        responder_client.get(url("detail", incident))
+
+
+# --- API tokens page --------------------------------------------------------------------------
+
+
+def test_api_token_is_shown_once_and_can_be_revoked(responder_client, responder):
+    response = responder_client.post(url("api_tokens"), {"name": "alertmanager"})
+    raw = response.context["new_token"]
+    assert raw in response.content.decode()
+    token = ApiToken.objects.get(user=responder)
+    assert raw not in responder_client.get(url("api_tokens")).content.decode()
+    responder_client.post(url("api_tokens"), {"revoke": token.pk})
+    assert not ApiToken.objects.filter(pk=token.pk).exists()
+
+
+def test_nobody_revokes_another_users_token(responder_client):
+    other_token, _ = services.api_token_create(user=UserFactory(), name="theirs")
+    assert responder_client.post(url("api_tokens"), {"revoke": other_token.pk}).status_code == 404
+    assert ApiToken.objects.filter(pk=other_token.pk).exists()
