@@ -34,10 +34,10 @@ run: demo
 	@echo "  Incident Desk: http://$(HOST):$(PORT)/"
 	@echo "  Log in as admin (or lead, oncall, comms, viewer), password: incident-desk-demo"
 	@echo ""
-	@trap 'kill 0' INT TERM EXIT; \
+	@trap 'trap - INT TERM EXIT; kill -TERM 0 2>/dev/null' INT TERM EXIT; \
 	DEBUG=$${DEBUG:-1} $(VENV)/bin/celery -A config worker --beat --loglevel=INFO --concurrency=2 & \
 	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT) & \
-	wait
+	wait -n
 
 test: install-dev
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
