@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from incidents.models import ApiToken, Incident, SeverityPolicy, Service, TimelineEvent
+from incidents.models import ApiToken, Incident, Service, SeverityPolicy, TimelineEvent
 
 
 @admin.register(SeverityPolicy)

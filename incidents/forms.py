@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.forms.renderers import TemplatesSetting
 
 from incidents import errors
-from incidents.models import IncidentStatus, SeverityPolicy, Service, UpdateVisibility
+from incidents.models import IncidentStatus, Service, SeverityPolicy, UpdateVisibility
 from incidents.services import MILESTONES
 
 User = get_user_model()
@@ -84,10 +84,13 @@ class DeclareForm(ImpactFields):
         queryset=SeverityPolicy.objects.order_by("rank"), empty_label=None, widget=forms.RadioSelect
     )
     summary = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3, "placeholder": "What is happening, in a sentence or two"})
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "What is happening, in a sentence or two"}),
     )
     detected_at = forms.DateTimeField(
-        required=False, label="Detected at", help_text="Leave empty for now; set it if it started earlier.",
+        required=False,
+        label="Detected at",
+        help_text="Leave empty for now; set it if it started earlier.",
         widget=LocalDateTimeInput(),
     )
     lead = PersonChoiceField(queryset=people(), required=False, label="Incident lead", empty_label="Me")
@@ -123,7 +126,9 @@ class StatusUpdateForm(Form):
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Analyzing slow query logs"}),
     )
     eta = forms.CharField(
-        required=False, max_length=200, label="ETA",
+        required=False,
+        max_length=200,
+        label="ETA",
         widget=forms.TextInput(attrs={"placeholder": "Resolution expected within 30 minutes"}),
     )
     visibility = forms.ChoiceField(
@@ -141,7 +146,9 @@ class StatusForm(Form):
 
 
 class RolesForm(Form):
-    lead = PersonChoiceField(queryset=people(), label="Incident lead", error_messages={"required": errors.LEAD_REQUIRED})
+    lead = PersonChoiceField(
+        queryset=people(), label="Incident lead", error_messages={"required": errors.LEAD_REQUIRED}
+    )
     comms_lead = PersonChoiceField(queryset=people(), required=False, label="Comms lead", empty_label="Nobody")
     responders = PeopleChoiceField(queryset=people(), required=False, widget=forms.SelectMultiple(attrs={"size": 5}))
 

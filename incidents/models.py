@@ -138,12 +138,12 @@ class Incident(models.Model):
     def __str__(self) -> str:
         return f"{self.reference} {self.title}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("incidents:detail", kwargs={"reference": self.reference})
+
     @property
     def reference(self) -> str:
         return f"{REFERENCE_PREFIX}{self.pk:04d}"
-
-    def get_absolute_url(self) -> str:
-        return reverse("incidents:detail", kwargs={"reference": self.reference})
 
     @property
     def is_active(self) -> bool:

@@ -366,9 +366,7 @@ def incident_note_add(
 
 
 @transaction.atomic
-def incident_milestone_set(
-    *, incident: Incident, actor: AbstractBaseUser, milestone: str, at: datetime
-) -> Incident:
+def incident_milestone_set(*, incident: Incident, actor: AbstractBaseUser, milestone: str, at: datetime) -> Incident:
     """Record when the incident was detected, acknowledged or mitigated (times may be earlier
     than now: people often log them after the fact)."""
     if milestone not in MILESTONES:

@@ -97,7 +97,9 @@ def declare(request: HtmxHttpRequest) -> HttpResponse:
         except ValidationError as error:
             _apply_service_errors(form, error)
         else:
-            messages.success(request, f"{incident.reference} declared. Next update due per {incident.severity.key} policy.")
+            messages.success(
+                request, f"{incident.reference} declared. Next update due per {incident.severity.key} policy."
+            )
             if request.htmx:
                 return HttpResponseClientRedirect(incident.get_absolute_url())
             return redirect(incident)
@@ -209,9 +211,7 @@ def update_post(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         reference,
         form_key="update",
         form_class=StatusUpdateForm,
-        apply=lambda incident, data: services.incident_update_post(
-            incident=incident, author=request.user, **data
-        ),
+        apply=lambda incident, data: services.incident_update_post(incident=incident, author=request.user, **data),
         success="Status update posted.",
     )
 

@@ -2,7 +2,7 @@ import factory
 from django.contrib.auth.models import Group, User
 
 from incidents import services
-from incidents.models import Incident, SeverityPolicy, Service
+from incidents.models import Incident, Service, SeverityPolicy
 
 
 class UserFactory(factory.django.DjangoModelFactory):

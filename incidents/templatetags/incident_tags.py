@@ -44,9 +44,14 @@ def when(value: datetime | None, style: str = "relative") -> str:
     if style == "absolute":
         local = timezone.localtime(value)
         return format_html(
-            '<time datetime="{}" title="{}" data-format="clock">{}</time>', value.isoformat(), relative, f"{local:%H:%M}"
+            '<time datetime="{}" title="{}" data-format="clock">{}</time>',
+            value.isoformat(),
+            relative,
+            f"{local:%H:%M}",
         )
-    return format_html('<time datetime="{}" title="{}" data-format="relative">{}</time>', value.isoformat(), absolute, relative)
+    return format_html(
+        '<time datetime="{}" title="{}" data-format="relative">{}</time>', value.isoformat(), absolute, relative
+    )
 
 
 @register.simple_tag
@@ -60,7 +65,11 @@ def countdown(due: datetime | None) -> str:
     else:
         text, css = f"Update due in {humanize_delta(left)}", "countdown"
     return format_html(
-        '<span class="{}" data-due="{}" title="Next update due {}">{}</span>', css, due.isoformat(), _absolute(due), text
+        '<span class="{}" data-due="{}" title="Next update due {}">{}</span>',
+        css,
+        due.isoformat(),
+        _absolute(due),
+        text,
     )
 
 

@@ -211,7 +211,9 @@ def test_backdated_note_sorts_by_when_it_happened():
         incident = declare_incident()
     with time_machine.travel(T0 + timedelta(minutes=30), tick=False):
         note = services.incident_note_add(
-            incident=incident, author=incident.lead, text="Deploy 4521 went out\nby the release train",
+            incident=incident,
+            author=incident.lead,
+            text="Deploy 4521 went out\nby the release train",
             occurred_at=T0 - timedelta(minutes=10),
         )
     assert note.occurred_at == T0 - timedelta(minutes=10)
@@ -254,8 +256,11 @@ def test_impact_update_records_only_what_changed():
     api = ServiceFactory(name="API", slug="api")
     incident = declare_incident(business_impact="Cannot process orders")
     services.incident_impact_update(
-        incident=incident, actor=incident.lead, business_impact="Cannot process orders",
-        affected_users_count=1000, affected_services=[api],
+        incident=incident,
+        actor=incident.lead,
+        business_impact="Cannot process orders",
+        affected_users_count=1000,
+        affected_services=[api],
     )
     event = incident.timeline.get(kind=EventKind.IMPACT_CHANGED)
     assert event.text == "Updated affected users, affected services"

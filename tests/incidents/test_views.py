@@ -229,8 +229,13 @@ def test_posting_an_update_without_javascript_redirects_back(responder_client):
     incident = declare_incident()
     response = responder_client.post(
         url("update_post", incident),
-        {"status": "identified", "progress": "Bad deploy", "next_steps": "Roll back", "eta": "10 min",
-         "visibility": "public"},
+        {
+            "status": "identified",
+            "progress": "Bad deploy",
+            "next_steps": "Roll back",
+            "eta": "10 min",
+            "visibility": "public",
+        },
     )
     assert response.status_code == 302
     incident.refresh_from_db()
@@ -326,7 +331,9 @@ def test_roles_and_milestones_through_the_browser(responder_client):
         responder_client.post(
             url("roles_assign", incident), {"lead": incident.lead.pk, "comms_lead": comms.pk, "responders": [comms.pk]}
         )
-        responder_client.post(url("milestone_set", incident), {"milestone": "acknowledged_at", "at": "2026-03-02T14:05"})
+        responder_client.post(
+            url("milestone_set", incident), {"milestone": "acknowledged_at", "at": "2026-03-02T14:05"}
+        )
     incident.refresh_from_db()
     assert incident.comms_lead == comms
     assert incident.acknowledged_at == datetime(2026, 3, 2, 14, 5, tzinfo=UTC)

@@ -10,9 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents import services
-from incidents.models import Incident, IncidentStatus, SeverityPolicy, Service, UpdateVisibility
+from incidents.models import Incident, IncidentStatus, Service, SeverityPolicy, UpdateVisibility
 
-DEMO_PASSWORD = "incident-desk-demo"
+DEMO_PASSWORD = "incident-desk-demo"  # noqa: S105 - the documented demo login
 
 USERS = [
     # username, first, last, groups, staff/superuser
