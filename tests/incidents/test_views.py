@@ -31,6 +31,13 @@ def test_health_reports_database_and_broker_without_login(client):
     assert response.json() == {"status": "ok", "database": "connected", "broker": "connected"}
 
 
+@pytest.mark.redis
+def test_health_checks_the_real_redis_broker(client):
+    assert celery_app.conf.broker_url.startswith("redis://")
+    response = client.get("/health")
+    assert response.json()["broker"] == "connected"
+
+
 def test_health_names_an_unreachable_broker(client, monkeypatch):
     # Port 1 on loopback: nothing listens there, so the connection is really refused.
     monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
