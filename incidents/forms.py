@@ -78,7 +78,7 @@ class DeclareForm(ImpactFields):
     title = forms.CharField(
         max_length=200,
         error_messages={"required": errors.TITLE_REQUIRED},
-        widget=forms.TextInput(attrs={"placeholder": "e.g. Checkout API returns 500s", "autofocus": True}),
+        widget=forms.TextInput(attrs={"placeholder": "e.g. Checkout API returns 500s"}),
     )
     severity = SeverityChoiceField(
         queryset=SeverityPolicy.objects.order_by("rank"), empty_label=None, widget=forms.RadioSelect
@@ -102,6 +102,9 @@ class DeclareForm(ImpactFields):
         super().__init__(*args, **kwargs)
         self.fields["lead"].queryset = people()
         self.fields["comms_lead"].queryset = people()
+        if not self.is_bound:
+            # Only a fresh form takes focus; a refused one focuses its first error (static/js/app.js).
+            self.fields["title"].widget.attrs["autofocus"] = True
 
 
 class ImpactForm(ImpactFields):

@@ -108,10 +108,10 @@ def declare(request: HtmxHttpRequest) -> HttpResponse:
         for name in list(form.errors):
             if name in form.fields and not request.POST.get(name):
                 del form.errors[name]
+        return render(request, f"{template_name}#declare-errors", {"form": form})
     if request.htmx:
         template_name += "#declare-form"
-    status = 200 if validate_only else INVALID
-    return render(request, template_name, {"form": form, "validated": validate_only}, status=status)
+    return render(request, template_name, {"form": form}, status=INVALID)
 
 
 def _detail_context(request: HttpRequest, incident: Incident, bound: dict[str, Form] | None = None) -> dict[str, Any]:
@@ -132,7 +132,8 @@ def _detail_context(request: HttpRequest, incident: Incident, bound: dict[str, F
             update_form=bound.get("update") or StatusUpdateForm(initial={"status": incident.status}),
             note_form=bound.get("note") or NoteForm(),
             severity_form=bound.get("severity") or SeverityForm(initial={"severity": incident.severity}),
-            status_form=bound.get("status") or StatusForm(initial={"status": incident.status}),
+            status_form=bound.get("status")
+            or StatusForm(initial={"status": incident.status if incident.is_active else IncidentStatus.INVESTIGATING}),
             roles_form=bound.get("roles")
             or RolesForm(
                 initial={
@@ -242,7 +243,7 @@ def status_change(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         apply=lambda incident, data: services.incident_status_change(
             incident=incident, status=data["status"], actor=request.user
         ),
-        success="Status changed.",
+        success="Resolved." if request.POST.get("status") == IncidentStatus.RESOLVED else "Status changed.",
     )
 
 

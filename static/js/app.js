@@ -88,5 +88,12 @@
     tick();
     setInterval(tick, 1000);
   });
-  document.addEventListener("htmx:afterSettle", tick);
+  document.addEventListener("htmx:afterSettle", function (event) {
+    tick();
+    // A refused form comes back with its reasons: put the cursor on the first field to fix.
+    if (event.detail.xhr && event.detail.xhr.status === 422) {
+      var invalid = document.querySelector("[aria-invalid='true'], .field:has(.field-errors li) :is(input, textarea, select)");
+      if (invalid) invalid.focus();
+    }
+  });
 })();

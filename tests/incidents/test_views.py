@@ -217,13 +217,15 @@ def test_future_detection_time_is_refused_in_the_form(responder_client):
     assert errors.DETECTED_IN_FUTURE in response.content.decode()
 
 
-def test_inline_validation_checks_only_filled_fields_and_saves_nothing(responder_client):
+def test_inline_validation_answers_with_error_texts_only_for_filled_fields(responder_client):
     response = responder_client.post(
         url("declare"), {"_validate": "1", "title": "", "affected_users_percent": "250"}, **HTMX
     )
     body = response.content.decode()
     assert response.status_code == 200
-    assert body.lstrip().startswith('<form id="declare-form"')
+    # Only out-of-band error texts come back: the fields being typed into are never replaced.
+    assert "<input" not in body and "<textarea" not in body
+    assert 'id="id_affected_users_percent_errors" class="field-errors" hx-swap-oob="true"' in body
     assert errors.PERCENT_OUT_OF_RANGE in body
     assert escape(errors.TITLE_REQUIRED) not in body
     assert Incident.objects.count() == 0

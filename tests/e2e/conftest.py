@@ -1,0 +1,134 @@
+"""Fixtures for the browser tests: a headless Debian Chromium driven by Playwright's sync API
+against pytest-django's live server.
+
+The browser starts lazily, inside the session fixture, so a run without Chromium never touches
+Playwright: the `browser` marker rule in tests/conftest.py has skipped (or, under
+REQUIRE_SERVICES=1, failed) the test before any fixture is set up.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from django.apps import apps
+from django.contrib.auth.models import User
+
+from tests import factories
+from tests.conftest import CHROMIUM
+
+if TYPE_CHECKING:  # Playwright is imported only when a browser test runs.
+    from playwright.sync_api import Browser, BrowserContext, Expect, Page
+
+PASSWORD = "correct horse battery staple"  # tests/factories.UserFactory's password
+SHOTS = Path(os.environ.get("E2E_SHOTS_DIR") or Path(tempfile.gettempdir()) / "e2e-shots")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT_MS = 10_000
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    # Playwright's sync API keeps an asyncio event loop in the main thread; Django's ORM then
+    # refuses to run there ("You cannot call this from an async context"). The test thread only
+    # arranges data while the browser waits, so the guard protects nothing here.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+
+
+def _seed_policy_and_roles() -> None:
+    """live_server needs a transactional database, and TransactionTestCase empties every table
+    after each test — the severity policy and role groups of the data migration included. The
+    migration's seed uses get_or_create, so running it again restores them (and is a no-op on the
+    first test, when the migrated rows are still there)."""
+    migration = importlib.import_module("incidents.migrations.0002_seed_policy_and_roles")
+    migration.seed(apps, None)
+
+
+@pytest.fixture
+def e2e_db(live_server, transactional_db) -> str:
+    """The live server's URL, with the seeded severity policy and role groups in place."""
+    _seed_policy_and_roles()
+    return live_server.url
+
+
+def _new_context(browser: Browser, **options) -> BrowserContext:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="Europe/Berlin", **options)
+    context.set_default_timeout(TIMEOUT_MS)
+    return context
+
+
+@pytest.fixture
+def new_page(browser: Browser, e2e_db: str) -> Iterator[Callable[..., Page]]:
+    """Open a page in a fresh browser context; keyword arguments go to new_context (e.g.
+    java_script_enabled=False). Every context is closed after the test."""
+    contexts: list[BrowserContext] = []
+
+    def open_page(**options) -> Page:
+        context = _new_context(browser, **options)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page: Callable[..., Page]) -> Page:
+    return new_page()
+
+
+@pytest.fixture
+def expect() -> Expect:
+    """Playwright's `expect`, imported only once the test runs (see the module docstring)."""
+    from playwright.sync_api import expect
+
+    return expect
+
+
+@pytest.fixture
+def log_in(e2e_db: str) -> Callable[..., User]:
+    """Log in through the real login form; returns the user. Pass a user, or a role to make one."""
+
+    def log_in_(page: Page, user: User | None = None, *, role: str = "responder") -> User:
+        user = user or factories.UserFactory(role=role)
+        page.goto(f"{e2e_db}/accounts/login/")
+        page.get_by_label("Username").fill(user.get_username())
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{e2e_db}/")
+        return user
+
+    return log_in_
+
+
+@pytest.fixture
+def screenshot(request: pytest.FixtureRequest) -> Callable[..., Path]:
+    """Save the page at the test's key moment to /tmp/e2e-shots/<test>.png (or $E2E_SHOTS_DIR); a
+    step name saves an extra shot, <test>-<step>.png."""
+
+    def take(page: Page, step: str = "") -> Path:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        path = SHOTS / f"{request.node.name}{'-' + step if step else ''}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
