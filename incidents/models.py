@@ -164,7 +164,7 @@ def reference_to_pk(reference: str) -> int | None:
     if not text.startswith(REFERENCE_PREFIX):
         return None
     digits = text[len(REFERENCE_PREFIX) :]
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):
         return None
     return int(digits)
 

@@ -73,9 +73,22 @@ def _next_update_due(*, severity: SeverityPolicy, anchor: datetime) -> datetime 
     return None if cadence is None else anchor + cadence
 
 
-def _validate_percent(percent: Decimal | None) -> None:
-    if percent is not None and not (0 <= percent <= 100):
+MAX_USERS_COUNT = 2**31 - 1
+
+
+def _validate_impact(*, percent: Decimal | None = None, count: int | None = None) -> None:
+    if percent is not None and not (percent.is_finite() and 0 <= percent <= 100):
         raise ValidationError({"affected_users_percent": errors.PERCENT_OUT_OF_RANGE})
+    if count is not None and not (0 <= count <= MAX_USERS_COUNT):
+        raise ValidationError({"affected_users_count": errors.COUNT_OUT_OF_RANGE})
+
+
+def _validate_lengths(model: type, **values: str) -> None:
+    """Refuse text longer than its column with a message, rather than a database error."""
+    for name, value in values.items():
+        limit = model._meta.get_field(name).max_length
+        if value is not None and limit is not None and len(value) > limit:
+            raise ValidationError({name: errors.TOO_LONG.format(limit=limit)})
 
 
 @transaction.atomic
@@ -105,7 +118,8 @@ def incident_declare(
     detected_at = detected_at or now
     if detected_at > now:
         raise ValidationError({"detected_at": errors.DETECTED_IN_FUTURE})
-    _validate_percent(affected_users_percent)
+    _validate_impact(percent=affected_users_percent, count=affected_users_count)
+    _validate_lengths(Incident, title=title)
     lead = lead or declared_by
     incident = Incident.objects.create(
         title=title,
@@ -218,7 +232,7 @@ def incident_status_change(*, incident: Incident, status: str, actor: AbstractBa
     cadence, reopening restarts it."""
     incident = _locked(incident)
     if status not in IncidentStatus.values:
-        raise ValidationError({"status": f"Unknown status '{status}'."})
+        raise ValidationError({"status": errors.UNKNOWN_STATUS.format(values=", ".join(IncidentStatus.values))})
     if incident.status == status:
         raise ValidationError({"status": errors.SAME_STATUS})
     _apply_status(incident=incident, status=status, actor=actor, now=timezone.now())
@@ -242,11 +256,14 @@ def incident_update_post(
     progress = progress.strip()
     if not progress:
         raise ValidationError({"progress": errors.UPDATE_PROGRESS_REQUIRED})
+    _validate_lengths(StatusUpdate, eta=eta.strip())
     status = status or incident.status
     if status not in IncidentStatus.values:
-        raise ValidationError({"status": f"Unknown status '{status}'."})
+        raise ValidationError({"status": errors.UNKNOWN_STATUS.format(values=", ".join(IncidentStatus.values))})
     if visibility not in UpdateVisibility.values:
-        raise ValidationError({"visibility": f"Unknown visibility '{visibility}'."})
+        raise ValidationError(
+            {"visibility": errors.UNKNOWN_VISIBILITY.format(values=", ".join(UpdateVisibility.values))}
+        )
     now = timezone.now()
     if status != incident.status:
         _apply_status(incident=incident, status=status, actor=author, now=now)
@@ -377,7 +394,7 @@ def incident_milestone_set(*, incident: Incident, actor: AbstractBaseUser, miles
         raise ValidationError({"at": errors.MILESTONE_IN_FUTURE})
     if milestone == "detected_at":
         if at > incident.declared_at:
-            raise ValidationError({"at": "Detected time cannot be after the declaration."})
+            raise ValidationError({"at": errors.DETECTED_AFTER_DECLARED})
     elif at < incident.detected_at:
         raise ValidationError({"at": errors.MILESTONE_BEFORE_DETECTED})
     setattr(incident, milestone, at)
@@ -412,12 +429,17 @@ def incident_impact_update(
     """Update the title, summary and impact assessment; records what changed."""
     unknown = set(changes) - set(_IMPACT_FIELDS)
     if unknown:
-        raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
+        raise ValidationError({"__all__": errors.UNKNOWN_FIELDS.format(names=", ".join(sorted(unknown)))})
     if "title" in changes:
         changes["title"] = changes["title"].strip()
         if not changes["title"]:
             raise ValidationError({"title": errors.TITLE_REQUIRED})
-    _validate_percent(changes.get("affected_users_percent"))
+    for text_field in ("summary", "business_impact"):
+        if text_field in changes:
+            changes[text_field] = changes[text_field].strip()
+    _validate_impact(percent=changes.get("affected_users_percent"), count=changes.get("affected_users_count"))
+    if "title" in changes:
+        _validate_lengths(Incident, title=changes["title"])
     incident = _locked(incident)
     now = timezone.now()
     changed = [field for field, value in changes.items() if getattr(incident, field) != value]
@@ -454,6 +476,7 @@ def timeline_event_star(*, event: TimelineEvent, starred: bool) -> TimelineEvent
 @transaction.atomic
 def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
     """Make a token for the JSON API; the clear text is returned once and never stored."""
+    _validate_lengths(ApiToken, name=name.strip())
     raw = "idk_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user, name=name.strip() or "API token", digest=ApiToken.digest_of(raw), prefix=raw[:10]

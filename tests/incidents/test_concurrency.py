@@ -21,7 +21,7 @@ def run_concurrently(*jobs) -> list[BaseException]:
         try:
             start.wait()
             job()
-        except BaseException as error:  # noqa: BLE001 - reported to the test below
+        except BaseException as error:
             failures.append(error)
         finally:
             connection.close()

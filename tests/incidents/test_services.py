@@ -281,3 +281,22 @@ def test_api_token_is_stored_as_a_digest_only():
     assert raw.startswith("idk_")
     assert raw not in token.digest
     assert token.digest == token.digest_of(raw)
+
+
+def test_text_longer_than_its_column_is_refused_with_a_message():
+    with pytest.raises(ValidationError) as excinfo:
+        declare_incident(title="x" * 201)
+    assert excinfo.value.message_dict["title"] == [errors.TOO_LONG.format(limit=200)]
+
+
+@pytest.mark.parametrize("percent", [Decimal("NaN"), Decimal("-1"), Decimal("Infinity")])
+def test_percent_that_is_not_a_percentage_is_refused(percent):
+    with pytest.raises(ValidationError) as excinfo:
+        declare_incident(affected_users_percent=percent)
+    assert excinfo.value.message_dict["affected_users_percent"] == [errors.PERCENT_OUT_OF_RANGE]
+
+
+def test_negative_user_count_is_refused():
+    with pytest.raises(ValidationError) as excinfo:
+        declare_incident(affected_users_count=-5)
+    assert excinfo.value.message_dict["affected_users_count"] == [errors.COUNT_OUT_OF_RANGE]

@@ -379,6 +379,8 @@ def test_timeline_filters_by_kind_and_htmx_returns_the_timeline_only(responder_c
 def test_unknown_incident_is_404(responder_client):
     assert responder_client.get("/incidents/INC-9999/").status_code == 404
     assert responder_client.get("/incidents/nonsense/").status_code == 404
+    # A superscript two passes str.isdigit() but is not a number.
+    assert responder_client.get("/incidents/INC-%C2%B2/").status_code == 404
 
 
 def test_incident_page_query_count_does_not_grow_with_the_timeline(responder_client, django_assert_max_num_queries):

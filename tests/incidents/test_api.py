@@ -1,0 +1,796 @@
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.conf import settings
+from django.test import Client
+
+from incidents import api_urls, errors, services
+from incidents.models import ApiToken, EventKind, Incident, IncidentStatus, StatusUpdate, TimelineEvent
+from tests.factories import ServiceFactory, UserFactory, declare_incident
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+LIST = "/api/v1/incidents/"
+SEVERITY_KEYS = "SEV1, SEV2, SEV3, SEV4"
+STATUS_VALUES = "investigating, identified, monitoring, resolved"
+NOT_AN_INTEGER = errors.NOT_AN_INTEGER.format(low=0, high=2_147_483_647)
+
+
+def detail(incident: Incident) -> str:
+    return f"/api/v1/incidents/{incident.reference}/"
+
+
+def call(
+    client: Client,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    token: str | None = None,
+    raw: str | bytes | None = None,
+):
+    """A request as a script sends it: JSON body, bearer token, over HTTPS."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    data = raw if raw is not None else ("" if body is None else json.dumps(body))
+    return client.generic(method, path, data, content_type="application/json", headers=headers, secure=True)
+
+
+def token_for(user) -> str:
+    return services.api_token_create(user=user, name="tests")[1]
+
+
+@pytest.fixture
+def api(client):
+    def request(method: str, path: str, body: Any = None, *, token: str | None, raw: str | bytes | None = None):
+        return call(client, method, path, body, token=token, raw=raw)
+
+    return request
+
+
+@pytest.fixture
+def responder_token(responder) -> str:
+    return token_for(responder)
+
+
+@pytest.fixture
+def viewer_token(viewer) -> str:
+    return token_for(viewer)
+
+
+@pytest.fixture
+def incident(responder) -> Incident:
+    return declare_incident(declared_by=responder, severity="SEV2")
+
+
+def references(response) -> list[str]:
+    return [row["reference"] for row in response.json()["results"]]
+
+
+def events_of(incident: Incident) -> list[str]:
+    return list(incident.timeline.order_by("occurred_at", "id").values_list("kind", flat=True))
+
+
+# Tokens.
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["", "Bearer", "Bearer ", "Bearer idk_not-a-real-token", "Token {token}", "Basic {token}", "{token}"],
+)
+def test_requests_without_a_valid_bearer_token_are_refused_with_a_challenge(client, responder_token, authorization):
+    headers = {"Authorization": authorization.format(token=responder_token)} if authorization else {}
+    response = client.get(LIST, headers=headers, secure=True)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Bearer"
+    assert response.json() == {"error": errors.INVALID_TOKEN}
+
+
+def test_a_valid_token_opens_the_api(api, responder_token):
+    response = api("GET", LIST, token=responder_token)
+    assert response.status_code == 200
+    assert response.json() == {"count": 0, "results": []}
+
+
+def test_a_logged_in_browser_session_is_not_accepted(responder_client):
+    assert call(responder_client, "GET", LIST).status_code == 401
+    response = call(responder_client, "POST", LIST, {"title": "Checkout down", "severity": "SEV2"})
+    assert response.status_code == 401
+    assert not Incident.objects.exists()
+
+
+def test_tokens_of_deactivated_users_and_revoked_tokens_are_refused(api, responder):
+    kept, revoked = token_for(responder), token_for(UserFactory(role="responder"))
+    responder.is_active = False
+    responder.save()
+    services.api_token_revoke(token=ApiToken.objects.get(digest=ApiToken.digest_of(revoked)))
+    assert api("GET", LIST, token=kept).status_code == 401
+    assert api("GET", LIST, token=revoked).status_code == 401
+
+
+def test_the_api_needs_no_csrf_token():
+    responder = UserFactory(role="responder")
+    client = Client(enforce_csrf_checks=True)
+    response = call(client, "POST", LIST, {"title": "Checkout down", "severity": "SEV2"}, token=token_for(responder))
+    assert response.status_code == 201
+
+
+def test_last_use_is_recorded_at_most_once_a_minute(api, responder):
+    token = token_for(responder)
+    stored = ApiToken.objects.get(user=responder)
+    assert stored.last_used_at is None
+    for offset, expected in [(0, T0), (timedelta(seconds=50), T0), (timedelta(seconds=61), T0 + timedelta(seconds=61))]:
+        with time_machine.travel(T0 + (offset or timedelta()), tick=False):
+            assert api("GET", LIST, token=token).status_code == 200
+        stored.refresh_from_db()
+        assert stored.last_used_at == expected
+
+
+# Roles.
+
+
+@pytest.mark.parametrize("role", ["viewer", "responder", "admin"])
+def test_every_role_can_read(api, incident, role):
+    token = token_for(UserFactory(role=role))
+    assert references(api("GET", LIST, token=token)) == [incident.reference]
+    assert api("GET", detail(incident), token=token).json()["reference"] == incident.reference
+    assert api("GET", detail(incident) + "timeline/", token=token).json()["count"] == 1
+
+
+def test_a_viewer_can_change_nothing(api, incident, viewer_token):
+    writes = [
+        ("POST", LIST, {"title": "Checkout down", "severity": "SEV1"}),
+        ("PATCH", detail(incident), {"severity": "SEV1", "status": "resolved"}),
+        ("POST", detail(incident) + "updates/", {"progress": "Rolled back"}),
+    ]
+    for method, path, body in writes:
+        response = api(method, path, body, token=viewer_token)
+        assert response.status_code == 403, path
+        assert response.json() == {"error": errors.NOT_PERMITTED}
+    incident.refresh_from_db()
+    assert (incident.severity.key, incident.status) == ("SEV2", IncidentStatus.INVESTIGATING)
+    assert Incident.objects.count() == 1
+    assert not StatusUpdate.objects.exists()
+
+
+@pytest.mark.parametrize("role", ["responder", "admin"])
+def test_responders_and_admins_can_write(api, role):
+    token = token_for(UserFactory(role=role))
+    response = api("POST", LIST, {"title": "Checkout down", "severity": "SEV2"}, token=token)
+    assert response.status_code == 201
+    path = f"/api/v1/incidents/{response.json()['reference']}/"
+    assert api("PATCH", path, {"status": "identified"}, token=token).json()["status"] == "identified"
+    assert api("POST", path + "updates/", {"progress": "Found it"}, token=token).status_code == 201
+
+
+def test_a_user_without_a_role_can_read_but_not_write(api, incident):
+    token = token_for(UserFactory())
+    assert api("GET", LIST, token=token).status_code == 200
+    assert api("PATCH", detail(incident), {"status": "resolved"}, token=token).status_code == 403
+
+
+# Declaring.
+
+
+def test_declaring_answers_the_new_incident_and_where_it_lives(api, responder, responder_token):
+    lead, comms, helper = (UserFactory(role="responder", username=name) for name in ("lead", "comms", "helper"))
+    ServiceFactory(slug="checkout", name="Checkout")
+    ServiceFactory(slug="payments", name="Payments")
+    body = {
+        "title": "  Checkout API returns 500s ",
+        "severity": "SEV1",
+        "summary": "Card payments fail",
+        "detected_at": "2026-03-02T16:10:00+02:00",
+        "lead": "lead",
+        "comms_lead": "comms",
+        "responders": ["helper", "lead", "helper"],
+        "affected_services": ["payments", "checkout"],
+        "affected_users_count": 1200,
+        "affected_users_percent": 12.5,
+        "business_impact": "No orders",
+        "data_integrity_concern": False,
+        "security_concern": True,
+    }
+    with time_machine.travel(T0, tick=False):
+        response = api("POST", LIST, body, token=responder_token)
+    assert response.status_code == 201
+    created = Incident.objects.get()
+    assert response["Location"] == f"{settings.SITE_URL}/api/v1/incidents/{created.reference}/"
+    assert response.json() == {
+        "reference": created.reference,
+        "url": f"{settings.SITE_URL}/incidents/{created.reference}/",
+        "title": "Checkout API returns 500s",
+        "summary": "Card payments fail",
+        "severity": "SEV1",
+        "status": "investigating",
+        "impact": {
+            "affected_users_count": 1200,
+            "affected_users_percent": "12.50",
+            "affected_services": ["checkout", "payments"],
+            "business_impact": "No orders",
+            "data_integrity_concern": False,
+            "security_concern": True,
+        },
+        "lead": "lead",
+        "comms_lead": "comms",
+        "responders": ["helper", "lead"],
+        "detected_at": "2026-03-02T14:10:00Z",
+        "declared_at": "2026-03-02T14:30:00Z",
+        "acknowledged_at": None,
+        "mitigated_at": None,
+        "resolved_at": None,
+        "next_update_due_at": "2026-03-02T14:45:00Z",
+        "last_update_at": None,
+    }
+    assert created.declared_by == responder
+    assert {user.username for user in created.responders.all()} == {helper.username, lead.username}
+    assert comms == created.comms_lead
+    assert api("GET", response["Location"], token=responder_token).json() == response.json()
+
+
+def test_a_minimal_declaration_is_led_by_the_token_user(api, responder, responder_token):
+    response = api("POST", LIST, {"title": "Search is slow", "severity": "SEV3"}, token=responder_token)
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["lead"], body["comms_lead"], body["responders"]) == (responder.username, None, [])
+    assert body["impact"]["affected_users_percent"] is None
+    assert body["reference"] == Incident.objects.get().reference
+
+
+HOSTILE_BODIES = [
+    ("null", "__all__", errors.BODY_NOT_OBJECT),
+    ("[]", "__all__", errors.BODY_NOT_OBJECT),
+    ('[{"title": "x", "severity": "SEV2"}]', "__all__", errors.BODY_NOT_OBJECT),
+    ('"Checkout down"', "__all__", errors.BODY_NOT_OBJECT),
+    ("42", "__all__", errors.BODY_NOT_OBJECT),
+    ("", "__all__", errors.MALFORMED_JSON),
+    ("{", "__all__", errors.MALFORMED_JSON),
+    ("{'title': 'x'}", "__all__", errors.MALFORMED_JSON),
+    (b"\xff\xfe\x00garbage", "__all__", errors.MALFORMED_JSON),
+    ("[" * 100_000, "__all__", errors.MALFORMED_JSON),
+    ('{"affected_users_count": 1' + "0" * 5000 + "}", "__all__", errors.MALFORMED_JSON),
+]
+
+
+@pytest.mark.parametrize(("raw", "field", "message"), HOSTILE_BODIES)
+def test_bodies_that_are_not_a_json_object_are_refused(api, incident, responder_token, raw, field, message):
+    for method, path in [("POST", LIST), ("PATCH", detail(incident)), ("POST", detail(incident) + "updates/")]:
+        response = api(method, path, raw=raw, token=responder_token)
+        assert response.status_code == 400, (method, path)
+        assert response.json() == {"errors": {field: [message]}}
+    assert Incident.objects.count() == 1
+    assert events_of(incident) == [EventKind.DECLARED]
+
+
+BAD_DECLARATIONS = [
+    ({"title": None}, "title", errors.NOT_A_STRING),
+    ({"title": 42}, "title", errors.NOT_A_STRING),
+    ({"title": {"text": "x"}}, "title", errors.NOT_A_STRING),
+    ({"title": "   "}, "title", errors.TITLE_REQUIRED),
+    ({"title": "x" * 201}, "title", errors.TOO_LONG.format(limit=200)),
+    ({"title": "Checkout\x00down"}, "title", errors.INVALID_CHARACTERS),
+    ({"title": "Checkout \ud800"}, "title", errors.INVALID_CHARACTERS),
+    ({"severity": "SEV9"}, "severity", errors.UNKNOWN_SEVERITY.format(keys=SEVERITY_KEYS)),
+    ({"severity": "sev\x001"}, "severity", errors.INVALID_CHARACTERS),
+    ({"severity": ["SEV1"]}, "severity", errors.NOT_A_STRING),
+    ({"severity": 1}, "severity", errors.NOT_A_STRING),
+    ({"summary": None}, "summary", errors.NOT_A_STRING),
+    ({"sevrity": "SEV1"}, "sevrity", errors.UNKNOWN_FIELD),
+    ({"status": "resolved"}, "status", errors.UNKNOWN_FIELD),
+    ({"affected_users_count": "many"}, "affected_users_count", NOT_AN_INTEGER),
+    ({"affected_users_count": "12"}, "affected_users_count", NOT_AN_INTEGER),
+    ({"affected_users_count": -1}, "affected_users_count", NOT_AN_INTEGER),
+    ({"affected_users_count": 10**30}, "affected_users_count", NOT_AN_INTEGER),
+    ({"affected_users_count": 2**31}, "affected_users_count", NOT_AN_INTEGER),
+    ({"affected_users_count": True}, "affected_users_count", NOT_AN_INTEGER),
+    ({"affected_users_count": 1.5}, "affected_users_count", NOT_AN_INTEGER),
+    ({"affected_users_count": [1]}, "affected_users_count", NOT_AN_INTEGER),
+    ({"affected_users_percent": "abc"}, "affected_users_percent", errors.NOT_A_PERCENT),
+    ({"affected_users_percent": "NaN"}, "affected_users_percent", errors.NOT_A_PERCENT),
+    ({"affected_users_percent": float("inf")}, "affected_users_percent", errors.NOT_A_PERCENT),
+    ({"affected_users_percent": 12.345}, "affected_users_percent", errors.NOT_A_PERCENT),
+    ({"affected_users_percent": True}, "affected_users_percent", errors.NOT_A_PERCENT),
+    ({"affected_users_percent": {"value": 1}}, "affected_users_percent", errors.NOT_A_PERCENT),
+    ({"affected_users_percent": 140}, "affected_users_percent", errors.PERCENT_OUT_OF_RANGE),
+    ({"affected_users_percent": "1e999999"}, "affected_users_percent", errors.PERCENT_OUT_OF_RANGE),
+    ({"affected_users_percent": "1e9999999"}, "affected_users_percent", errors.PERCENT_OUT_OF_RANGE),
+    ({"affected_users_percent": "-0.5"}, "affected_users_percent", errors.PERCENT_OUT_OF_RANGE),
+    ({"detected_at": "yesterday"}, "detected_at", errors.BAD_DATETIME),
+    ({"detected_at": "2026-03-02T14:00:00"}, "detected_at", errors.BAD_DATETIME),
+    ({"detected_at": "2026-03-02"}, "detected_at", errors.BAD_DATETIME),
+    ({"detected_at": "2026-02-30T14:00:00Z"}, "detected_at", errors.BAD_DATETIME),
+    ({"detected_at": "0001-01-01T00:00:00+05:00"}, "detected_at", errors.BAD_DATETIME),
+    ({"detected_at": 1772461800}, "detected_at", errors.BAD_DATETIME),
+    ({"detected_at": "2099-01-01T00:00:00Z"}, "detected_at", errors.DETECTED_IN_FUTURE),
+    ({"lead": "ghost"}, "lead", errors.UNKNOWN_USERS.format(names="ghost")),
+    ({"lead": ["ghost"]}, "lead", errors.NOT_A_STRING),
+    ({"lead": {"username": "ghost"}}, "lead", errors.NOT_A_STRING),
+    ({"comms_lead": "ghost\x00"}, "comms_lead", errors.INVALID_CHARACTERS),
+    ({"responders": "ghost"}, "responders", errors.NOT_A_LIST),
+    ({"responders": [1, 2]}, "responders", errors.NOT_A_LIST),
+    ({"responders": [None]}, "responders", errors.NOT_A_LIST),
+    ({"responders": None}, "responders", errors.NOT_A_LIST),
+    ({"responders": ["ghost", "casper"]}, "responders", errors.UNKNOWN_USERS.format(names="ghost, casper")),
+    ({"affected_services": ["nowhere"]}, "affected_services", errors.UNKNOWN_SERVICES.format(slugs="nowhere")),
+    ({"affected_services": {"slug": "x"}}, "affected_services", errors.NOT_A_LIST),
+    ({"data_integrity_concern": "yes"}, "data_integrity_concern", errors.NOT_A_BOOLEAN),
+    ({"security_concern": 1}, "security_concern", errors.NOT_A_BOOLEAN),
+    ({"security_concern": None}, "security_concern", errors.NOT_A_BOOLEAN),
+]
+
+
+@pytest.mark.parametrize(("change", "field", "message"), BAD_DECLARATIONS)
+def test_a_bad_declaration_is_refused_field_by_field(api, responder_token, change, field, message):
+    response = api("POST", LIST, {"title": "Checkout down", "severity": "SEV2", **change}, token=responder_token)
+    assert response.status_code == 400
+    assert response.json() == {"errors": {field: [message]}}
+    assert not Incident.objects.exists()
+
+
+def test_a_declaration_reports_every_bad_field_at_once(api, responder_token):
+    response = api("POST", LIST, {"summary": 3, "lead": "ghost"}, token=responder_token)
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "title": [errors.FIELD_REQUIRED],
+        "severity": [errors.FIELD_REQUIRED],
+        "summary": [errors.NOT_A_STRING],
+        "lead": [errors.UNKNOWN_USERS.format(names="ghost")],
+    }
+
+
+def test_a_deactivated_user_cannot_be_named_lead(api, responder_token):
+    UserFactory(role="responder", username="gone", is_active=False)
+    response = api("POST", LIST, {"title": "Checkout down", "severity": "SEV2", "lead": "gone"}, token=responder_token)
+    assert response.json() == {"errors": {"lead": [errors.UNKNOWN_USERS.format(names="gone")]}}
+
+
+# Listing.
+
+
+def test_the_list_is_newest_first_and_filters_by_status_and_severity(api, responder, viewer_token):
+    made = {}
+    for minutes, (name, severity, status) in enumerate(
+        [
+            ("old-resolved", "SEV1", IncidentStatus.RESOLVED),
+            ("monitoring", "SEV2", IncidentStatus.MONITORING),
+            ("new-sev1", "SEV1", None),
+        ]
+    ):
+        with time_machine.travel(T0 + timedelta(minutes=minutes), tick=False):
+            made[name] = declare_incident(declared_by=responder, severity=severity, title=name)
+            if status:
+                services.incident_status_change(incident=made[name], status=status, actor=responder)
+    ref = {name: incident.reference for name, incident in made.items()}
+
+    def listed(query: str) -> list[str]:
+        response = api("GET", LIST + query, token=viewer_token)
+        assert response.status_code == 200, response.content
+        assert response.json()["count"] == len(response.json()["results"])
+        return references(response)
+
+    assert listed("") == [ref["new-sev1"], ref["monitoring"], ref["old-resolved"]]
+    assert listed("?status=active") == [ref["new-sev1"], ref["monitoring"]]
+    assert listed("?status=resolved") == [ref["old-resolved"]]
+    assert listed("?status=monitoring") == [ref["monitoring"]]
+    assert listed("?status=identified") == []
+    assert listed("?severity=SEV1") == [ref["new-sev1"], ref["old-resolved"]]
+    assert listed("?status=active&severity=SEV1") == [ref["new-sev1"]]
+
+
+def test_the_list_is_paginated(api, responder, viewer_token):
+    made = []
+    for minutes in range(5):
+        with time_machine.travel(T0 + timedelta(minutes=minutes), tick=False):
+            made.append(declare_incident(declared_by=responder).reference)
+    newest_first = made[::-1]
+    page = api("GET", LIST + "?limit=2&offset=1", token=viewer_token)
+    assert page.json()["count"] == 5
+    assert references(page) == newest_first[1:3]
+    assert references(api("GET", LIST + "?offset=4", token=viewer_token)) == newest_first[4:]
+    past_the_end = api("GET", LIST + f"?offset={10**30}", token=viewer_token)
+    assert past_the_end.json() == {"count": 5, "results": []}
+
+
+def test_a_page_holds_at_most_100_incidents(api, responder, viewer_token):
+    for _ in range(101):
+        declare_incident(declared_by=responder)
+    assert len(api("GET", LIST, token=viewer_token).json()["results"]) == 50
+    page = api("GET", LIST + "?limit=1000", token=viewer_token).json()
+    assert (page["count"], len(page["results"])) == (101, 100)
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("status=open", "status", errors.UNKNOWN_LIST_STATUS.format(values=STATUS_VALUES)),
+        ("status=", "status", errors.UNKNOWN_LIST_STATUS.format(values=STATUS_VALUES)),
+        ("severity=SEV9", "severity", errors.UNKNOWN_SEVERITY.format(keys=SEVERITY_KEYS)),
+        ("severity=SEV1%00", "severity", errors.UNKNOWN_SEVERITY.format(keys=SEVERITY_KEYS)),
+        ("limit=0", "limit", errors.BAD_LIMIT.format(high=100)),
+        ("limit=ten", "limit", errors.BAD_LIMIT.format(high=100)),
+        ("limit=1e3", "limit", errors.BAD_LIMIT.format(high=100)),
+        ("offset=-1", "offset", errors.BAD_OFFSET),
+        ("offset=" + "9" * 5000, "offset", errors.BAD_OFFSET),
+    ],
+)
+def test_bad_list_parameters_are_refused(api, incident, viewer_token, query, field, message):
+    response = api("GET", f"{LIST}?{query}", token=viewer_token)
+    assert response.status_code == 400
+    assert response.json() == {"errors": {field: [message]}}
+
+
+def test_the_list_costs_the_same_queries_for_3_or_30_incidents(
+    api, responder, viewer_token, django_assert_max_num_queries
+):
+    team = [UserFactory(role="responder") for _ in range(3)]
+    services_ = [ServiceFactory() for _ in range(2)]
+    for total in (3, 30):
+        while Incident.objects.count() < total:
+            declare_incident(declared_by=responder, comms_lead=team[0], responders=team, affected_services=services_)
+        # The token lookup, its last-use stamp, the count, the page, responders and services.
+        with django_assert_max_num_queries(6):
+            response = api("GET", LIST, token=viewer_token)
+        assert len(response.json()["results"]) == total
+        assert all(len(row["responders"]) == 3 for row in response.json()["results"])
+
+
+# One incident.
+
+
+def test_an_incident_is_found_by_its_reference_in_any_case(api, incident, viewer_token):
+    response = api("GET", f"/api/v1/incidents/inc-{incident.pk}/", token=viewer_token)
+    assert response.status_code == 200
+    assert response.json()["reference"] == incident.reference
+    assert response.json()["lead"] == incident.lead.username
+
+
+@pytest.mark.parametrize(
+    "reference", ["INC-9999", "INC-0", "INC-", "nonsense", "INC-%C2%B2", "INC-99999999999999999999999", "INC-%00"]
+)
+def test_unknown_references_are_404_on_every_endpoint(api, incident, responder_token, reference):
+    path = f"/api/v1/incidents/{reference}/"
+    for method, suffix, body in [
+        ("GET", "", None),
+        ("PATCH", "", {"status": "resolved"}),
+        ("POST", "updates/", {"progress": "Looking"}),
+        ("GET", "timeline/", None),
+    ]:
+        response = api(method, path + suffix, body, token=responder_token)
+        assert response.status_code == 404, (method, suffix)
+        assert response.json() == {"error": errors.UNKNOWN_INCIDENT}
+
+
+# Changing an incident.
+
+
+def test_raising_severity_replans_the_next_update_with_the_faster_cadence(api, responder, responder_token):
+    with time_machine.travel(T0, tick=False):
+        incident = declare_incident(declared_by=responder, severity="SEV2")
+    assert incident.next_update_due_at == T0 + timedelta(minutes=30)
+    with time_machine.travel(T0 + timedelta(minutes=5), tick=False):
+        response = api("PATCH", detail(incident), {"severity": "SEV1"}, token=responder_token)
+    assert response.status_code == 200
+    assert response.json()["severity"] == "SEV1"
+    assert response.json()["next_update_due_at"] == "2026-03-02T14:45:00Z"
+    assert events_of(incident) == [EventKind.DECLARED, EventKind.SEVERITY_CHANGED]
+
+
+def test_reopening_with_a_new_severity_owes_an_update_one_new_cadence_from_now(api, responder, responder_token):
+    with time_machine.travel(T0, tick=False):
+        incident = declare_incident(declared_by=responder, severity="SEV2")
+        services.incident_status_change(incident=incident, status=IncidentStatus.RESOLVED, actor=responder)
+    with time_machine.travel(T0 + timedelta(hours=3), tick=False):
+        response = api(
+            "PATCH", detail(incident), {"status": "investigating", "severity": "SEV1"}, token=responder_token
+        )
+    body = response.json()
+    assert (body["status"], body["severity"], body["resolved_at"]) == ("investigating", "SEV1", None)
+    assert body["next_update_due_at"] == "2026-03-02T17:45:00Z"
+
+
+def test_resolving_stops_the_update_clock(api, incident, responder_token):
+    response = api("PATCH", detail(incident), {"status": "resolved"}, token=responder_token)
+    body = response.json()
+    assert body["status"] == "resolved"
+    assert body["resolved_at"] is not None
+    assert body["next_update_due_at"] is None
+
+
+def test_roles_are_assigned_and_the_comms_lead_cleared_with_null(api, incident, responder_token):
+    for name in ("ada", "bo", "cy"):
+        UserFactory(role="responder", username=name)
+    change = {"lead": "ada", "comms_lead": "bo", "responders": ["cy", "bo"]}
+    body = api("PATCH", detail(incident), change, token=responder_token).json()
+    assert (body["lead"], body["comms_lead"], body["responders"]) == ("ada", "bo", ["bo", "cy"])
+    body = api("PATCH", detail(incident), {"comms_lead": None, "responders": []}, token=responder_token).json()
+    assert (body["lead"], body["comms_lead"], body["responders"]) == ("ada", None, [])
+
+
+def test_title_summary_and_impact_are_updated(api, incident, responder_token):
+    ServiceFactory(slug="search")
+    change = {
+        "title": "Search is down",
+        "summary": "Index corrupt",
+        "affected_users_count": 40,
+        "affected_users_percent": "3.5",
+        "affected_services": ["search"],
+        "business_impact": "No search",
+        "data_integrity_concern": True,
+        "security_concern": False,
+    }
+    body = api("PATCH", detail(incident), change, token=responder_token).json()
+    assert (body["title"], body["summary"]) == ("Search is down", "Index corrupt")
+    assert body["impact"] == {
+        "affected_users_count": 40,
+        "affected_users_percent": "3.50",
+        "affected_services": ["search"],
+        "business_impact": "No search",
+        "data_integrity_concern": True,
+        "security_concern": False,
+    }
+    assert events_of(incident)[-1] == EventKind.IMPACT_CHANGED
+    cleared = api("PATCH", detail(incident), {"affected_users_percent": None}, token=responder_token).json()
+    assert cleared["impact"]["affected_users_percent"] is None
+
+
+def test_several_changes_in_one_patch_are_each_recorded(api, incident, responder_token):
+    UserFactory(role="responder", username="ada")
+    change = {"severity": "SEV1", "status": "identified", "lead": "ada", "title": "Checkout is down"}
+    body = api("PATCH", detail(incident), change, token=responder_token).json()
+    assert (body["severity"], body["status"], body["lead"], body["title"]) == (
+        "SEV1",
+        "identified",
+        "ada",
+        "Checkout is down",
+    )
+    assert body["acknowledged_at"] is not None
+    assert events_of(incident) == [
+        EventKind.DECLARED,
+        EventKind.SEVERITY_CHANGED,
+        EventKind.STATUS_CHANGED,
+        EventKind.ROLE_ASSIGNED,
+        EventKind.IMPACT_CHANGED,
+    ]
+
+
+def test_patching_with_the_current_values_changes_nothing(api, incident, responder_token):
+    unchanged = {
+        "severity": "SEV2",
+        "status": "investigating",
+        "lead": incident.lead.username,
+        "comms_lead": None,
+        "responders": [],
+        "title": incident.title,
+        "data_integrity_concern": False,
+    }
+    before = api("GET", detail(incident), token=responder_token).json()
+    response = api("PATCH", detail(incident), unchanged, token=responder_token)
+    assert response.status_code == 200
+    assert response.json() == before
+    assert api("PATCH", detail(incident), {}, token=responder_token).json() == before
+    assert events_of(incident) == [EventKind.DECLARED]
+
+
+def test_a_refused_patch_changes_nothing_even_what_came_before_the_refusal(api, incident, responder_token):
+    UserFactory(role="responder", username="ada")
+    change = {"severity": "SEV1", "status": "resolved", "lead": "ada", "title": "   "}
+    response = api("PATCH", detail(incident), change, token=responder_token)
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"title": [errors.TITLE_REQUIRED]}}
+    incident.refresh_from_db()
+    assert incident.severity.key == "SEV2"
+    assert incident.status == IncidentStatus.INVESTIGATING
+    assert incident.resolved_at is None
+    assert events_of(incident) == [EventKind.DECLARED]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"lead": None}, "lead", errors.LEAD_REQUIRED),
+        ({"lead": "ghost"}, "lead", errors.UNKNOWN_USERS.format(names="ghost")),
+        ({"status": "closed"}, "status", errors.UNKNOWN_STATUS.format(values=STATUS_VALUES)),
+        ({"status": None}, "status", errors.NOT_A_STRING),
+        ({"severity": None}, "severity", errors.NOT_A_STRING),
+        ({"severity": "SEV0"}, "severity", errors.UNKNOWN_SEVERITY.format(keys=SEVERITY_KEYS)),
+        ({"responders": "ada"}, "responders", errors.NOT_A_LIST),
+        ({"affected_users_count": 10**30}, "affected_users_count", NOT_AN_INTEGER),
+        ({"affected_users_percent": 101}, "affected_users_percent", errors.PERCENT_OUT_OF_RANGE),
+        ({"title": ""}, "title", errors.TITLE_REQUIRED),
+        ({"title": "x" * 201}, "title", errors.TOO_LONG.format(limit=200)),
+        ({"summary": ["a"]}, "summary", errors.NOT_A_STRING),
+        ({"detected_at": "2026-03-02T14:00:00Z"}, "detected_at", errors.UNKNOWN_FIELD),
+        ({"declared_by": "ada"}, "declared_by", errors.UNKNOWN_FIELD),
+    ],
+)
+def test_a_bad_patch_is_refused_field_by_field(api, incident, responder_token, change, field, message):
+    response = api("PATCH", detail(incident), {"severity": "SEV1", **change}, token=responder_token)
+    assert response.status_code == 400
+    assert response.json() == {"errors": {field: [message]}}
+    incident.refresh_from_db()
+    assert incident.severity.key == "SEV2"
+    assert events_of(incident) == [EventKind.DECLARED]
+
+
+# Status updates.
+
+
+def test_posting_a_status_update(api, responder, responder_token):
+    with time_machine.travel(T0, tick=False):
+        incident = declare_incident(declared_by=responder, severity="SEV2")
+    body = {"progress": "Rolled back the deploy", "next_steps": "Watch errors", "eta": "15 min", "visibility": "public"}
+    with time_machine.travel(T0 + timedelta(minutes=10), tick=False):
+        response = api("POST", detail(incident) + "updates/", body, token=responder_token)
+    assert response.status_code == 201
+    update = StatusUpdate.objects.get()
+    assert response.json() == {
+        "id": update.pk,
+        "incident": incident.reference,
+        "author": responder.username,
+        "posted_at": "2026-03-02T14:40:00Z",
+        "status": "investigating",
+        "progress": "Rolled back the deploy",
+        "next_steps": "Watch errors",
+        "eta": "15 min",
+        "visibility": "public",
+    }
+    after = api("GET", detail(incident), token=responder_token).json()
+    assert after["last_update_at"] == "2026-03-02T14:40:00Z"
+    assert after["next_update_due_at"] == "2026-03-02T15:10:00Z"
+
+
+def test_an_update_can_resolve_the_incident(api, incident, responder_token):
+    body = {"progress": "Fixed", "status": "resolved"}
+    response = api("POST", detail(incident) + "updates/", body, token=responder_token)
+    assert (response.status_code, response.json()["status"], response.json()["visibility"]) == (
+        201,
+        "resolved",
+        "internal",
+    )
+    after = api("GET", detail(incident), token=responder_token).json()
+    assert (after["status"], after["next_update_due_at"]) == ("resolved", None)
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({}, "progress", errors.FIELD_REQUIRED),
+        ({"progress": "  "}, "progress", errors.UPDATE_PROGRESS_REQUIRED),
+        ({"progress": None}, "progress", errors.NOT_A_STRING),
+        ({"progress": 12}, "progress", errors.NOT_A_STRING),
+        ({"progress": "x", "status": "fixed"}, "status", errors.UNKNOWN_STATUS.format(values=STATUS_VALUES)),
+        (
+            {"progress": "x", "visibility": "everyone"},
+            "visibility",
+            errors.UNKNOWN_VISIBILITY.format(values="public, internal"),
+        ),
+        ({"progress": "x", "eta": "x" * 201}, "eta", errors.TOO_LONG.format(limit=200)),
+        ({"progress": "x", "next_steps": {"a": 1}}, "next_steps", errors.NOT_A_STRING),
+        ({"progress": "x", "author": "ada"}, "author", errors.UNKNOWN_FIELD),
+    ],
+)
+def test_a_bad_status_update_is_refused(api, incident, responder_token, body, field, message):
+    response = api("POST", detail(incident) + "updates/", body, token=responder_token)
+    assert response.status_code == 400
+    assert response.json() == {"errors": {field: [message]}}
+    assert not StatusUpdate.objects.exists()
+
+
+# The timeline.
+
+
+def test_the_timeline_is_oldest_first(api, responder, viewer_token):
+    with time_machine.travel(T0, tick=False):
+        incident = declare_incident(declared_by=responder, detected_at=T0 - timedelta(minutes=20))
+    with time_machine.travel(T0 + timedelta(minutes=5), tick=False):
+        services.incident_update_post(incident=incident, author=responder, progress="Rolled back")
+    response = api("GET", detail(incident) + "timeline/", token=viewer_token)
+    assert response.status_code == 200
+    page = response.json()
+    assert page["count"] == 3
+    assert [event["kind"] for event in page["results"]] == ["milestone_set", "declared", "status_update"]
+    first, _, update = page["results"]
+    assert first["occurred_at"] == "2026-03-02T14:10:00Z"
+    assert first["recorded_at"] == "2026-03-02T14:30:00Z"
+    stored = TimelineEvent.objects.get(kind=EventKind.STATUS_UPDATE)
+    assert update == {
+        "id": stored.pk,
+        "kind": "status_update",
+        "text": stored.text,
+        "body": "Rolled back",
+        "actor": responder.username,
+        "occurred_at": "2026-03-02T14:35:00Z",
+        "recorded_at": "2026-03-02T14:35:00Z",
+        "starred": False,
+        "data": {"status": "investigating", "visibility": "internal"},
+    }
+    second_page = api("GET", detail(incident) + "timeline/?limit=1&offset=1", token=viewer_token).json()
+    assert [event["kind"] for event in second_page["results"]] == ["declared"]
+    assert api("GET", detail(incident) + "timeline/?limit=-5", token=viewer_token).status_code == 400
+
+
+# Methods.
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", LIST, "GET, POST"),
+        ("PUT", "/api/v1/incidents/INC-0001/", "GET, PATCH"),
+        ("DELETE", "/api/v1/incidents/INC-0001/", "GET, PATCH"),
+        ("GET", "/api/v1/incidents/INC-0001/updates/", "POST"),
+        ("POST", "/api/v1/incidents/INC-0001/timeline/", "GET"),
+        ("POST", "/api/v1/openapi.json", "GET"),
+    ],
+)
+def test_other_methods_are_refused_in_json(api, responder_token, method, path, allowed):
+    response = api(method, path, {}, token=responder_token)
+    assert response.status_code == 405
+    assert response["Allow"] == allowed
+    assert response.json() == {"error": errors.METHOD_NOT_ALLOWED.format(allowed=allowed)}
+
+
+# The OpenAPI document.
+
+
+def openapi_path(route: str) -> str:
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
+
+
+def test_the_openapi_document_needs_no_token(client):
+    response = client.get("/api/v1/openapi.json", secure=True)
+    assert response.status_code == 200
+    document = response.json()
+    assert document["openapi"].startswith("3.1.")
+    assert document["servers"] == [{"url": f"{settings.SITE_URL}/api/v1"}]
+    assert document["components"]["securitySchemes"]["bearerAuth"] == {"type": "http", "scheme": "bearer"}
+    assert document["security"] == [{"bearerAuth": []}]
+    assert document["paths"]["/openapi.json"]["get"]["security"] == []
+
+
+def test_the_openapi_document_describes_every_path_and_method(client, api, responder_token):
+    document = client.get("/api/v1/openapi.json", secure=True).json()
+    routes = {openapi_path(str(pattern.pattern)) for pattern in api_urls.urlpatterns}
+    assert set(document["paths"]) == routes
+    http_methods = {"get", "post", "patch", "put", "delete"}
+    for path, item in document["paths"].items():
+        documented = ", ".join(sorted(method.upper() for method in item if method in http_methods))
+        # The view's own answer to a method no path takes lists the methods it does take.
+        probe = api("DELETE", "/api/v1" + path.replace("{reference}", "INC-0001"), token=responder_token)
+        assert ", ".join(sorted(probe["Allow"].split(", "))) == documented, path
+
+
+def test_every_reference_in_the_openapi_document_resolves(client):
+    document = client.get("/api/v1/openapi.json", secure=True).json()
+
+    def refs(node: Any) -> list[str]:
+        if isinstance(node, list):
+            return [ref for value in node for ref in refs(value)]
+        if not isinstance(node, dict):
+            return []
+        own = [node["$ref"]] if "$ref" in node else []
+        return own + [ref for value in node.values() for ref in refs(value)]
+
+    found = refs(document)
+    assert "#/components/schemas/Incident" in found
+    for ref in found:
+        target = document
+        for part in ref.removeprefix("#/").split("/"):
+            target = target[part]
+        assert isinstance(target, dict), ref
+
+
+def test_the_documented_error_responses_match_what_the_api_sends(client, api, incident, viewer_token):
+    document = client.get("/api/v1/openapi.json", secure=True).json()
+    patch = document["paths"]["/incidents/{reference}/"]["patch"]["responses"]
+    assert set(patch) == {"200", "400", "401", "403", "404", "405"}
+    error_shape = document["components"]["schemas"]["Error"]["required"]
+    invalid_shape = document["components"]["schemas"]["InvalidInput"]["required"]
+    assert list(api("PATCH", detail(incident), {}, token=viewer_token).json()) == error_shape
+    assert list(api("PATCH", detail(incident), {}, token=None).json()) == error_shape
+    responder = token_for(UserFactory(role="responder"))
+    assert list(api("PATCH", detail(incident), {"status": 1}, token=responder).json()) == invalid_shape
