@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django.forms",
     "django_htmx",
     "template_partials",
+    "notifications",
     "incidents",
 ]
 
@@ -196,3 +197,8 @@ LOGGING = {
 
 # Forms render through the project's templates, so one field template styles every form.
 FORM_RENDERER = "incidents.forms.FormRenderer"
+
+# Status-update reminders: how often the sweep looks for due ladder steps (seconds).
+REMINDER_SWEEP_SECONDS = float(os.environ.get("REMINDER_SWEEP_SECONDS", "10"))
+# A delivery that finally fails is put on its incident's timeline by this function.
+NOTIFICATIONS_FAILURE_HANDLER = "incidents.services.notification_failure_record"

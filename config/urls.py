@@ -10,5 +10,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("incidents.api_urls")),
+    path("notifications/", include("notifications.urls")),
     path("", include("incidents.urls")),
 ]

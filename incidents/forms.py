@@ -175,3 +175,15 @@ class NoteForm(Form):
 class MilestoneForm(Form):
     milestone = forms.ChoiceField(choices=list(MILESTONES.items()))
     at = forms.DateTimeField(label="At", widget=LocalDateTimeInput())
+
+
+class SnoozeForm(Form):
+    minutes = forms.IntegerField(
+        min_value=1, label="Push by (minutes)", widget=forms.NumberInput(attrs={"placeholder": "10"})
+    )
+    reason = forms.CharField(
+        max_length=500,
+        label="Why it can wait",
+        error_messages={"required": errors.SNOOZE_REASON_REQUIRED},
+        widget=forms.TextInput(attrs={"placeholder": "Waiting on the vendor's reply"}),
+    )

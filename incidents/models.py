@@ -7,6 +7,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from notifications.models import WebhookFormat
+
 REFERENCE_PREFIX = "INC-"
 
 
@@ -33,9 +35,31 @@ class SeverityPolicy(models.Model):
     stakeholders_label = models.CharField(max_length=128, blank=True, help_text="e.g. 'Executives + status page'.")
     show_on_status_page = models.BooleanField(default=False)
 
+    # The escalation ladder for an update that is due: step 1 reminds the incident lead and comms
+    # lead at the due time; step 2 tells the responders and the webhook channel; step 3 tells the
+    # escalation contacts. Steps 2 and 3 are a percentage of the cadence past the due time.
+    escalate_responders_after_percent = models.PositiveSmallIntegerField(
+        default=50, help_text="Tell all responders and the webhook channel this far past due (% of the cadence)."
+    )
+    escalate_contacts_after_percent = models.PositiveSmallIntegerField(
+        default=100, help_text="Tell the escalation contacts this far past due (% of the cadence)."
+    )
+    escalation_groups = models.ManyToManyField("auth.Group", blank=True, related_name="+")
+    escalation_users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    webhook_url = models.URLField(
+        max_length=500, blank=True, help_text="Incidents of this severity post reminders and notices here."
+    )
+    webhook_format = models.CharField(max_length=8, choices=WebhookFormat.choices, default=WebhookFormat.JSON)
+
     class Meta:
         ordering = ["rank"]
         verbose_name_plural = "severity policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(escalate_responders_after_percent__lte=models.F("escalate_contacts_after_percent")),
+                name="severity_ladder_in_order",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.key} {self.name}"
@@ -107,9 +131,17 @@ class Incident(models.Model):
     )
 
     next_update_due_at = models.DateTimeField(null=True, blank=True)
-    last_update_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the latest status update was posted; the cadence counts from it."
+    last_update_at = models.DateTimeField(null=True, blank=True, help_text="When the latest status update was posted.")
+    cadence_anchor_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Where the update cadence counts from: the last update, the declaration or the reopening.",
     )
+    next_reminder_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the reminder sweep next has a ladder step to send."
+    )
+    webhook_url = models.URLField(max_length=500, blank=True, help_text="This incident's own channel, if any.")
+    webhook_format = models.CharField(max_length=8, choices=WebhookFormat.choices, default=WebhookFormat.JSON)
 
     class Meta:
         ordering = ["-declared_at"]
@@ -117,6 +149,9 @@ class Incident(models.Model):
         indexes = [
             models.Index(fields=["status", "declared_at"], name="incident_status_declared"),
             models.Index(fields=["next_update_due_at"], name="incident_next_update_due"),
+            models.Index(
+                fields=["next_reminder_at"], name="incident_next_reminder", condition=Q(next_reminder_at__isnull=False)
+            ),
             models.Index(fields=["-resolved_at"], name="incident_resolved_at"),
         ]
         constraints = [
@@ -126,7 +161,8 @@ class Incident(models.Model):
                 name="incident_resolved_at_iff_resolved",
             ),
             models.CheckConstraint(
-                condition=~Q(status=IncidentStatus.RESOLVED) | Q(next_update_due_at__isnull=True),
+                condition=~Q(status=IncidentStatus.RESOLVED)
+                | (Q(next_update_due_at__isnull=True) & Q(next_reminder_at__isnull=True)),
                 name="incident_resolved_has_no_update_due",
             ),
             models.CheckConstraint(
@@ -152,6 +188,15 @@ class Incident(models.Model):
     @property
     def is_update_overdue(self) -> bool:
         return self.next_update_due_at is not None and self.next_update_due_at <= timezone.now()
+
+    @property
+    def is_update_escalated(self) -> bool:
+        """Past the last step of the ladder: the escalation contacts have been told."""
+        cadence = self.severity.update_cadence
+        if self.next_update_due_at is None or cadence is None:
+            return False
+        past_due = cadence * self.severity.escalate_contacts_after_percent / 100
+        return self.next_update_due_at + past_due <= timezone.now()
 
     @property
     def duration(self) -> timedelta:
@@ -203,6 +248,10 @@ class EventKind(models.TextChoices):
     NOTE = "note", "Note"
     MILESTONE_SET = "milestone_set", "Milestone set"
     IMPACT_CHANGED = "impact_changed", "Impact changed"
+    REMINDER = "reminder", "Reminder"
+    UPDATE_SNOOZED = "update_snoozed", "Update snoozed"
+    STAKEHOLDERS_NOTIFIED = "stakeholders_notified", "Stakeholders notified"
+    NOTIFICATION_FAILED = "notification_failed", "Notification failed"
 
 
 class TimelineEvent(models.Model):
@@ -227,6 +276,30 @@ class TimelineEvent(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class ReminderStep(models.IntegerChoices):
+    DUE = 1, "Update due: incident lead and comms lead reminded"
+    RESPONDERS = 2, "Update overdue: responders and channels told"
+    CONTACTS = 3, "Update overdue: escalation contacts told"
+
+
+class Reminder(models.Model):
+    """One ladder step sent for one due time. The unique constraint is the promise: exactly once."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="reminders")
+    due_at = models.DateTimeField()
+    step = models.PositiveSmallIntegerField(choices=ReminderStep.choices)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["due_at", "step"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "due_at", "step"], name="reminder_once_per_due_time_and_step")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_step_display()} for incident {self.incident_id} due {self.due_at:%Y-%m-%d %H:%M}"
 
 
 class ApiToken(models.Model):

@@ -4,25 +4,34 @@ a domain model."""
 
 import secrets
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from incidents import errors
+from incidents.formatting import humanize_delta, utc_clock
 from incidents.models import (
     ApiToken,
     EventKind,
     Incident,
     IncidentStatus,
+    Reminder,
+    ReminderStep,
     SeverityPolicy,
     StatusUpdate,
     TimelineEvent,
     UpdateVisibility,
 )
+from notifications import services as notification_services
+from notifications.models import Delivery
+from notifications.services import Outgoing
 
 MILESTONES = {
     "detected_at": "Detected",
@@ -68,12 +77,27 @@ def _locked(incident: Incident) -> Incident:
     return Incident.objects.select_for_update().select_related("severity").get(pk=incident.pk)
 
 
-def _next_update_due(*, severity: SeverityPolicy, anchor: datetime) -> datetime | None:
-    cadence = severity.update_cadence
-    return None if cadence is None else anchor + cadence
+PLAN_FIELDS = ["cadence_anchor_at", "next_update_due_at", "next_reminder_at"]
+
+
+def _plan_next_update(incident: Incident, *, anchor: datetime | None) -> None:
+    """Count the update cadence from `anchor` (None: the incident is resolved). The reminder sweep
+    starts the escalation ladder at the due time."""
+    if anchor is None:
+        incident.next_update_due_at = None
+        incident.next_reminder_at = None
+        return
+    incident.cadence_anchor_at = anchor
+    cadence = incident.severity.update_cadence
+    incident.next_update_due_at = None if cadence is None else anchor + cadence
+    incident.next_reminder_at = incident.next_update_due_at
 
 
 MAX_USERS_COUNT = 2**31 - 1
+
+
+def _as_decimal(value: Decimal | int | float | None) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
 
 
 def _validate_impact(*, percent: Decimal | None = None, count: int | None = None) -> None:
@@ -104,7 +128,7 @@ def incident_declare(
     responders: Iterable[AbstractBaseUser] = (),
     affected_services: Iterable = (),
     affected_users_count: int | None = None,
-    affected_users_percent: Decimal | None = None,
+    affected_users_percent: Decimal | int | None = None,
     business_impact: str = "",
     data_integrity_concern: bool = False,
     security_concern: bool = False,
@@ -118,6 +142,7 @@ def incident_declare(
     detected_at = detected_at or now
     if detected_at > now:
         raise ValidationError({"detected_at": errors.DETECTED_IN_FUTURE})
+    affected_users_percent = _as_decimal(affected_users_percent)
     _validate_impact(percent=affected_users_percent, count=affected_users_count)
     _validate_lengths(Incident, title=title)
     lead = lead or declared_by
@@ -136,8 +161,9 @@ def incident_declare(
         lead=lead,
         comms_lead=comms_lead,
         declared_by=declared_by,
-        next_update_due_at=_next_update_due(severity=severity, anchor=now),
     )
+    _plan_next_update(incident, anchor=now)
+    incident.save(update_fields=PLAN_FIELDS)
     incident.affected_services.set(list(affected_services))
     incident.responders.set(list(responders))
     _event(
@@ -159,6 +185,7 @@ def incident_declare(
             text="Detected",
             data={"milestone": "detected_at", "at": detected_at.isoformat()},
         )
+    _stakeholders_notify(incident=incident, occasion="declared", now=now)
     return incident
 
 
@@ -166,8 +193,8 @@ def incident_declare(
 def incident_severity_change(
     *, incident: Incident, severity: SeverityPolicy, actor: AbstractBaseUser, reason: str = ""
 ) -> Incident:
-    """Change severity and re-plan the next update from the last update (or the declaration) with
-    the new cadence, so raising severity can make an update due at once."""
+    """Change severity and re-plan the next update from the last update (or the declaration, or
+    the reopening) with the new cadence, so raising severity can make an update due at once."""
     incident = _locked(incident)
     if incident.severity_id == severity.pk:
         raise ValidationError({"severity": errors.SAME_SEVERITY})
@@ -175,10 +202,12 @@ def incident_severity_change(
     previous = incident.severity
     incident.severity = severity
     if incident.is_active:
-        anchor = incident.last_update_at or incident.declared_at
-        incident.next_update_due_at = _next_update_due(severity=severity, anchor=anchor)
-    incident.save(update_fields=["severity", "next_update_due_at"])
-    direction = "Raised" if severity.rank < previous.rank else "Lowered"
+        _plan_next_update(
+            incident, anchor=incident.cadence_anchor_at or incident.last_update_at or incident.declared_at
+        )
+    incident.save(update_fields=["severity", *PLAN_FIELDS])
+    raised = severity.rank < previous.rank
+    direction = "Raised" if raised else "Lowered"
     _event(
         incident=incident,
         kind=EventKind.SEVERITY_CHANGED,
@@ -188,22 +217,24 @@ def incident_severity_change(
         body=reason.strip(),
         data={"from": previous.key, "to": severity.key},
     )
+    if raised and incident.is_active:
+        _stakeholders_notify(incident=incident, occasion="raised", now=now, previous=previous)
     return incident
 
 
 def _apply_status(*, incident: Incident, status: str, actor: AbstractBaseUser, now: datetime) -> None:
     previous = incident.status
     incident.status = status
-    fields = ["status", "resolved_at", "next_update_due_at", "acknowledged_at", "mitigated_at"]
+    fields = ["status", "resolved_at", "acknowledged_at", "mitigated_at", *PLAN_FIELDS]
     if status == IncidentStatus.RESOLVED:
         incident.resolved_at = now
-        incident.next_update_due_at = None
+        _plan_next_update(incident, anchor=None)
         incident.mitigated_at = incident.mitigated_at or now
     else:
         incident.resolved_at = None
         if previous == IncidentStatus.RESOLVED:
             # A reopened incident owes its first update one cadence from now.
-            incident.next_update_due_at = _next_update_due(severity=incident.severity, anchor=now)
+            _plan_next_update(incident, anchor=now)
         if status != IncidentStatus.INVESTIGATING:
             incident.acknowledged_at = incident.acknowledged_at or now
         if status == IncidentStatus.MONITORING:
@@ -224,6 +255,8 @@ def _apply_status(*, incident: Incident, status: str, actor: AbstractBaseUser, n
         text=text,
         data={"from": previous, "to": status, "reopened": previous == IncidentStatus.RESOLVED},
     )
+    if status == IncidentStatus.RESOLVED:
+        _stakeholders_notify(incident=incident, occasion="resolved", now=now)
 
 
 @transaction.atomic
@@ -279,10 +312,8 @@ def incident_update_post(
     )
     incident.last_update_at = now
     incident.acknowledged_at = incident.acknowledged_at or now
-    incident.next_update_due_at = (
-        _next_update_due(severity=incident.severity, anchor=now) if incident.is_active else None
-    )
-    incident.save(update_fields=["last_update_at", "acknowledged_at", "next_update_due_at"])
+    _plan_next_update(incident, anchor=now if incident.is_active else None)
+    incident.save(update_fields=["last_update_at", "acknowledged_at", *PLAN_FIELDS])
     _event(
         incident=incident,
         kind=EventKind.STATUS_UPDATE,
@@ -437,6 +468,8 @@ def incident_impact_update(
     for text_field in ("summary", "business_impact"):
         if text_field in changes:
             changes[text_field] = changes[text_field].strip()
+    if "affected_users_percent" in changes:
+        changes["affected_users_percent"] = _as_decimal(changes["affected_users_percent"])
     _validate_impact(percent=changes.get("affected_users_percent"), count=changes.get("affected_users_count"))
     if "title" in changes:
         _validate_lengths(Incident, title=changes["title"])
@@ -487,3 +520,327 @@ def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, st
 @transaction.atomic
 def api_token_revoke(*, token: ApiToken) -> None:
     token.delete()
+
+
+# --- Telling people: stakeholders, status-update reminders and escalation ----------------------
+#
+# Incidents decide who is told what and when; the notifications app delivers (in-app, email,
+# webhook) and knows nothing of incidents. Messages are recorded in the same transaction as the
+# change that causes them and delivered by Celery after it commits.
+
+
+def _incident_url(incident: Incident) -> str:
+    return f"{settings.SITE_URL}{incident.get_absolute_url()}"
+
+
+def _webhooks(incident: Incident) -> list[tuple[str, str]]:
+    hooks = {}
+    for url, webhook_format in (
+        (incident.webhook_url, incident.webhook_format),
+        (incident.severity.webhook_url, incident.severity.webhook_format),
+    ):
+        if url:
+            hooks.setdefault(url, webhook_format)
+    return list(hooks.items())
+
+
+def _channels_label(users: Iterable[AbstractBaseUser], webhooks: list) -> str:
+    users = list(users)
+    channels = ["in-app"] if users else []
+    if any(getattr(user, "email", "") for user in users):
+        channels.append("email")
+    if webhooks:
+        channels.append("webhook")
+    return ", ".join(channels) or "nobody"
+
+
+def _names(users: Iterable[AbstractBaseUser]) -> str:
+    return ", ".join(sorted(_user_label(user) for user in users)) or "nobody"
+
+
+def _affected(incident: Incident) -> str:
+    parts = []
+    if incident.affected_users_count is not None:
+        parts.append(f"~{incident.affected_users_count} users")
+    if incident.affected_users_percent is not None:
+        parts.append(f"{incident.affected_users_percent.normalize():f}% of users")
+    return " / ".join(parts) or "Being assessed"
+
+
+def _cadence_sentence(incident: Incident) -> str:
+    cadence = incident.severity.update_cadence
+    if cadence is None or incident.next_update_due_at is None:
+        return "Updates will be provided as needed."
+    return (
+        f"Updates will be provided every {humanize_delta(cadence)}. "
+        f"Next update by {utc_clock(incident.next_update_due_at)}."
+    )
+
+
+_STAKEHOLDER_HEADINGS = {
+    "declared": "🚨 INCIDENT NOTIFICATION",
+    "raised": "⬆️ SEVERITY RAISED",
+    "resolved": "✅ INCIDENT RESOLVED",
+}
+
+
+def _stakeholders_notify(
+    *, incident: Incident, occasion: str, now: datetime, previous: SeverityPolicy | None = None
+) -> None:
+    """Tell the groups the severity policy names, in the seeds' notification template, on
+    declaration, on a severity raise and on resolution."""
+    severity = incident.severity
+    groups = list(severity.notified_groups.all())
+    users = list(get_user_model().objects.filter(groups__in=groups, is_active=True).distinct().order_by("username"))
+    webhooks = _webhooks(incident)
+    if not users and not webhooks:
+        return
+    severity_line = f"{severity.key} {severity.name}" + (f" (was {previous.key})" if previous else "")
+    lines = [
+        _STAKEHOLDER_HEADINGS[occasion],
+        "",
+        f"Severity: {severity_line}",
+        f"Status: {incident.get_status_display()}",
+        f"Impact: {incident.business_impact or incident.summary or 'Being assessed'}",
+        f"Affected: {_affected(incident)}",
+        f"Started: {utc_clock(incident.detected_at)}",
+        f"Incident Lead: {_user_label(incident.lead)}",
+        "",
+    ]
+    if occasion == "resolved":
+        lines.append(f"Duration: {humanize_delta(incident.duration)}. A postmortem will follow.")
+    else:
+        lines.append(_cadence_sentence(incident))
+    lines += ["", f"{incident.reference} {incident.title}", _incident_url(incident)]
+    subject = f"[{severity.key}] {incident.reference} {occasion}: {incident.title}"
+    notification_services.messages_send(
+        outgoing=[
+            Outgoing(
+                dedup_key=f"incident:{incident.pk}:{occasion}:{now.isoformat()}",
+                topic=incident.reference,
+                subject=subject,
+                body_text="\n".join(lines),
+                link=_incident_url(incident),
+                payload={
+                    "event": f"incident.{occasion}",
+                    "incident_id": incident.pk,
+                    "reference": incident.reference,
+                    "severity": severity.key,
+                    "status": incident.status,
+                },
+                recipients=users,
+                webhooks=webhooks,
+            )
+        ],
+        now=now,
+    )
+    _event(
+        incident=incident,
+        kind=EventKind.STAKEHOLDERS_NOTIFIED,
+        actor=None,
+        now=now,
+        text=f"Stakeholders told ({', '.join(g.name for g in groups) or 'channels'}): "
+        f"{len(users)} people by {_channels_label(users, webhooks)}",
+        data={"occasion": occasion, "recipients": [u.pk for u in users], "webhooks": [url for url, _ in webhooks]},
+    )
+
+
+def _ladder(severity: SeverityPolicy) -> list[tuple[int, int]]:
+    """(step, percent of the cadence past the due time), in the order they fire."""
+    return [
+        (ReminderStep.DUE, 0),
+        (ReminderStep.RESPONDERS, severity.escalate_responders_after_percent),
+        (ReminderStep.CONTACTS, severity.escalate_contacts_after_percent),
+    ]
+
+
+def _step_at(due: datetime, cadence: timedelta, percent: int) -> datetime:
+    return due + cadence * percent / 100
+
+
+def _escalation_contacts(severity: SeverityPolicy) -> list[AbstractBaseUser]:
+    people = {user.pk: user for user in severity.escalation_users.all() if user.is_active}
+    for group in severity.escalation_groups.all():
+        people.update({user.pk: user for user in group.user_set.all() if user.is_active})
+    return list(people.values())
+
+
+def _step_recipients(
+    incident: Incident, step: int, contacts: dict[int, list[AbstractBaseUser]]
+) -> tuple[list[AbstractBaseUser], list[tuple[str, str]]]:
+    leads = [user for user in (incident.lead, incident.comms_lead) if user is not None]
+    if step == ReminderStep.DUE:
+        return leads, []
+    if step == ReminderStep.RESPONDERS:
+        people = {user.pk: user for user in [*leads, *incident.responders.all()]}
+        return list(people.values()), _webhooks(incident)
+    return contacts[incident.severity_id], []
+
+
+def _reminder_text(incident: Incident, step: int, due: datetime, now: datetime) -> tuple[str, str]:
+    severity = incident.severity
+    state = "due" if step == ReminderStep.DUE else "overdue"
+    subject = f"[{severity.key}] {incident.reference} status update {state}: {incident.title}"
+    if step == ReminderStep.DUE:
+        timing = f"A status update is due now ({severity.key}: every {humanize_delta(severity.update_cadence)})."
+    else:
+        timing = f"The status update is overdue by {humanize_delta(now - due)}."
+    since = incident.last_update_at or incident.declared_at
+    last = "Last update" if incident.last_update_at else "No update yet; declared"
+    body = "\n".join(
+        [
+            f"{incident.reference} · {severity.key} {severity.name} · {incident.get_status_display()}",
+            incident.title,
+            "",
+            timing,
+            f"{last} {humanize_delta(now - since)} ago.",
+            "",
+            f"Post the update: {_incident_url(incident)}#update-form",
+            "",
+            f"⏱️ UPDATE [{now.astimezone(UTC):%H:%M} UTC]",
+            f"Status: {incident.get_status_display()}",
+            "Progress: ",
+            "Next Steps: ",
+            "ETA: ",
+        ]
+    )
+    return subject, body
+
+
+def reminders_sweep(*, now: datetime | None = None) -> int:
+    """Send every escalation-ladder step that has come due, exactly once per (incident, due time,
+    step), and plan when each incident next needs the sweep.
+
+    Incidents are claimed with SELECT … FOR UPDATE SKIP LOCKED, so sweeps running side by side
+    never take the same incident; the reminder rows are written (under their unique constraint)
+    before anything is sent, and delivery is queued only after commit. The number of queries does
+    not grow with the number of incidents. Returns how many ladder steps were sent."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        incidents = list(
+            Incident.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(next_reminder_at__lte=now)
+            .select_related("severity", "lead", "comms_lead")
+            .order_by("next_reminder_at")
+        )
+        if not incidents:
+            return 0
+        prefetch_related_objects(incidents, "responders")
+        policies = list({incident.severity_id: incident.severity for incident in incidents}.values())
+        prefetch_related_objects(policies, "escalation_users", "escalation_groups__user_set")
+        contacts = {policy.pk: _escalation_contacts(policy) for policy in policies}
+        already = set(
+            Reminder.objects.filter(
+                incident__in=incidents, due_at__in={i.next_update_due_at for i in incidents if i.next_update_due_at}
+            ).values_list("incident_id", "due_at", "step")
+        )
+        reminders: list[Reminder] = []
+        events: list[TimelineEvent] = []
+        outgoing: list[Outgoing] = []
+        for incident in incidents:
+            due, cadence = incident.next_update_due_at, incident.severity.update_cadence
+            incident.next_reminder_at = None
+            if due is None or cadence is None or not incident.is_active:
+                continue
+            for step, percent in _ladder(incident.severity):
+                at = _step_at(due, cadence, percent)
+                if at > now:
+                    incident.next_reminder_at = at
+                    break
+                if (incident.pk, due, step) in already:
+                    continue
+                users, webhooks = _step_recipients(incident, step, contacts)
+                subject, body = _reminder_text(incident, step, due, now)
+                reminders.append(Reminder(incident=incident, due_at=due, step=step, sent_at=now))
+                outgoing.append(
+                    Outgoing(
+                        dedup_key=f"incident:{incident.pk}:update-due:{due.isoformat()}:step-{step}",
+                        topic=incident.reference,
+                        subject=subject,
+                        body_text=body,
+                        link=f"{_incident_url(incident)}#update-form",
+                        payload={
+                            "event": "incident.update_reminder",
+                            "incident_id": incident.pk,
+                            "reference": incident.reference,
+                            "step": step,
+                            "due_at": due.isoformat(),
+                        },
+                        recipients=users,
+                        webhooks=webhooks,
+                    )
+                )
+                events.append(
+                    TimelineEvent(
+                        incident=incident,
+                        kind=EventKind.REMINDER,
+                        actor=None,
+                        recorded_at=now,
+                        occurred_at=now,
+                        text=f"{ReminderStep(step).label}: {_names(users)} by {_channels_label(users, webhooks)}",
+                        data={
+                            "step": step,
+                            "due_at": due.isoformat(),
+                            "recipients": [u.pk for u in users],
+                            "webhooks": [url for url, _ in webhooks],
+                        },
+                    )
+                )
+        # The unique constraint is the last guard: a duplicate step fails the whole sweep.
+        Reminder.objects.bulk_create(reminders, batch_size=5000)
+        TimelineEvent.objects.bulk_create(events, batch_size=5000)
+        Incident.objects.bulk_update(incidents, ["next_reminder_at"], batch_size=5000)
+        notification_services.messages_send(outgoing=outgoing, now=now)
+    return len(reminders)
+
+
+@transaction.atomic
+def incident_update_snooze(*, incident: Incident, actor: AbstractBaseUser, minutes: int, reason: str) -> Incident:
+    """The incident lead pushes the next update by at most one cadence, with a reason on the
+    timeline. The reminder ladder starts again from the new due time."""
+    incident = _locked(incident)
+    cadence = incident.severity.update_cadence_minutes
+    if not incident.is_active or incident.next_update_due_at is None or cadence is None:
+        raise ValidationError({"__all__": errors.NOTHING_TO_SNOOZE})
+    if actor.pk != incident.lead_id and not actor.is_superuser:
+        raise ValidationError({"__all__": errors.SNOOZE_LEAD_ONLY})
+    if not 1 <= minutes <= cadence:
+        raise ValidationError({"minutes": errors.SNOOZE_RANGE.format(limit=cadence)})
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": errors.SNOOZE_REASON_REQUIRED})
+    now = timezone.now()
+    previous_due = incident.next_update_due_at
+    incident.next_update_due_at = previous_due + timedelta(minutes=minutes)
+    incident.next_reminder_at = incident.next_update_due_at
+    incident.save(update_fields=["next_update_due_at", "next_reminder_at"])
+    _event(
+        incident=incident,
+        kind=EventKind.UPDATE_SNOOZED,
+        actor=actor,
+        now=now,
+        text=f"Next update pushed by {minutes} min to {utc_clock(incident.next_update_due_at)}",
+        body=reason,
+        data={"minutes": minutes, "from": previous_due.isoformat(), "to": incident.next_update_due_at.isoformat()},
+    )
+    return incident
+
+
+def notification_failure_record(*, delivery: Delivery) -> None:
+    """A message that could not be delivered after every retry goes on its incident's timeline,
+    so nobody believes people were told when they were not."""
+    incident_id = delivery.message.payload.get("incident_id")
+    if incident_id is None or not Incident.objects.filter(pk=incident_id).exists():
+        return
+    who = delivery.target if delivery.channel != "in_app" else _user_label(delivery.recipient)
+    now = timezone.now()
+    TimelineEvent.objects.create(
+        incident_id=incident_id,
+        kind=EventKind.NOTIFICATION_FAILED,
+        actor=None,
+        recorded_at=now,
+        occurred_at=now,
+        text=f"{delivery.get_channel_display()} to {who} failed after {delivery.attempts} attempts",
+        body=delivery.last_error,
+        data={"delivery": delivery.pk, "channel": delivery.channel, "subject": delivery.message.subject},
+    )

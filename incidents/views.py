@@ -19,6 +19,7 @@ from incidents.forms import (
     NoteForm,
     RolesForm,
     SeverityForm,
+    SnoozeForm,
     StatusForm,
     StatusUpdateForm,
 )
@@ -124,6 +125,10 @@ def _detail_context(request: HttpRequest, incident: Incident, bound: dict[str, F
         "event_kinds": EventKind.choices,
         "selected_kinds": kinds,
         "can_respond": responder,
+        "can_snooze": responder
+        and incident.next_update_due_at is not None
+        and incident.severity.update_cadence_minutes is not None
+        and (request.user.pk == incident.lead_id or request.user.is_superuser),
         "statuses": IncidentStatus.choices,
     }
     if responder:
@@ -143,6 +148,7 @@ def _detail_context(request: HttpRequest, incident: Incident, bound: dict[str, F
                 }
             ),
             milestone_form=bound.get("milestone") or MilestoneForm(),
+            snooze_form=bound.get("snooze") or SnoozeForm(),
             impact_form=bound.get("impact")
             or ImpactForm(
                 initial={
@@ -308,6 +314,21 @@ def impact_update(request: HtmxHttpRequest, reference: str) -> HttpResponse:
 
     return _mutation(
         request, reference, form_key="impact", form_class=ImpactForm, apply=apply, success="Impact updated."
+    )
+
+
+@login_required
+@require_POST
+def update_snooze(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    return _mutation(
+        request,
+        reference,
+        form_key="snooze",
+        form_class=SnoozeForm,
+        apply=lambda incident, data: services.incident_update_snooze(
+            incident=incident, actor=request.user, minutes=data["minutes"], reason=data["reason"]
+        ),
+        success="Next update pushed; reminders follow the new time.",
     )
 
 

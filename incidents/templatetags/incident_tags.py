@@ -8,22 +8,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from incidents.formatting import humanize_delta
+
 register = template.Library()
-
-
-def humanize_delta(delta: timedelta) -> str:
-    """'45 s', '12 min', '3 h 5 min', '2 d 4 h' — the way responders say durations."""
-    seconds = int(abs(delta.total_seconds()))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 def _absolute(value: datetime) -> str:

@@ -1,0 +1,38 @@
+from django.contrib import admin
+
+from notifications.models import ChannelPreference, Delivery, Message
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    extra = 0
+    can_delete = False
+    fields = ["channel", "target", "status", "attempts", "last_error", "sent_at", "read_at"]
+    readonly_fields = fields
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["subject", "topic", "created_at"]
+    search_fields = ["subject", "topic", "dedup_key"]
+    readonly_fields = ["dedup_key", "topic", "subject", "body_text", "body_html", "link", "payload", "created_at"]
+    inlines = [DeliveryInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    """The delivery log: what went where, and what failed with which error."""
+
+    list_display = ["message", "channel", "target", "status", "attempts", "created_at", "sent_at"]
+    list_filter = ["status", "channel"]
+    list_select_related = ["message"]
+    readonly_fields = [f.name for f in Delivery._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+admin.site.register(ChannelPreference)

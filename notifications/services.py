@@ -1,0 +1,282 @@
+"""Sending messages: in-app at once, email and webhook through Celery after the transaction commits.
+
+Every message has a dedup key and every delivery is unique per (message, channel, target), so
+asking twice never sends twice. A delivery task locks its row while it sends, so two workers can
+never both send it; a final failure is handed to NOTIFICATIONS_FAILURE_HANDLER (the incident app
+puts it on the timeline) instead of being lost.
+"""
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from notifications.models import Channel, ChannelPreference, Delivery, DeliveryStatus, Message, WebhookFormat
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+WEBHOOK_TIMEOUT_SECONDS = 10
+# A pending delivery not sent this long after it was queued is queued again (its broker message
+# may have been lost with a restarted Redis); the row lock makes a second queueing harmless.
+REQUEUE_AFTER = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What to say, and to whom. Recipients are users (in-app, and email unless they opted out);
+    webhooks are (url, format) pairs."""
+
+    dedup_key: str
+    subject: str
+    body_text: str
+    body_html: str = ""
+    link: str = ""
+    topic: str = ""
+    payload: dict = field(default_factory=dict)
+    recipients: Sequence[AbstractBaseUser] = ()
+    webhooks: Sequence[tuple[str, str]] = ()
+
+
+def _email_enabled(users: Sequence[AbstractBaseUser]) -> set[int]:
+    opted_out = set(
+        ChannelPreference.objects.filter(user__in=[u.pk for u in users], email=False).values_list("user_id", flat=True)
+    )
+    return {user.pk for user in users if user.pk not in opted_out and getattr(user, "email", "")}
+
+
+@transaction.atomic
+def messages_send(*, outgoing: Sequence[Outgoing], now: datetime | None = None) -> list[int]:
+    """Record many messages with their deliveries in a fixed number of queries, whatever their
+    number, and queue the email and webhook deliveries once the transaction commits. Returns the
+    ids of the email and webhook deliveries this call queued (a repeated call queues none)."""
+    if not outgoing:
+        return []
+    now = now or timezone.now()
+    Message.objects.bulk_create(
+        [
+            Message(
+                dedup_key=item.dedup_key,
+                topic=item.topic,
+                subject=item.subject[:255],
+                body_text=item.body_text,
+                body_html=item.body_html,
+                link=item.link,
+                payload=item.payload,
+                created_at=now,
+            )
+            for item in outgoing
+        ],
+        ignore_conflicts=True,
+    )
+    messages = Message.objects.in_bulk([item.dedup_key for item in outgoing], field_name="dedup_key")
+    existing = set(
+        Delivery.objects.filter(message__in=messages.values()).values_list("message_id", "channel", "target")
+    )
+    all_recipients = {user.pk: user for item in outgoing for user in item.recipients}
+    email_ok = _email_enabled(list(all_recipients.values()))
+
+    planned: dict[tuple, Delivery] = {}
+
+    def plan(delivery: Delivery) -> None:
+        key = (delivery.message.pk, delivery.channel, delivery.target)
+        if key not in existing:
+            planned.setdefault(key, delivery)
+
+    for item in outgoing:
+        message = messages[item.dedup_key]
+        for user in item.recipients:
+            plan(
+                Delivery(
+                    message=message,
+                    channel=Channel.IN_APP,
+                    recipient=user,
+                    target=f"user:{user.pk}",
+                    status=DeliveryStatus.SENT,
+                    attempts=1,
+                    created_at=now,
+                    sent_at=now,
+                )
+            )
+            if user.pk in email_ok:
+                plan(
+                    Delivery(
+                        message=message,
+                        channel=Channel.EMAIL,
+                        recipient=user,
+                        target=user.email,
+                        created_at=now,
+                        queued_at=now,
+                    )
+                )
+        for url, webhook_format in item.webhooks:
+            plan(
+                Delivery(
+                    message=message,
+                    channel=Channel.WEBHOOK,
+                    target=url,
+                    webhook_format=webhook_format or WebhookFormat.JSON,
+                    created_at=now,
+                    queued_at=now,
+                )
+            )
+    Delivery.objects.bulk_create(list(planned.values()), ignore_conflicts=True)
+    # bulk_create with ignore_conflicts returns no keys; this call's new rows carry its `now`.
+    created = list(
+        Delivery.objects.filter(
+            message__in=messages.values(), created_at=now, status=DeliveryStatus.PENDING
+        ).values_list("pk", flat=True)
+    )
+    _queue_after_commit(created)
+    return created
+
+
+def _queue_after_commit(delivery_ids: Sequence[int]) -> None:
+    if not delivery_ids:
+        return
+    from notifications.tasks import deliver
+
+    def queue() -> None:
+        for delivery_id in delivery_ids:
+            deliver.delay(delivery_id)
+
+    transaction.on_commit(queue)
+
+
+def _send_email(delivery: Delivery) -> None:
+    message = delivery.message
+    email = EmailMultiAlternatives(
+        subject=message.subject,
+        body=message.body_text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[delivery.target],
+        headers={"X-Incident-Desk-Delivery": str(delivery.pk)},
+    )
+    if message.body_html:
+        email.attach_alternative(message.body_html, "text/html")
+    email.send(fail_silently=False)
+
+
+def webhook_body(delivery: Delivery) -> dict:
+    message = delivery.message
+    if delivery.webhook_format == WebhookFormat.SLACK:
+        text = f"*{message.subject}*\n{message.body_text}"
+        if message.link:
+            text += f"\n<{message.link}|Open in Incident Desk>"
+        return {"text": text}
+    return {
+        "subject": message.subject,
+        "text": message.body_text,
+        "link": message.link,
+        "topic": message.topic,
+        "data": message.payload,
+        "delivery_id": delivery.pk,
+    }
+
+
+def _send_webhook(delivery: Delivery) -> None:
+    request = urllib.request.Request(  # noqa: S310 - the admin configures http(s) URLs
+        delivery.target,
+        data=json.dumps(webhook_body(delivery)).encode(),
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "IncidentDesk/1",
+            # Receivers that see a retry of a delivery they already took can drop it by this key.
+            "Idempotency-Key": f"incident-desk-delivery-{delivery.pk}",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:  # noqa: S310
+            response.read(1024)
+    except urllib.error.HTTPError as error:
+        raise OSError(f"HTTP {error.code} from webhook") from error
+
+
+SENDERS = {Channel.EMAIL: _send_email, Channel.WEBHOOK: _send_webhook}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    outcome: str  # "sent", "already", "retry", "failed"
+    attempts: int = 0
+
+
+def delivery_attempt(*, delivery_id: int) -> Attempt:
+    """Send one pending delivery. Its row stays locked while sending, so a second worker holding
+    the same task waits and then finds it sent."""
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update(of=("self",))
+            .select_related("message", "recipient")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None or delivery.status != DeliveryStatus.PENDING:
+            return Attempt("already")
+        delivery.attempts += 1
+        try:
+            SENDERS[delivery.channel](delivery)
+        except Exception as error:
+            delivery.last_error = f"{type(error).__name__}: {error}"[:1000]
+            logger.warning("delivery %s attempt %s failed: %s", delivery.pk, delivery.attempts, delivery.last_error)
+            if delivery.attempts >= MAX_ATTEMPTS:
+                delivery.status = DeliveryStatus.FAILED
+                delivery.save(update_fields=["attempts", "last_error", "status"])
+                _report_failure(delivery)
+                return Attempt("failed", delivery.attempts)
+            delivery.save(update_fields=["attempts", "last_error"])
+            return Attempt("retry", delivery.attempts)
+        delivery.status = DeliveryStatus.SENT
+        delivery.sent_at = timezone.now()
+        delivery.save(update_fields=["attempts", "status", "sent_at"])
+        return Attempt("sent", delivery.attempts)
+
+
+def _report_failure(delivery: Delivery) -> None:
+    handler_path = getattr(settings, "NOTIFICATIONS_FAILURE_HANDLER", "")
+    if handler_path:
+        import_string(handler_path)(delivery=delivery)
+
+
+def deliveries_requeue_stale(*, now: datetime | None = None) -> int:
+    """Queue again the pending deliveries whose broker message seems lost. The sweep, not the
+    broker, is the source of truth."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        stale = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(status=DeliveryStatus.PENDING, queued_at__lt=now - REQUEUE_AFTER)
+            .values_list("pk", flat=True)[:1000]
+        )
+        Delivery.objects.filter(pk__in=stale).update(queued_at=now)
+        _queue_after_commit(stale)
+    return len(stale)
+
+
+def unread_count(*, user: AbstractBaseUser) -> int:
+    return Delivery.objects.filter(recipient=user, channel=Channel.IN_APP, read_at__isnull=True).count()
+
+
+@transaction.atomic
+def notifications_mark_read(*, user: AbstractBaseUser, delivery_ids: Sequence[int] | None = None) -> int:
+    deliveries = Delivery.objects.filter(recipient=user, channel=Channel.IN_APP, read_at__isnull=True)
+    if delivery_ids is not None:
+        deliveries = deliveries.filter(pk__in=delivery_ids)
+    return deliveries.update(read_at=timezone.now())
+
+
+@transaction.atomic
+def channel_preference_set(*, user: AbstractBaseUser, email: bool) -> ChannelPreference:
+    preference, _ = ChannelPreference.objects.update_or_create(user=user, defaults={"email": email})
+    return preference
