@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from incidents import errors
+from incidents import errors, services
 from incidents.models import SeverityPolicy
 from tests import factories
 
@@ -128,7 +128,17 @@ def test_overdue_turns_red_without_reload(page, expect, log_in, screenshot, e2e_
     expect(countdown).to_have_text(re.compile(r"^Update overdue by "))
     expect(countdown).to_have_class(re.compile(r"\boverdue\b"))
     assert _still_marked(page), "the dashboard reloaded"
+
+    # The reminder sweep runs (beat's job; here the test calls the same service) and the bell in
+    # the header, which polls every 15 s, shows the reminder — still without a reload.
+    bell = page.locator("#bell")
+    expect(bell.locator(".bell-count")).to_have_count(0)
+    assert services.reminders_sweep() == 1
+    expect(bell.locator(".bell-count")).to_have_text("1", timeout=17_000)
+    assert _still_marked(page), "the dashboard reloaded"
     screenshot(page)
+    bell.click()
+    expect(page.locator(".inbox li.unread")).to_contain_text(f"{incident.reference} status update due")
 
 
 def test_refused_input_keeps_text(page, expect, log_in, screenshot, e2e_db):
