@@ -5,3 +5,6 @@ import os
 os.environ.setdefault("HTTPS", "false")
 
 from config.settings import *  # noqa: F403
+
+# A per-process cache that each test empties (tests/conftest.py); Redis stays the broker.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -1,8 +1,9 @@
 """Reads that span relations. Each returns what a page needs in a fixed number of queries."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.http import Http404
 
 from incidents import errors
@@ -17,7 +18,7 @@ from incidents.models import (
 )
 
 RECENTLY_RESOLVED_LIMIT = 10
-TIMELINE_LIMIT = 300
+TIMELINE_PAGE = 50
 
 
 def severity_policies() -> list[SeverityPolicy]:
@@ -57,16 +58,31 @@ def incident_get(*, reference: str) -> Incident:
         raise Http404(errors.UNKNOWN_INCIDENT) from None
 
 
+@dataclass(frozen=True)
+class TimelinePage:
+    events: list[TimelineEvent]
+    has_more: bool
+
+
 def incident_timeline(
-    *, incident: Incident, kinds: Iterable[str] = (), limit: int = TIMELINE_LIMIT
-) -> list[TimelineEvent]:
-    """The newest events first; a filter by kind narrows it."""
+    *, incident: Incident, kinds: Iterable[str] = (), before: int | None = None, limit: int = TIMELINE_PAGE
+) -> TimelinePage:
+    """The newest events first, a page at a time; `before` is the id of the last event already
+    shown. A filter by kind narrows it."""
     events = TimelineEvent.objects.filter(incident=incident)
     kinds = [kind for kind in kinds if kind in EventKind.values]
     if kinds:
         events = events.filter(kind__in=kinds)
-    return list(events.select_related("actor", "status_update").order_by("-occurred_at", "-id")[:limit])
+    if before is not None:
+        anchor = (
+            TimelineEvent.objects.filter(incident=incident, pk=before).values_list("occurred_at", flat=True).first()
+        )
+        if anchor is not None:
+            events = events.filter(Q(occurred_at__lt=anchor) | Q(occurred_at=anchor, pk__lt=before))
+    rows = list(events.select_related("actor", "status_update").order_by("-occurred_at", "-id")[: limit + 1])
+    return TimelinePage(events=rows[:limit], has_more=len(rows) > limit)
 
 
-def incident_timeline_count(*, incident: Incident) -> int:
-    return TimelineEvent.objects.filter(incident=incident).count()
+def timeline_version() -> int:
+    """The newest timeline event's id: it changes whenever any incident changes."""
+    return TimelineEvent.objects.aggregate(newest=Max("id"))["newest"] or 0

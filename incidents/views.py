@@ -1,12 +1,17 @@
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
@@ -47,25 +52,49 @@ def _apply_service_errors(form: Form, error: ValidationError) -> None:
         form.add_error(None, error.messages)
 
 
+DASHBOARD_CACHE_SECONDS = 120
+
+
 @login_required
 @require_GET
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
-    severity_keys = request.GET.getlist("severity")
-    statuses = request.GET.getlist("status")
-    context = {
-        "active": list(selectors.active_incidents(severity_keys=severity_keys, statuses=statuses)),
-        "resolved": selectors.recently_resolved(severity_keys=severity_keys),
-        "policies": selectors.severity_policies(),
-        "active_statuses": [(value, IncidentStatus(value).label) for value in ACTIVE_STATUSES],
-        "selected_severities": severity_keys,
-        "selected_statuses": statuses,
-        "filter_query": request.GET.urlencode(),
-        "can_respond": can_respond(request.user),
-    }
-    template_name = "incidents/dashboard.html"
+    """Every open dashboard asks again every 10 s, so the rendered board is cached. It is the same
+    for every reader; the key holds what changes it: the newest timeline event (every change to an
+    incident writes one), the minute (ages and countdowns are rendered to the minute, and the
+    browser keeps them exact), the reader's time zone and the filters."""
+    fragment = "#incident-table" if request.htmx else ""
+    key = (
+        "dashboard:"
+        + hashlib.sha256(
+            "|".join(
+                [
+                    str(selectors.timeline_version()),
+                    timezone.now().strftime("%Y%m%d%H%M"),
+                    timezone.get_current_timezone_name(),
+                    request.GET.urlencode(),
+                    fragment,
+                ]
+            ).encode()
+        ).hexdigest()
+    )
+    html = cache.get(key)
+    if html is None:
+        severity_keys = request.GET.getlist("severity")
+        statuses = request.GET.getlist("status")
+        context = {
+            "active": list(selectors.active_incidents(severity_keys=severity_keys, statuses=statuses)),
+            "resolved": selectors.recently_resolved(severity_keys=severity_keys),
+            "policies": selectors.severity_policies(),
+            "active_statuses": [(value, IncidentStatus(value).label) for value in ACTIVE_STATUSES],
+            "selected_severities": severity_keys,
+            "selected_statuses": statuses,
+            "filter_query": request.GET.urlencode(),
+        }
+        html = render_to_string(f"incidents/_dashboard.html{fragment}", context)
+        cache.set(key, html, DASHBOARD_CACHE_SECONDS)
     if request.htmx:
-        template_name += "#incident-table"
-    return render(request, template_name, context)
+        return HttpResponse(html)
+    return render(request, "incidents/dashboard.html", {"board": mark_safe(html)})  # noqa: S308 - our own render
 
 
 @login_required
@@ -115,13 +144,61 @@ def declare(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template_name, {"form": form}, status=INVALID)
 
 
+def _impact_form(incident: Incident) -> ImpactForm:
+    return ImpactForm(
+        initial={
+            "title": incident.title,
+            "summary": incident.summary,
+            "affected_users_count": incident.affected_users_count,
+            "affected_users_percent": incident.affected_users_percent,
+            "affected_services": list(incident.affected_services.all()),
+            "business_impact": incident.business_impact,
+            "data_integrity_concern": incident.data_integrity_concern,
+            "security_concern": incident.security_concern,
+        }
+    )
+
+
+def _roles_form(incident: Incident) -> RolesForm:
+    return RolesForm(
+        initial={
+            "lead": incident.lead,
+            "comms_lead": incident.comms_lead,
+            "responders": list(incident.responders.all()),
+        }
+    )
+
+
+# Forms used now and then open on demand (?edit=<name>, or htmx into their editor) so the page a
+# responder reloads all night renders only the forms used every few minutes.
+EDITORS: dict[str, Callable[[Incident], Form]] = {
+    "impact": _impact_form,
+    "roles": _roles_form,
+    "milestone": lambda incident: MilestoneForm(),
+    "snooze": lambda incident: SnoozeForm(),
+}
+# htmx target → the partial that answers it.
+FRAGMENTS = {
+    "timeline": "timeline",
+    "timeline-more": "timeline-page",
+    "incident-live": "incident-live",
+    **{f"{name}-editor": f"{name}-editor" for name in EDITORS},
+}
+
+
 def _detail_context(request: HttpRequest, incident: Incident, bound: dict[str, Form] | None = None) -> dict[str, Any]:
     kinds = request.GET.getlist("kind")
+    before = request.GET.get("before", "")
+    page = selectors.incident_timeline(incident=incident, kinds=kinds, before=int(before) if before.isdigit() else None)
     responder = can_respond(request.user)
     context: dict[str, Any] = {
         "incident": incident,
-        "timeline": selectors.incident_timeline(incident=incident, kinds=kinds),
-        "timeline_total": selectors.incident_timeline_count(incident=incident),
+        "timeline": page.events,
+        "timeline_has_more": page.has_more,
+        "timeline_older": before != "",
+        # Built once, not reversed per timeline row: the URL pattern is events/<id>/star/.
+        "star_url": f"{incident.get_absolute_url()}events/",
+        "kind_query": "".join(f"&kind={kind}" for kind in kinds),
         "event_kinds": EventKind.choices,
         "selected_kinds": kinds,
         "can_respond": responder,
@@ -139,30 +216,13 @@ def _detail_context(request: HttpRequest, incident: Incident, bound: dict[str, F
             severity_form=bound.get("severity") or SeverityForm(initial={"severity": incident.severity}),
             status_form=bound.get("status")
             or StatusForm(initial={"status": incident.status if incident.is_active else IncidentStatus.INVESTIGATING}),
-            roles_form=bound.get("roles")
-            or RolesForm(
-                initial={
-                    "lead": incident.lead,
-                    "comms_lead": incident.comms_lead,
-                    "responders": list(incident.responders.all()),
-                }
-            ),
-            milestone_form=bound.get("milestone") or MilestoneForm(),
-            snooze_form=bound.get("snooze") or SnoozeForm(),
-            impact_form=bound.get("impact")
-            or ImpactForm(
-                initial={
-                    "title": incident.title,
-                    "summary": incident.summary,
-                    "affected_users_count": incident.affected_users_count,
-                    "affected_users_percent": incident.affected_users_percent,
-                    "affected_services": list(incident.affected_services.all()),
-                    "business_impact": incident.business_impact,
-                    "data_integrity_concern": incident.data_integrity_concern,
-                    "security_concern": incident.security_concern,
-                }
-            ),
         )
+        wanted = request.GET.get("edit")
+        for name, make in EDITORS.items():
+            if name in bound:
+                context[f"{name}_form"] = bound[name]
+            elif name == wanted:
+                context[f"{name}_form"] = make(incident)
     return context
 
 
@@ -171,8 +231,8 @@ def _detail_context(request: HttpRequest, incident: Incident, bound: dict[str, F
 def incident_detail(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     incident = selectors.incident_get(reference=reference)
     template_name = "incidents/incident_detail.html"
-    if request.htmx and request.htmx.target in {"timeline", "incident-live"}:
-        template_name += f"#{request.htmx.target}"
+    if request.htmx and request.htmx.target in FRAGMENTS:
+        template_name += f"#{FRAGMENTS[request.htmx.target]}"
     return render(request, template_name, _detail_context(request, incident))
 
 
@@ -343,7 +403,12 @@ def event_star(request: HtmxHttpRequest, reference: str, event_id: int) -> HttpR
         return render(
             request,
             "incidents/incident_detail.html#timeline-event",
-            {"event": event, "incident": incident, "can_respond": True},
+            {
+                "event": event,
+                "incident": incident,
+                "can_respond": True,
+                "star_url": f"{incident.get_absolute_url()}events/",
+            },
         )
     return redirect(incident)
 

@@ -414,3 +414,59 @@ def test_nobody_revokes_another_users_token(responder_client):
     other_token, _ = services.api_token_create(user=UserFactory(), name="theirs")
     assert responder_client.post(url("api_tokens"), {"revoke": other_token.pk}).status_code == 404
     assert ApiToken.objects.filter(pk=other_token.pk).exists()
+
+
+def test_timeline_shows_a_page_at_a_time_and_loads_older_events(responder_client):
+    incident = declare_incident()
+    for n in range(60):
+        services.incident_note_add(incident=incident, author=incident.lead, text=f"note {n:02d}")
+    first = responder_client.get(url("detail", incident))
+    page = first.context["timeline"]
+    assert len(page) == 50
+    assert page[0].text == "note 59"
+    body = first.content.decode()
+    assert "Show older events" in body
+    older = responder_client.get(
+        url("detail", incident) + f"?before={page[-1].pk}", HTTP_HX_TARGET="timeline-more", **HTMX
+    )
+    older_body = older.content.decode()
+    assert older_body.lstrip().startswith("<li id=")
+    # 61 events in all: 50 first, then the last 11 (note 00…09 and the declaration).
+    assert older_body.count('<li id="event-') == 11
+    assert older_body.index("note 09") < older_body.index("note 00") < older_body.index("Declared as SEV2 High")
+    assert "note 10" not in older_body
+    assert "Show older events" not in older_body
+
+
+def test_rarely_used_forms_open_on_demand(responder_client):
+    incident = declare_incident()
+    body = responder_client.get(url("detail", incident)).content.decode()
+    assert 'name="business_impact"' not in body
+    assert "Edit title and impact" in body
+    editor = responder_client.get(url("detail", incident) + "?edit=impact", HTTP_HX_TARGET="impact-editor", **HTMX)
+    assert editor.content.decode().lstrip().startswith('<div id="impact-editor"')
+    assert 'name="business_impact"' in editor.content.decode()
+    # Without JavaScript the same link opens the whole page with the form in place.
+    assert 'name="business_impact"' in responder_client.get(url("detail", incident) + "?edit=impact").content.decode()
+
+
+def test_refused_editor_form_stays_open_with_the_reason(responder_client):
+    incident = declare_incident()
+    response = responder_client.post(url("impact_update", incident), {"title": "", "business_impact": "kept"})
+    body = response.content.decode()
+    assert response.status_code == 422
+    assert escape(errors.TITLE_REQUIRED) in body
+    assert "kept" in body
+
+
+def test_cached_dashboard_shows_a_change_at_once(responder_client, django_assert_max_num_queries):
+    incident = declare_incident(severity="SEV2", title="Queue backlog")
+    # Frozen clock: the two reads fall in the same minute.
+    with time_machine.travel(datetime.now(UTC), tick=False):
+        assert "Investigating" in responder_client.get("/").content.decode()
+        # A second reader within the minute gets the cached board: no incident queries at all.
+        with django_assert_max_num_queries(3):
+            responder_client.get("/")
+        services.incident_status_change(incident=incident, status=IncidentStatus.MONITORING, actor=incident.lead)
+        body = responder_client.get("/", **HTMX).content.decode()
+    assert 'status-monitoring">Monitoring' in body
