@@ -204,5 +204,23 @@ FORM_RENDERER = "incidents.forms.FormRenderer"
 
 # Status-update reminders: how often the sweep looks for due ladder steps (seconds).
 REMINDER_SWEEP_SECONDS = float(os.environ.get("REMINDER_SWEEP_SECONDS", "10"))
+
+# Every periodic task, in one place; exactly one beat runs (`make run` embeds it in the worker).
+# Nothing is scheduled far ahead on the broker: these sweeps read what is due from the database,
+# so a restarted worker, beat or Redis loses nothing.
+CELERY_BEAT_SCHEDULE = {
+    # Status-update reminders and escalation: send every ladder step that has come due.
+    "sweep-reminders": {
+        "task": "incidents.tasks.sweep_reminders",
+        "schedule": REMINDER_SWEEP_SECONDS,
+        "options": {"expires": REMINDER_SWEEP_SECONDS * 3},
+    },
+    # Queue again the email and webhook deliveries whose broker message was lost.
+    "requeue-stale-deliveries": {
+        "task": "notifications.tasks.requeue_stale_deliveries",
+        "schedule": 30.0,
+        "options": {"expires": 90},
+    },
+}
 # A delivery that finally fails is put on its incident's timeline by this function.
 NOTIFICATIONS_FAILURE_HANDLER = "incidents.services.notification_failure_record"
