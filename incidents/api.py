@@ -10,7 +10,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig, ValidationError
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
@@ -35,6 +35,7 @@ from incidents.models import (
     reference_to_pk,
 )
 from incidents.permissions import can_respond
+from notifications.models import WebhookFormat
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -65,6 +66,12 @@ IMPACT_TEXT_FIELDS = ("title", "summary", "business_impact")
 IMPACT_FLAG_FIELDS = ("data_integrity_concern", "security_concern")
 CHANGE_FIELDS = (DECLARE_FIELDS - {"detected_at"}) | {"status"}
 UPDATE_FIELDS = {"progress", "status", "next_steps", "eta", "visibility"}
+# Every field but key and rank: the key is how people and tools name a severity, and the rank
+# orders every dashboard.
+POLICY_FIELDS = services.POLICY_FIELDS
+POLICY_MINUTES_FIELDS = ("response_time_minutes", "update_cadence_minutes")
+POLICY_GROUP_FIELDS = ("escalation_groups", "notified_groups")
+CHANGE_POLICY_PERMISSION = "incidents.change_severitypolicy"
 
 
 class InvalidInput(Exception):
@@ -76,6 +83,10 @@ class InvalidInput(Exception):
 
 
 class UnknownIncident(Exception):
+    pass
+
+
+class UnknownSeverityPolicy(Exception):
     pass
 
 
@@ -140,30 +151,47 @@ def json_methods(*methods: str) -> Callable[[Callable[..., HttpResponse]], Calla
     return decorator
 
 
-def token_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Authenticate the bearer token; unsafe methods also need the respond permission.
+def _can_change_policy(user: User) -> bool:
+    return user.has_perm(CHANGE_POLICY_PERMISSION)
+
+
+def _token_auth(
+    *, may_write: Callable[[User], bool], refusal: str
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Authenticate the bearer token; unsafe methods also need `may_write`, else 403 `refusal`.
 
     Only the token counts: a browser's session cookie is ignored, which is what makes exempting
     the API from CSRF safe."""
 
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = _token_user(request)
-        if user is None:
-            return _error(errors.INVALID_TOKEN, status=401, headers={"WWW-Authenticate": "Bearer"})
-        request.user = user
-        if request.method not in SAFE_METHODS and not can_respond(user):
-            return _error(errors.NOT_PERMITTED, status=403)
-        try:
-            return view(request, *args, **kwargs)
-        except InvalidInput as invalid:
-            return JsonResponse({"errors": invalid.messages}, status=400)
-        except ValidationError as invalid:
-            return JsonResponse({"errors": _validation_messages(invalid)}, status=400)
-        except UnknownIncident:
-            return _error(errors.UNKNOWN_INCIDENT, status=404)
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            user = _token_user(request)
+            if user is None:
+                return _error(errors.INVALID_TOKEN, status=401, headers={"WWW-Authenticate": "Bearer"})
+            request.user = user
+            if request.method not in SAFE_METHODS and not may_write(user):
+                return _error(refusal, status=403)
+            try:
+                return view(request, *args, **kwargs)
+            except InvalidInput as invalid:
+                return JsonResponse({"errors": invalid.messages}, status=400)
+            except ValidationError as invalid:
+                return JsonResponse({"errors": _validation_messages(invalid)}, status=400)
+            except UnknownIncident:
+                return _error(errors.UNKNOWN_INCIDENT, status=404)
+            except UnknownSeverityPolicy:
+                return _error(errors.UNKNOWN_SEVERITY_POLICY, status=404)
 
-    return wrapper
+        return wrapper
+
+    return decorator
+
+
+# Anyone with a token reads; responders and admins change incidents; only those who may change
+# the severity policy (admins) change it.
+token_required = _token_auth(may_write=can_respond, refusal=errors.NOT_PERMITTED)
+policy_token_required = _token_auth(may_write=_can_change_policy, refusal=errors.POLICY_NOT_PERMITTED)
 
 
 # Reading request bodies and query strings.
@@ -320,6 +348,14 @@ class Payload:
             return None
         people = self._users(field, [name])
         return people[0] if people else None
+
+    def groups(self, field: str) -> list[Group]:
+        names = self.texts(field)
+        found = {group.name: group for group in Group.objects.filter(name__in=names)}
+        missing = [name for name in names if name not in found]
+        if missing:
+            self.refuse(field, errors.UNKNOWN_GROUPS.format(names=", ".join(missing)))
+        return [found[name] for name in names if name in found]
 
     def services(self, field: str = "affected_services") -> list[Service]:
         slugs = self.texts(field)
@@ -600,3 +636,90 @@ def incident_timeline(request: HttpRequest, reference: str) -> HttpResponse:
     incident = _incident_or_404(reference)
     events = incident.timeline.select_related("actor").order_by("occurred_at", "id")
     return _page(request, events, _event_json)
+
+
+# The severity policy, so teams can keep it in code.
+
+
+def _policies() -> QuerySet[SeverityPolicy]:
+    """Severity policies with everything their JSON shows, in a fixed number of queries."""
+    return SeverityPolicy.objects.order_by("rank").prefetch_related(
+        Prefetch("escalation_groups", queryset=Group.objects.order_by("name")),
+        Prefetch("escalation_users", queryset=User.objects.order_by("username")),
+        Prefetch("notified_groups", queryset=Group.objects.order_by("name")),
+    )
+
+
+def _policy_or_404(key: str, queryset: QuerySet[SeverityPolicy] | None = None) -> SeverityPolicy:
+    queryset = SeverityPolicy.objects.all() if queryset is None else queryset
+    # A NUL in the path would make PostgreSQL refuse the query itself.
+    if not _storable(key):
+        raise UnknownSeverityPolicy(key)
+    try:
+        return queryset.get(key=key)
+    except SeverityPolicy.DoesNotExist:
+        raise UnknownSeverityPolicy(key) from None
+
+
+def _policy_json(policy: SeverityPolicy) -> dict[str, Any]:
+    return {
+        "key": policy.key,
+        "name": policy.name,
+        "rank": policy.rank,
+        "description": policy.description,
+        "response_time_minutes": policy.response_time_minutes,
+        "response_time_label": policy.response_time_label,
+        "update_cadence_minutes": policy.update_cadence_minutes,
+        "escalate_responders_after_percent": policy.escalate_responders_after_percent,
+        "escalate_contacts_after_percent": policy.escalate_contacts_after_percent,
+        "escalation_groups": [group.name for group in policy.escalation_groups.all()],
+        "escalation_users": [user.get_username() for user in policy.escalation_users.all()],
+        "notified_groups": [group.name for group in policy.notified_groups.all()],
+        "stakeholders_label": policy.stakeholders_label,
+        "show_on_status_page": policy.show_on_status_page,
+        "webhook_url": policy.webhook_url,
+        "webhook_format": policy.webhook_format,
+    }
+
+
+@json_methods("GET")
+@token_required
+def severity_policies(request: HttpRequest) -> HttpResponse:
+    # A handful of rows, so one page holds them all.
+    policies = [_policy_json(policy) for policy in _policies()]
+    return JsonResponse({"count": len(policies), "results": policies})
+
+
+@json_methods("GET", "PATCH")
+@policy_token_required
+def severity_policy(request: HttpRequest, key: str) -> HttpResponse:
+    if request.method == "PATCH":
+        return _policy_change(request, key)
+    return JsonResponse(_policy_json(_policy_or_404(key, _policies())))
+
+
+def _policy_change(request: HttpRequest, key: str) -> JsonResponse:
+    policy = _policy_or_404(key)
+    payload = Payload(_json_object(request), allowed=POLICY_FIELDS)
+    changes: dict[str, Any] = {}
+    for field in services.POLICY_TEXT_FIELDS:
+        if field in payload:
+            changes[field] = payload.text(field, max_length=SeverityPolicy._meta.get_field(field).max_length)
+    # Whole numbers here; their ranges, and the order of the ladder, are the service's rules.
+    for field in (*POLICY_MINUTES_FIELDS, *services.LADDER_FIELDS):
+        if field in payload:
+            changes[field] = payload.count(field)
+    for field in POLICY_GROUP_FIELDS:
+        if field in payload:
+            changes[field] = payload.groups(field)
+    if "escalation_users" in payload:
+        changes["escalation_users"] = payload.people("escalation_users")
+    if "show_on_status_page" in payload:
+        changes["show_on_status_page"] = payload.flag("show_on_status_page")
+    if "webhook_format" in payload:
+        changes["webhook_format"] = payload.choice(
+            "webhook_format", WebhookFormat.values, errors.UNKNOWN_WEBHOOK_FORMAT
+        )
+    payload.check()
+    services.severity_policy_update(policy=policy, actor=request.user, **changes)
+    return JsonResponse(_policy_json(_policy_or_404(key, _policies())))

@@ -50,3 +50,18 @@ NOTHING_TO_SNOOZE = "There is no scheduled update to push: the incident is resol
 SNOOZE_LEAD_ONLY = "Only the incident lead can push the next update."
 SNOOZE_RANGE = "Push the next update by 1 to {limit} minutes (at most one cadence)."
 SNOOZE_REASON_REQUIRED = "Say why the update can wait; the reason goes on the timeline."
+
+# The severity policy, read and changed through the JSON API.
+POLICY_NOT_PERMITTED = "Only admins can change the severity policy."
+UNKNOWN_SEVERITY_POLICY = "No severity with that key."
+UNKNOWN_GROUPS = "No group named: {names}."
+UNKNOWN_WEBHOOK_FORMAT = "Unknown webhook format. Use one of: {values}."
+VALUE_REQUIRED = "This cannot be empty."
+CADENCE_OUT_OF_RANGE = "The update cadence must be 1 to {high} minutes, or null for updates as needed."
+RESPONSE_TIME_OUT_OF_RANGE = "The response time must be 1 to {high} minutes, or null for the next business day."
+LADDER_PERCENT_OUT_OF_RANGE = "Must be a whole percentage of the cadence from 0 to {high}."
+LADDER_OUT_OF_ORDER = (
+    "Responders are told before escalation contacts: escalate_responders_after_percent cannot be more than "
+    "escalate_contacts_after_percent."
+)
+BAD_WEBHOOK_URL = "Enter an http:// or https:// URL, or an empty string for no webhook."

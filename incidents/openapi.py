@@ -8,7 +8,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 
 from incidents.api import MAX_COUNT, MAX_PAGE_SIZE, PAGE_SIZE, json_methods
-from incidents.models import EventKind, Incident, IncidentStatus, StatusUpdate, UpdateVisibility
+from incidents.models import EventKind, Incident, IncidentStatus, SeverityPolicy, StatusUpdate, UpdateVisibility
+from incidents.services import LADDER_PERCENT_MAX, POLICY_MINUTES_MAX
+from notifications.models import WebhookFormat
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -69,6 +71,72 @@ REFERENCE_PARAMETER = {
     "required": True,
     "description": "The incident's reference; case and leading zeros do not matter.",
     "schema": {"type": "string", "pattern": "^[Ii][Nn][Cc]-[0-9]+$", "examples": ["INC-0042"]},
+}
+
+KEY_PARAMETER = {
+    "name": "key",
+    "in": "path",
+    "required": True,
+    "description": "The severity's key, exactly as the policy spells it.",
+    "schema": {"type": "string", "examples": ["SEV1"]},
+}
+
+
+def _policy_length(field: str) -> int:
+    return SeverityPolicy._meta.get_field(field).max_length
+
+
+GROUP_NAMES = {"type": "array", "items": {"type": "string"}, "description": "Group names."}
+POLICY_PROPERTIES: dict[str, Any] = {
+    "name": {"type": "string", "minLength": 1, "maxLength": _policy_length("name"), "examples": ["Critical"]},
+    "description": {"type": "string", "maxLength": _policy_length("description")},
+    "response_time_minutes": {
+        "type": ["integer", "null"],
+        "minimum": 1,
+        "maximum": POLICY_MINUTES_MAX,
+        "description": "Target time to respond; null means the next business day.",
+    },
+    "response_time_label": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": _policy_length("response_time_label"),
+        "description": "As people say it.",
+        "examples": ["Immediate (< 15 min)"],
+    },
+    "update_cadence_minutes": {
+        "type": ["integer", "null"],
+        "minimum": 1,
+        "maximum": POLICY_MINUTES_MAX,
+        "description": "Minutes between status updates; null means as needed, with no reminders.",
+    },
+    "escalate_responders_after_percent": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": LADDER_PERCENT_MAX,
+        "description": "Ladder step 2: how far past due, as a percentage of the cadence, all responders and "
+        "the webhook are told. At most escalate_contacts_after_percent.",
+    },
+    "escalate_contacts_after_percent": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": LADDER_PERCENT_MAX,
+        "description": "Ladder step 3: how far past due, as a percentage of the cadence, the escalation "
+        "contacts are told.",
+    },
+    "escalation_groups": {**GROUP_NAMES, "description": "Group names; their members are escalation contacts."},
+    "escalation_users": {"type": "array", "items": USERNAME, "description": "Escalation contacts by username."},
+    "notified_groups": {
+        **GROUP_NAMES,
+        "description": "Group names told when an incident of this severity is declared, raised or resolved.",
+    },
+    "stakeholders_label": {"type": "string", "maxLength": _policy_length("stakeholders_label")},
+    "show_on_status_page": {"type": "boolean"},
+    "webhook_url": {
+        "type": "string",
+        "maxLength": _policy_length("webhook_url"),
+        "description": "An http(s) URL where incidents of this severity post notices and reminders; empty for none.",
+    },
+    "webhook_format": {"type": "string", "enum": list(WebhookFormat.values)},
 }
 
 IMPACT_PROPERTIES: dict[str, Any] = {
@@ -230,6 +298,32 @@ SCHEMAS: dict[str, Any] = {
             "results": {"type": "array", "items": _ref("TimelineEvent")},
         },
     },
+    "SeverityPolicy": {
+        "type": "object",
+        "required": ["key", "name", "rank", *POLICY_PROPERTIES],
+        "properties": {
+            "key": {"type": "string", "examples": ["SEV1"]},
+            "rank": {"type": "integer", "description": "1 is the most severe."},
+            **POLICY_PROPERTIES,
+        },
+    },
+    "SeverityPolicyList": {
+        "type": "object",
+        "required": ["count", "results"],
+        "properties": {
+            "count": {"type": "integer"},
+            "results": {"type": "array", "items": _ref("SeverityPolicy"), "description": "By rank, most severe first."},
+        },
+    },
+    "ChangeSeverityPolicy": {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "Any subset of the fields; key and rank cannot be changed. Lists replace the current "
+        "ones. A new update_cadence_minutes re-plans every active incident of the severity: its next update "
+        "falls due one new cadence after its last update (or its declaration or reopening), or never while "
+        "the cadence is null.",
+        "properties": POLICY_PROPERTIES,
+    },
     "Error": {
         "type": "object",
         "required": ["error"],
@@ -257,6 +351,8 @@ RESPONSES: dict[str, Any] = {
     },
     "Forbidden": _json(_ref("Error"), "The token's user may read but not change incidents."),
     "NotFound": _json(_ref("Error"), "No incident with that reference."),
+    "PolicyForbidden": _json(_ref("Error"), "The token's user may read but not change the severity policy."),
+    "PolicyNotFound": _json(_ref("Error"), "No severity with that key."),
     "MethodNotAllowed": {
         **_json(_ref("Error"), "This path does not take that method."),
         "headers": {"Allow": {"schema": {"type": "string"}, "description": "The methods it takes."}},
@@ -265,7 +361,14 @@ RESPONSES: dict[str, Any] = {
 
 
 def _errors(*names: str) -> dict[str, Any]:
-    codes = {"InvalidInput": "400", "Unauthorized": "401", "Forbidden": "403", "NotFound": "404"}
+    codes = {
+        "InvalidInput": "400",
+        "Unauthorized": "401",
+        "Forbidden": "403",
+        "PolicyForbidden": "403",
+        "NotFound": "404",
+        "PolicyNotFound": "404",
+    }
     return {codes[name]: _response(name) for name in names} | {"405": _response("MethodNotAllowed")}
 
 
@@ -355,6 +458,37 @@ PATHS: dict[str, Any] = {
             },
         },
     },
+    "/severity-policies/": {
+        "get": {
+            "operationId": "listSeverityPolicies",
+            "summary": "The severity policy, most severe first",
+            "responses": {
+                "200": _json(_ref("SeverityPolicyList"), "Every severity."),
+                **_errors("Unauthorized"),
+            },
+        },
+    },
+    "/severity-policies/{key}/": {
+        "parameters": [KEY_PARAMETER],
+        "get": {
+            "operationId": "getSeverityPolicy",
+            "summary": "One severity",
+            "responses": {
+                "200": _json(_ref("SeverityPolicy"), "The severity."),
+                **_errors("Unauthorized", "PolicyNotFound"),
+            },
+        },
+        "patch": {
+            "operationId": "changeSeverityPolicy",
+            "summary": "Change response targets, update cadence, escalation ladder or who is told",
+            "description": "Needs permission to change the severity policy (the admin role).",
+            "requestBody": _body("ChangeSeverityPolicy"),
+            "responses": {
+                "200": _json(_ref("SeverityPolicy"), "The severity after the change."),
+                **_errors("InvalidInput", "Unauthorized", "PolicyForbidden", "PolicyNotFound"),
+            },
+        },
+    },
     "/openapi.json": {
         "get": {
             "operationId": "getOpenApi",
@@ -377,7 +511,8 @@ def openapi_document(*, server_url: str) -> dict[str, Any]:
             "version": "1",
             "description": "Declare and update incidents from alert tools and scripts. Send a token in "
             "'Authorization: Bearer <token>' (make one with `python manage.py create_api_token USERNAME`). "
-            "Every role may read; changing incidents needs the responder or admin role.",
+            "Every role may read; changing incidents needs the responder or admin role, and changing the "
+            "severity policy the admin role.",
         },
         "servers": [{"url": server_url}],
         "security": [{"bearerAuth": []}],

@@ -6,10 +6,21 @@ from typing import Any
 import pytest
 import time_machine
 from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from incidents import api_urls, errors, services
-from incidents.models import ApiToken, EventKind, Incident, IncidentStatus, StatusUpdate, TimelineEvent
+from incidents.models import (
+    ApiToken,
+    EventKind,
+    Incident,
+    IncidentStatus,
+    SeverityPolicy,
+    StatusUpdate,
+    TimelineEvent,
+)
 from tests.factories import ServiceFactory, UserFactory, declare_incident
 
 pytestmark = pytest.mark.django_db
@@ -725,6 +736,9 @@ def test_the_timeline_is_oldest_first(api, responder, viewer_token):
         ("GET", "/api/v1/incidents/INC-0001/updates/", "POST"),
         ("POST", "/api/v1/incidents/INC-0001/timeline/", "GET"),
         ("POST", "/api/v1/openapi.json", "GET"),
+        ("POST", "/api/v1/severity-policies/", "GET"),
+        ("PUT", "/api/v1/severity-policies/SEV1/", "GET, PATCH"),
+        ("DELETE", "/api/v1/severity-policies/SEV1/", "GET, PATCH"),
     ],
 )
 def test_other_methods_are_refused_in_json(api, responder_token, method, path, allowed):
@@ -760,7 +774,8 @@ def test_the_openapi_document_describes_every_path_and_method(client, api, respo
     for path, item in document["paths"].items():
         documented = ", ".join(sorted(method.upper() for method in item if method in http_methods))
         # The view's own answer to a method no path takes lists the methods it does take.
-        probe = api("DELETE", "/api/v1" + path.replace("{reference}", "INC-0001"), token=responder_token)
+        concrete = path.replace("{reference}", "INC-0001").replace("{key}", "SEV1")
+        probe = api("DELETE", "/api/v1" + concrete, token=responder_token)
         assert ", ".join(sorted(probe["Allow"].split(", "))) == documented, path
 
 
@@ -794,3 +809,391 @@ def test_the_documented_error_responses_match_what_the_api_sends(client, api, in
     assert list(api("PATCH", detail(incident), {}, token=None).json()) == error_shape
     responder = token_for(UserFactory(role="responder"))
     assert list(api("PATCH", detail(incident), {"status": 1}, token=responder).json()) == invalid_shape
+
+
+# The severity policy.
+
+POLICIES = "/api/v1/severity-policies/"
+MAX_MINUTES = services.POLICY_MINUTES_MAX
+LADDER_PERCENT = errors.LADDER_PERCENT_OUT_OF_RANGE.format(high=services.LADDER_PERCENT_MAX)
+
+
+def policy_path(key: str) -> str:
+    return f"{POLICIES}{key}/"
+
+
+@pytest.fixture
+def policy_admin_token() -> str:
+    """An admin by role, not a superuser: the admin group's permission is what lets them in."""
+    return token_for(UserFactory(role="admin"))
+
+
+def plan_of(incident: Incident) -> tuple:
+    incident.refresh_from_db()
+    return incident.cadence_anchor_at, incident.next_update_due_at, incident.next_reminder_at
+
+
+@pytest.mark.parametrize("role", ["viewer", "responder", "admin"])
+def test_every_role_reads_the_severity_policy_most_severe_first(api, role):
+    token = token_for(UserFactory(role=role))
+    response = api("GET", POLICIES, token=token)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 4
+    assert [row["key"] for row in body["results"]] == ["SEV1", "SEV2", "SEV3", "SEV4"]
+    assert body["results"][0] == {
+        "key": "SEV1",
+        "name": "Critical",
+        "rank": 1,
+        "description": "Complete outage",
+        "response_time_minutes": 15,
+        "response_time_label": "Immediate (< 15 min)",
+        "update_cadence_minutes": 15,
+        "escalate_responders_after_percent": 50,
+        "escalate_contacts_after_percent": 100,
+        "escalation_groups": ["admin"],
+        "escalation_users": [],
+        "notified_groups": ["executives", "leadership", "team"],
+        "stakeholders_label": "Executives + status page",
+        "show_on_status_page": True,
+        "webhook_url": "",
+        "webhook_format": "json",
+    }
+    assert body["results"][3]["update_cadence_minutes"] is None
+    one = api("GET", policy_path("SEV1"), token=token)
+    assert (one.status_code, one.json()) == (200, body["results"][0])
+
+
+@pytest.mark.parametrize("role", ["viewer", "responder", None])
+def test_only_policy_admins_can_change_the_policy(api, role):
+    token = token_for(UserFactory(role=role))
+    before = api("GET", policy_path("SEV1"), token=token).json()
+    response = api("PATCH", policy_path("SEV1"), {"update_cadence_minutes": 5}, token=token)
+    assert response.status_code == 403
+    assert response.json() == {"error": errors.POLICY_NOT_PERMITTED}
+    assert api("GET", policy_path("SEV1"), token=token).json() == before
+
+
+def test_the_permission_not_the_responder_role_opens_the_policy(api, incident):
+    editor = UserFactory()
+    editor.user_permissions.add(Permission.objects.get(codename="change_severitypolicy"))
+    token = token_for(editor)
+    assert api("PATCH", policy_path("SEV3"), {"name": "Moderate"}, token=token).json()["name"] == "Moderate"
+    assert api("PATCH", detail(incident), {"status": "resolved"}, token=token).status_code == 403
+
+
+def test_an_admin_changes_every_editable_field(api, policy_admin_token):
+    UserFactory(role="responder", username="zoe")
+    UserFactory(role="responder", username="amir")
+    Group.objects.create(name="sre")
+    change = {
+        "name": "Major",
+        "description": "Big trouble",
+        "response_time_minutes": 20,
+        "response_time_label": "20 minutes",
+        "update_cadence_minutes": 25,
+        "escalate_responders_after_percent": 40,
+        "escalate_contacts_after_percent": 80,
+        "escalation_groups": ["sre", "leadership"],
+        "escalation_users": ["zoe", "amir"],
+        "notified_groups": ["team"],
+        "stakeholders_label": "Leadership",
+        "show_on_status_page": False,
+        "webhook_url": "https://hooks.example.com/sev2",
+        "webhook_format": "slack",
+    }
+    response = api("PATCH", policy_path("SEV2"), change, token=policy_admin_token)
+    assert response.status_code == 200, response.content
+    assert response.json() == {
+        "key": "SEV2",
+        "rank": 2,
+        **change,
+        "escalation_groups": ["leadership", "sre"],
+        "escalation_users": ["amir", "zoe"],
+    }
+    assert api("GET", policy_path("SEV2"), token=policy_admin_token).json() == response.json()
+    cleared = {"escalation_groups": [], "escalation_users": [], "webhook_url": "", "response_time_minutes": None}
+    body = api("PATCH", policy_path("SEV2"), cleared, token=policy_admin_token).json()
+    assert {field: body[field] for field in cleared} == cleared
+
+
+def test_a_superuser_can_change_the_policy(api, admin_user):
+    response = api("PATCH", policy_path("SEV4"), {"show_on_status_page": True}, token=token_for(admin_user))
+    assert (response.status_code, response.json()["show_on_status_page"]) == (200, True)
+
+
+def test_a_faster_cadence_replans_active_incidents_of_that_severity(api, responder, policy_admin_token):
+    with time_machine.travel(T0, tick=False):
+        updated = declare_incident(declared_by=responder, severity="SEV1", title="updated")
+        reopened = declare_incident(declared_by=responder, severity="SEV1", title="reopened")
+        resolved = declare_incident(declared_by=responder, severity="SEV1", title="resolved")
+        other = declare_incident(declared_by=responder, severity="SEV2", title="other severity")
+        for closing in (reopened, resolved):
+            services.incident_status_change(incident=closing, status=IncidentStatus.RESOLVED, actor=responder)
+    with time_machine.travel(T0 + timedelta(minutes=4), tick=False):
+        services.incident_update_post(incident=updated, author=responder, progress="Rolled back")
+    with time_machine.travel(T0 + timedelta(minutes=6), tick=False):
+        services.incident_status_change(incident=reopened, status=IncidentStatus.IDENTIFIED, actor=responder)
+    with time_machine.travel(T0 + timedelta(minutes=10), tick=False):
+        fresh = declare_incident(declared_by=responder, severity="SEV1", title="fresh")
+    assert plan_of(updated)[1] == T0 + timedelta(minutes=19)
+    untouched = {incident.pk: plan_of(incident) for incident in (resolved, other)}
+    events = TimelineEvent.objects.count()
+
+    with time_machine.travel(T0 + timedelta(minutes=12), tick=False):
+        response = api("PATCH", policy_path("SEV1"), {"update_cadence_minutes": 5}, token=policy_admin_token)
+    assert response.status_code == 200
+    assert response.json()["update_cadence_minutes"] == 5
+
+    # Counted from each incident's anchor, so an update can fall due at once.
+    for incident, anchor in [(updated, 4), (reopened, 6), (fresh, 10)]:
+        due = T0 + timedelta(minutes=anchor + 5)
+        assert plan_of(incident) == (T0 + timedelta(minutes=anchor), due, due), incident.title
+    assert api("GET", detail(updated), token=policy_admin_token).json()["next_update_due_at"] == "2026-03-02T14:39:00Z"
+    assert {incident.pk: plan_of(incident) for incident in (resolved, other)} == untouched
+    assert plan_of(resolved)[1:] == (None, None)
+    # A policy edit is not an incident event.
+    assert TimelineEvent.objects.count() == events
+
+
+def test_updates_as_needed_clear_the_due_times_and_a_cadence_brings_them_back(api, responder, policy_admin_token):
+    with time_machine.travel(T0, tick=False):
+        active = declare_incident(declared_by=responder, severity="SEV2")
+        resolved = declare_incident(declared_by=responder, severity="SEV2")
+        services.incident_status_change(incident=resolved, status=IncidentStatus.RESOLVED, actor=responder)
+    with time_machine.travel(T0 + timedelta(minutes=20), tick=False):
+        response = api("PATCH", policy_path("SEV2"), {"update_cadence_minutes": None}, token=policy_admin_token)
+        assert (response.status_code, response.json()["update_cadence_minutes"]) == (200, None)
+        assert plan_of(active) == (T0, None, None)
+        assert api("GET", detail(active), token=policy_admin_token).json()["next_update_due_at"] is None
+        api("PATCH", policy_path("SEV2"), {"update_cadence_minutes": 45}, token=policy_admin_token)
+    due = T0 + timedelta(minutes=45)
+    assert plan_of(active) == (T0, due, due)
+    assert plan_of(resolved)[1:] == (None, None)
+
+
+def test_a_patch_that_keeps_the_cadence_leaves_incidents_alone(api, responder, policy_admin_token, caplog):
+    with time_machine.travel(T0, tick=False):
+        incident = declare_incident(declared_by=responder, severity="SEV1")
+        services.incident_update_snooze(incident=incident, actor=responder, minutes=10, reason="Waiting on vendor")
+    snoozed = plan_of(incident)
+    assert snoozed[1] == T0 + timedelta(minutes=25)
+    change = {"update_cadence_minutes": 15, "stakeholders_label": "Everyone"}
+    assert api("PATCH", policy_path("SEV1"), change, token=policy_admin_token).status_code == 200
+    assert plan_of(incident) == snoozed
+    caplog.clear()
+    with caplog.at_level("INFO", logger="incidents.services"):
+        assert api("PATCH", policy_path("SEV1"), change, token=policy_admin_token).status_code == 200
+    assert caplog.records == []
+
+
+def test_a_policy_change_is_logged(api, responder, policy_admin_token, caplog):
+    declare_incident(declared_by=responder, severity="SEV1")
+    admin = ApiToken.objects.get(digest=ApiToken.digest_of(policy_admin_token)).user
+    with caplog.at_level("INFO", logger="incidents.services"):
+        api("PATCH", policy_path("SEV1"), {"update_cadence_minutes": 5, "name": "Sev one"}, token=policy_admin_token)
+    (record,) = [record for record in caplog.records if record.name == "incidents.services"]
+    assert record.levelname == "INFO"
+    assert record.getMessage() == (
+        f"Severity policy SEV1 changed by {admin.username}: name, update_cadence_minutes; 1 active incidents re-planned"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "refused"),
+    [
+        ({"escalate_responders_after_percent": 150}, ["escalate_responders_after_percent"]),
+        ({"escalate_contacts_after_percent": 40}, ["escalate_contacts_after_percent"]),
+        (
+            {"escalate_responders_after_percent": 200, "escalate_contacts_after_percent": 100},
+            ["escalate_responders_after_percent", "escalate_contacts_after_percent"],
+        ),
+    ],
+)
+def test_a_ladder_out_of_order_is_refused_and_changes_nothing(api, responder, policy_admin_token, change, refused):
+    incident = declare_incident(declared_by=responder, severity="SEV1")
+    plan = plan_of(incident)
+    before = api("GET", policy_path("SEV1"), token=policy_admin_token).json()
+    body = {**change, "update_cadence_minutes": 5, "notified_groups": ["team"], "name": "Renamed"}
+    response = api("PATCH", policy_path("SEV1"), body, token=policy_admin_token)
+    assert response.status_code == 400
+    assert response.json() == {"errors": {field: [errors.LADDER_OUT_OF_ORDER] for field in refused}}
+    assert api("GET", policy_path("SEV1"), token=policy_admin_token).json() == before
+    assert plan_of(incident) == plan
+
+
+def test_both_ladder_steps_move_together_past_the_old_values(api, policy_admin_token):
+    change = {"escalate_responders_after_percent": 150, "escalate_contacts_after_percent": 200}
+    body = api("PATCH", policy_path("SEV1"), change, token=policy_admin_token).json()
+    assert (body["escalate_responders_after_percent"], body["escalate_contacts_after_percent"]) == (150, 200)
+    same = {"escalate_contacts_after_percent": 150}
+    assert api("PATCH", policy_path("SEV1"), same, token=policy_admin_token).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"notified_groups": ["team", "board", "press"]}, "notified_groups", "No group named: board, press."),
+        ({"escalation_groups": ["sre"]}, "escalation_groups", errors.UNKNOWN_GROUPS.format(names="sre")),
+        ({"escalation_users": ["ghost"]}, "escalation_users", errors.UNKNOWN_USERS.format(names="ghost")),
+    ],
+)
+def test_unknown_groups_and_users_are_listed(api, policy_admin_token, change, field, message):
+    before = api("GET", policy_path("SEV1"), token=policy_admin_token).json()
+    response = api("PATCH", policy_path("SEV1"), {**change, "name": "Renamed"}, token=policy_admin_token)
+    assert response.status_code == 400
+    assert response.json() == {"errors": {field: [message]}}
+    assert api("GET", policy_path("SEV1"), token=policy_admin_token).json() == before
+
+
+BAD_POLICY_CHANGES = [
+    ({"key": "SEV0"}, "key", errors.UNKNOWN_FIELD),
+    ({"rank": 9}, "rank", errors.UNKNOWN_FIELD),
+    ({"examples": "Everything"}, "examples", errors.UNKNOWN_FIELD),
+    ({"name": None}, "name", errors.NOT_A_STRING),
+    ({"name": "   "}, "name", errors.VALUE_REQUIRED),
+    ({"name": "x" * 65}, "name", errors.TOO_LONG.format(limit=64)),
+    ({"name": "Critical\x00"}, "name", errors.INVALID_CHARACTERS),
+    ({"name": "Critical \udc00"}, "name", errors.INVALID_CHARACTERS),
+    ({"response_time_label": ""}, "response_time_label", errors.VALUE_REQUIRED),
+    ({"description": "x" * 256}, "description", errors.TOO_LONG.format(limit=255)),
+    ({"stakeholders_label": ["Executives"]}, "stakeholders_label", errors.NOT_A_STRING),
+    ({"update_cadence_minutes": 0}, "update_cadence_minutes", errors.CADENCE_OUT_OF_RANGE.format(high=MAX_MINUTES)),
+    ({"update_cadence_minutes": 10081}, "update_cadence_minutes", errors.CADENCE_OUT_OF_RANGE.format(high=10080)),
+    ({"update_cadence_minutes": -5}, "update_cadence_minutes", NOT_AN_INTEGER),
+    ({"update_cadence_minutes": "15"}, "update_cadence_minutes", NOT_AN_INTEGER),
+    ({"update_cadence_minutes": 7.5}, "update_cadence_minutes", NOT_AN_INTEGER),
+    ({"update_cadence_minutes": True}, "update_cadence_minutes", NOT_AN_INTEGER),
+    ({"update_cadence_minutes": 10**30}, "update_cadence_minutes", NOT_AN_INTEGER),
+    ({"update_cadence_minutes": [15]}, "update_cadence_minutes", NOT_AN_INTEGER),
+    (
+        {"response_time_minutes": 0},
+        "response_time_minutes",
+        errors.RESPONSE_TIME_OUT_OF_RANGE.format(high=MAX_MINUTES),
+    ),
+    ({"escalate_responders_after_percent": None}, "escalate_responders_after_percent", LADDER_PERCENT),
+    ({"escalate_contacts_after_percent": 1001}, "escalate_contacts_after_percent", LADDER_PERCENT),
+    ({"escalate_contacts_after_percent": 40000}, "escalate_contacts_after_percent", LADDER_PERCENT),
+    ({"escalate_contacts_after_percent": "100"}, "escalate_contacts_after_percent", NOT_AN_INTEGER),
+    ({"escalate_contacts_after_percent": 100.5}, "escalate_contacts_after_percent", NOT_AN_INTEGER),
+    ({"escalation_groups": "team"}, "escalation_groups", errors.NOT_A_LIST),
+    ({"escalation_groups": None}, "escalation_groups", errors.NOT_A_LIST),
+    ({"notified_groups": [1]}, "notified_groups", errors.NOT_A_LIST),
+    ({"notified_groups": ["team\x00"]}, "notified_groups", errors.INVALID_CHARACTERS),
+    ({"escalation_users": [{"username": "ada"}]}, "escalation_users", errors.NOT_A_LIST),
+    ({"show_on_status_page": "yes"}, "show_on_status_page", errors.NOT_A_BOOLEAN),
+    ({"show_on_status_page": None}, "show_on_status_page", errors.NOT_A_BOOLEAN),
+    ({"webhook_url": None}, "webhook_url", errors.NOT_A_STRING),
+    ({"webhook_url": "ftp://hooks.example.com/x"}, "webhook_url", errors.BAD_WEBHOOK_URL),
+    ({"webhook_url": "javascript:alert(1)"}, "webhook_url", errors.BAD_WEBHOOK_URL),
+    ({"webhook_url": "hooks.example.com/x"}, "webhook_url", errors.BAD_WEBHOOK_URL),
+    ({"webhook_url": "http://[::1"}, "webhook_url", errors.BAD_WEBHOOK_URL),
+    ({"webhook_url": "https://"}, "webhook_url", errors.BAD_WEBHOOK_URL),
+    ({"webhook_url": "https://x.example.com/" + "a" * 480}, "webhook_url", errors.TOO_LONG.format(limit=500)),
+    ({"webhook_format": "xml"}, "webhook_format", errors.UNKNOWN_WEBHOOK_FORMAT.format(values="json, slack")),
+    ({"webhook_format": None}, "webhook_format", errors.NOT_A_STRING),
+]
+
+
+@pytest.mark.parametrize(("change", "field", "message"), BAD_POLICY_CHANGES)
+def test_a_bad_policy_change_is_refused_field_by_field(api, policy_admin_token, change, field, message):
+    before = api("GET", policy_path("SEV1"), token=policy_admin_token).json()
+    response = api("PATCH", policy_path("SEV1"), {"name": "Renamed", **change}, token=policy_admin_token)
+    assert response.status_code == 400
+    assert response.json() == {"errors": {field: [message]}}
+    assert api("GET", policy_path("SEV1"), token=policy_admin_token).json() == before
+
+
+def test_a_policy_change_reports_every_bad_field_at_once(api, policy_admin_token):
+    body = {"name": 1, "webhook_format": "xml", "notified_groups": ["board"], "rank": 1}
+    response = api("PATCH", policy_path("SEV1"), body, token=policy_admin_token)
+    assert response.json() == {
+        "errors": {
+            "rank": [errors.UNKNOWN_FIELD],
+            "name": [errors.NOT_A_STRING],
+            "notified_groups": [errors.UNKNOWN_GROUPS.format(names="board")],
+            "webhook_format": [errors.UNKNOWN_WEBHOOK_FORMAT.format(values="json, slack")],
+        }
+    }
+
+
+@pytest.mark.parametrize(("raw", "field", "message"), HOSTILE_BODIES)
+def test_hostile_policy_bodies_are_refused(api, policy_admin_token, raw, field, message):
+    before = api("GET", policy_path("SEV1"), token=policy_admin_token).json()
+    response = api("PATCH", policy_path("SEV1"), raw=raw, token=policy_admin_token)
+    assert response.status_code == 400
+    assert response.json() == {"errors": {field: [message]}}
+    assert api("GET", policy_path("SEV1"), token=policy_admin_token).json() == before
+
+
+@pytest.mark.parametrize("key", ["SEV9", "sev1", "SEV1%00", "%00", "%C2%B2", "SEV1%20", "x" * 5000])
+def test_unknown_severity_keys_are_404(api, policy_admin_token, key):
+    for method, body in [("GET", None), ("PATCH", {"name": "Renamed"})]:
+        response = api(method, policy_path(key), body, token=policy_admin_token)
+        assert response.status_code == 404, method
+        assert response.json() == {"error": errors.UNKNOWN_SEVERITY_POLICY}
+    assert not SeverityPolicy.objects.filter(name="Renamed").exists()
+
+
+def test_the_policy_list_costs_the_same_queries_for_4_or_12_severities(
+    api, viewer_token, django_assert_max_num_queries
+):
+    people = [UserFactory(role="responder") for _ in range(3)]
+    groups = [Group.objects.create(name=f"rota-{n}") for n in range(2)]
+    wiring = {"escalation_users": people, "escalation_groups": groups, "notified_groups": groups}
+    for total in (4, 12):
+        while (count := SeverityPolicy.objects.count()) < total:
+            # The API and admin edit severities; none creates one, so the test does.
+            SeverityPolicy.objects.create(key=f"SEV{count + 1}", name="Trivia", rank=count + 1, response_time_label="-")
+        for policy in SeverityPolicy.objects.all():
+            services.severity_policy_update(policy=policy, actor=people[0], **wiring)
+        # The token lookup, its last-use stamp, the policies and their three lists of names.
+        with django_assert_max_num_queries(6):
+            response = api("GET", POLICIES, token=viewer_token)
+        rows = response.json()["results"]
+        assert len(rows) == total
+        assert all(len(row["escalation_users"]) == 3 and len(row["notified_groups"]) == 2 for row in rows)
+
+
+def test_the_documented_policy_errors_match_what_the_api_sends(client, api, viewer_token, policy_admin_token):
+    document = client.get("/api/v1/openapi.json", secure=True).json()
+    patch = document["paths"]["/severity-policies/{key}/"]["patch"]
+    assert set(patch["responses"]) == {"200", "400", "401", "403", "404", "405"}
+    schemas = document["components"]["schemas"]
+    assert set(schemas["ChangeSeverityPolicy"]["properties"]) == services.POLICY_FIELDS
+    shown = api("GET", policy_path("SEV1"), token=viewer_token).json()
+    assert set(schemas["SeverityPolicy"]["required"]) == set(shown)
+    error_shape = schemas["Error"]["required"]
+    assert list(api("PATCH", policy_path("SEV1"), {}, token=viewer_token).json()) == error_shape
+    assert list(api("GET", policy_path("SEV9"), token=viewer_token).json()) == error_shape
+    invalid = api("PATCH", policy_path("SEV1"), {"rank": 1}, token=policy_admin_token).json()
+    assert list(invalid) == schemas["InvalidInput"]["required"]
+
+
+def test_replanning_costs_the_same_queries_for_1_or_10_incidents(responder, policy_admin_token):
+    admin = ApiToken.objects.get(digest=ApiToken.digest_of(policy_admin_token)).user
+    sev1 = SeverityPolicy.objects.get(key="SEV1")
+    counts = []
+    for total, cadence in [(1, 5), (10, 6)]:
+        while Incident.objects.count() < total:
+            declare_incident(declared_by=responder, severity="SEV1")
+        with CaptureQueriesContext(connection) as queries:
+            services.severity_policy_update(policy=sev1, actor=admin, update_cadence_minutes=cadence)
+        counts.append(len(queries))
+        assert set(Incident.objects.values_list("next_update_due_at", flat=True)) == {
+            incident.cadence_anchor_at + timedelta(minutes=cadence) for incident in Incident.objects.all()
+        }
+    assert counts[0] == counts[1]
+
+
+def test_an_incident_without_an_anchor_counts_from_its_last_update_or_declaration(api, responder, policy_admin_token):
+    with time_machine.travel(T0, tick=False):
+        declared = declare_incident(declared_by=responder, severity="SEV1")
+        updated = declare_incident(declared_by=responder, severity="SEV1")
+    with time_machine.travel(T0 + timedelta(minutes=3), tick=False):
+        services.incident_update_post(incident=updated, author=responder, progress="Looking")
+    # Rows from before the anchor was recorded.
+    Incident.objects.update(cadence_anchor_at=None)
+    api("PATCH", policy_path("SEV1"), {"update_cadence_minutes": 5}, token=policy_admin_token)
+    assert plan_of(declared)[:2] == (T0, T0 + timedelta(minutes=5))
+    assert plan_of(updated)[:2] == (T0 + timedelta(minutes=3), T0 + timedelta(minutes=8))
