@@ -1,0 +1,649 @@
+"""Load benchmark: serve the app with gunicorn and measure the main pages against a bare view.
+
+    DATABASE_URL=postgres://…/incident_bench .venv/bin/python -m bench.load
+
+Runs with bench.settings against data from `python -m bench.generate`. For each target it sends a
+fixed number of requests at a fixed concurrency to 127.0.0.1 (wrk if installed, else a threaded
+Python client), and renders each page once in-process to count its SQL queries. Prints a table,
+writes bench/results/latest.json, and reports PASS/FAIL per target; it exits non-zero only when
+the server itself failed (did not start, died, or could not serve the bare view).
+"""
+
+import argparse
+import http.client
+import json
+import logging
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from http.cookies import SimpleCookie
+from pathlib import Path
+from urllib.parse import urlencode
+
+import django
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+LUA_SCRIPT = BENCH_DIR / "bounded.lua"
+HOST = "127.0.0.1"
+BENCH_USERNAME = "bench"
+BENCH_PASSWORD = "bench"
+BARE_PATH = "/bench/bare"
+
+# The targets. Speed targets live here, never in timed tests. Ratios to the bare view rather than
+# absolute figures, because the machine (shared, noisy, 2 cores) moves both alike.
+DASHBOARD_MAX_P95_MS = 50.0
+DASHBOARD_MIN_RATIO = 0.5
+INCIDENT_MIN_RATIO = 0.25
+
+
+class ServerFailedError(RuntimeError):
+    pass
+
+
+@dataclass
+class Target:
+    name: str
+    path: str
+    # Pages in the same group must run the same number of queries whatever their data size.
+    query_group: str | None = None
+    max_p95_ms: float | None = None
+    min_ratio: float | None = None
+    note: str = ""
+
+
+@dataclass
+class Result:
+    name: str
+    path: str
+    note: str = ""
+    status: int | None = None
+    queries: int | None = None
+    queries_cold_cache: int | None = None
+    error: str = ""
+    requests: int = 0
+    non_200: int = 0
+    errors: int = 0
+    rps: float | None = None
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    ratio_to_bare: float | None = None
+    bare_rps_alongside: float | None = None
+    target: str = ""
+    verdict: str = ""
+    failures: list[str] = field(default_factory=list)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000, help="measured requests per target")
+    parser.add_argument("--concurrency", type=int, default=4, help="connections kept busy at once")
+    parser.add_argument("--warmup", type=int, default=100, help="unmeasured requests per target first")
+    parser.add_argument("--max-seconds", type=int, default=120, help="upper bound per target if requests lag")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread)")
+    parser.add_argument("--client", default="auto", choices=["auto", "wrk", "python"])
+    parser.add_argument(
+        "--only", action="append", default=[], help="measure only targets whose name contains this (repeatable)"
+    )
+    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
+    return parser.parse_args(argv)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+# --- The server -------------------------------------------------------------------------------
+
+
+def start_server(args: argparse.Namespace, port: int, log_path: Path) -> subprocess.Popen:
+    """gunicorn with DJANGO_SETTINGS_MODULE=bench.settings.
+
+    Default: 2 sync workers, one per core. A page here is CPU-bound Python (templates, ORM) plus
+    short waits on a PostgreSQL that shares the same two cores, so extra threads mostly contend for
+    the GIL and the database's CPU rather than overlap idle time. Sync workers also take each new
+    connection from the shared socket only when free, so load stays balanced; gthread keeps
+    keep-alive connections pinned to the worker that accepted them, and with few connections one
+    worker can end up with most of the load while the other core idles. Measured here, 2 sync and
+    2 gthread x 2 or x 4 came out within the machine's noise, sync with the steadiest tail latency
+    (bench/README.md); `--worker-class gthread --threads 4` re-runs the comparison.
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi:application",
+        "--bind",
+        f"{HOST}:{port}",
+        "--workers",
+        str(args.workers),
+        "--worker-class",
+        args.worker_class,
+        "--threads",
+        str(args.threads),
+        "--log-level",
+        "warning",
+        "--error-logfile",
+        str(log_path),
+    ]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings"}
+    # Django logs errors to the workers' stderr: into the log too, or a failing page floods the table.
+    with log_path.open("a") as log:
+        server = subprocess.Popen(
+            command, env=env, cwd=BENCH_DIR.parent, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise ServerFailedError(f"gunicorn exited with {server.returncode}; see {log_path}")
+        try:
+            status, _, _ = fetch(port, BARE_PATH)
+        except OSError:
+            time.sleep(0.2)
+            continue
+        if status == 200:
+            return server
+        stop_server(server)
+        raise ServerFailedError(f"{BARE_PATH} answered HTTP {status}; see {log_path}")
+    stop_server(server)
+    raise ServerFailedError(f"gunicorn did not answer within 30 s; see {log_path}")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def fetch(
+    port: int, path: str, method: str = "GET", body: str | None = None, headers: dict | None = None
+) -> tuple[int, http.client.HTTPMessage, bytes]:
+    connection = http.client.HTTPConnection(HOST, port, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
+
+
+def cookies_of(headers: http.client.HTTPMessage) -> SimpleCookie:
+    jar: SimpleCookie = SimpleCookie()
+    for header in headers.get_all("Set-Cookie") or []:
+        jar.load(header)
+    return jar
+
+
+def login(port: int) -> str:
+    """Log in as `bench` the way a browser does; returns the Cookie header value."""
+    from django.conf import settings
+
+    status, headers, _ = fetch(port, settings.LOGIN_URL)
+    csrf = cookies_of(headers).get(settings.CSRF_COOKIE_NAME)
+    if status != 200 or csrf is None:
+        raise RuntimeError(f"GET {settings.LOGIN_URL} answered HTTP {status} without a CSRF cookie")
+    # The unmasked cookie value is an accepted form token.
+    form = {"username": BENCH_USERNAME, "password": BENCH_PASSWORD, "csrfmiddlewaretoken": csrf.value}
+    status, headers, _ = fetch(
+        port,
+        settings.LOGIN_URL,
+        method="POST",
+        body=urlencode(form),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"{settings.CSRF_COOKIE_NAME}={csrf.value}",
+        },
+    )
+    session = cookies_of(headers).get(settings.SESSION_COOKIE_NAME)
+    if status != 302 or session is None:
+        raise RuntimeError(f"POST {settings.LOGIN_URL} answered HTTP {status} without a session cookie")
+    return f"{settings.SESSION_COOKIE_NAME}={session.value}; {settings.CSRF_COOKIE_NAME}={csrf.value}"
+
+
+# --- The clients ------------------------------------------------------------------------------
+
+
+def run_wrk(port: int, path: str, cookie: str, requests: int, args: argparse.Namespace) -> dict:
+    """One wrk thread (it needs little CPU; the server gets the cores), `concurrency` connections,
+    stopping after `requests` responses; the Lua script prints the figures as JSON."""
+    command = [
+        "wrk",
+        "--threads",
+        "1",
+        "--connections",
+        str(args.concurrency),
+        "--duration",
+        f"{args.max_seconds}s",
+        "--timeout",
+        "30s",
+        "--latency",
+        "--script",
+        str(LUA_SCRIPT),
+        "--header",
+        f"Cookie: {cookie}",
+        f"http://{HOST}:{port}{path}",
+        "--",
+        str(requests),
+    ]
+    wrk = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = None
+    assert wrk.stdout is not None
+    for output in wrk.stdout:
+        if output.startswith("limit reached"):
+            wrk.send_signal(signal.SIGINT)
+        elif output.startswith("{"):
+            line = output
+    stderr = wrk.stderr.read() if wrk.stderr else ""
+    if wrk.wait(timeout=60) != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({wrk.returncode}): {stderr.strip()}")
+    figures = json.loads(line)
+    seconds = figures["duration_us"] / 1e6
+    return {
+        "requests": figures["requests"],
+        "non_200": figures["non_200"],
+        "errors": figures["socket_errors"] + figures["timeouts"],
+        "rps": figures["requests"] / seconds if seconds else 0.0,
+        "p50_ms": figures["p50_us"] / 1000,
+        "p95_ms": figures["p95_us"] / 1000,
+        "p99_ms": figures["p99_us"] / 1000,
+    }
+
+
+def run_python(port: int, path: str, cookie: str, requests: int, args: argparse.Namespace) -> dict:
+    """Fallback without wrk: one thread per connection, http.client with keep-alive. It competes
+    with the server for the two cores, so its figures are lower than wrk's."""
+    latencies: list[float] = []
+    counters = {"non_200": 0, "errors": 0}
+    lock = threading.Lock()
+    deadline = time.monotonic() + args.max_seconds
+    shares = [requests // args.concurrency + (i < requests % args.concurrency) for i in range(args.concurrency)]
+
+    def worker(count: int) -> None:
+        connection = http.client.HTTPConnection(HOST, port, timeout=30)
+        mine, non_200, errors = [], 0, 0
+        for _ in range(count):
+            if time.monotonic() > deadline:
+                break
+            started = time.perf_counter()
+            try:
+                connection.request("GET", path, headers={"Cookie": cookie})
+                response = connection.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException):
+                errors += 1
+                connection.close()
+                continue
+            mine.append(time.perf_counter() - started)
+            non_200 += response.status != 200
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+            counters["non_200"] += non_200
+            counters["errors"] += errors
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=worker, args=(share,)) for share in shares]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    seconds = time.perf_counter() - started
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else latencies * 99
+    return {
+        "requests": len(latencies),
+        **counters,
+        "rps": len(latencies) / seconds,
+        "p50_ms": cuts[49] * 1000,
+        "p95_ms": cuts[94] * 1000,
+        "p99_ms": cuts[98] * 1000,
+    }
+
+
+# --- The targets and their queries ------------------------------------------------------------
+
+
+def incident_targets() -> tuple[list[Target], dict]:
+    """The incident with the event count nearest 100, and the one with the most events."""
+    from django.db.models import Count
+    from django.urls import NoReverseMatch
+
+    from incidents.models import Incident, TimelineEvent
+
+    counts = dict(TimelineEvent.objects.values_list("incident").annotate(n=Count("id")).order_by())
+    if not counts:
+        return [], {}
+    typical = min(counts, key=lambda pk: (abs(counts[pk] - 100), pk))
+    heaviest = max(counts, key=lambda pk: (counts[pk], -pk))
+    targets = []
+    for label, pk in (("incident ~100 events", typical), ("incident most events", heaviest)):
+        incident = Incident(pk=pk)
+        try:
+            path = incident.get_absolute_url()
+        except NoReverseMatch:
+            path = f"/incidents/{incident.reference}/"
+        note = f"{incident.reference}, {counts[pk]:,} events"
+        targets.append(Target(label, path, "incident page", min_ratio=INCIDENT_MIN_RATIO, note=note))
+    return targets, {"typical": counts[typical], "most": counts[heaviest]}
+
+
+def count_queries(targets: list[Target], user) -> dict[str, tuple[int, int, int | None, str]]:
+    """Render each page in-process as `bench` (force_login) and count its SQL queries. The first
+    render warms the process (templates, content types); then, against an empty cache, the next
+    render is counted as "cold" (what a page costs when its cache misses, as the dashboard's does
+    once a minute) and the one after as the usual count (a warm cache, which the load test mostly
+    hits). Returns path → (status, queries, queries with a cold cache, error)."""
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client, override_settings
+    from django.test.utils import CaptureQueriesContext
+
+    def render(path: str) -> tuple:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(path)
+        return response, len(captured.captured_queries)
+
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+    # Sessions kept in the cache would be lost with it; then only the warm count is taken.
+    empty_cache = (
+        override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}})
+        if "cache" not in settings.SESSION_ENGINE
+        else None
+    )
+    found = {}
+    request_log = logging.getLogger("django.request")
+    level = request_log.level
+    request_log.setLevel(logging.CRITICAL)  # A failing page is reported in the table, once.
+    try:
+        for target in targets:
+            client.get(target.path)
+            cold = None
+            if empty_cache is not None:
+                with empty_cache:
+                    _, cold = render(target.path)
+                    response, warm = render(target.path)
+            else:
+                response, warm = render(target.path)
+            error = ""
+            if getattr(response, "exc_info", None):
+                exception = response.exc_info[1]
+                error = f"{type(exception).__name__}: {str(exception).splitlines()[0][:100]}"
+            found[target.path] = (response.status_code, warm, cold, error)
+    finally:
+        request_log.setLevel(level)
+    return found
+
+
+def judge(results: list[Result], targets: list[Target]) -> list[dict]:
+    """Fill in ratios and verdicts; returns the query-constancy checks per group."""
+    bare = next(result for result in results if result.path == BARE_PATH)
+    for result, target in zip(results, targets, strict=True):
+        baseline = result.bare_rps_alongside or bare.rps
+        if result.rps is not None and baseline:
+            result.ratio_to_bare = result.rps / baseline
+        wanted = []
+        if target.max_p95_ms is not None:
+            wanted.append(f"p95 ≤ {target.max_p95_ms:g} ms")
+        if target.min_ratio is not None:
+            wanted.append(f"≥ {target.min_ratio:g}x bare")
+        result.target = ", ".join(wanted)
+        if result.rps is None:
+            result.verdict = "n/a"
+            continue
+        if target.max_p95_ms is not None and result.p95_ms is not None and result.p95_ms > target.max_p95_ms:
+            result.failures.append("p95")
+        if target.min_ratio is not None and (result.ratio_to_bare or 0) < target.min_ratio:
+            result.failures.append("throughput")
+        if result.non_200 or result.errors:
+            result.failures.append("errors")
+        if wanted or result.failures:
+            result.verdict = "FAIL" if result.failures else "PASS"
+    checks = []
+    groups = {target.query_group for target in targets if target.query_group}
+    for group in sorted(groups):
+        members = [r for r, t in zip(results, targets, strict=True) if t.query_group == group and r.status == 200]
+        counts = {result.name: result.queries for result in members}
+        cold_counts = {result.name: result.queries_cold_cache for result in members}
+        check = {"group": group, "queries": counts, "queries_cold_cache": cold_counts}
+        if len(members) < 2:
+            checks.append({**check, "verdict": "n/a"})
+            continue
+        constant = len(set(counts.values())) == 1 and len(set(cold_counts.values())) == 1
+        checks.append({**check, "verdict": "PASS" if constant else "FAIL"})
+    return checks
+
+
+def print_table(results: list[Result], checks: list[dict], meta: dict) -> None:
+    print()
+    print(
+        f"{meta['client']} · {meta['requests_per_target']} requests per target at concurrency "
+        f"{meta['concurrency']} · gunicorn {meta['server']} · {meta['cpus']} CPUs, load {meta['load_before']}"
+    )
+    header = f"{'target':<22}{'path':<27}{'req/s':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
+    header += f"{'xbare':>7}{'SQL':>5}{'cold':>5}"
+    print(header + "  target                         verdict")
+    print("-" * (len(header) + 40))
+
+    def number(value: float | None, digits: int) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    for r in results:
+        path = r.path if len(r.path) <= 26 else r.path[:25] + "…"
+        queries = "-" if r.queries is None else str(r.queries)
+        cold = "-" if r.queries_cold_cache is None else str(r.queries_cold_cache)
+        verdict = r.verdict + (f" ({', '.join(r.failures)})" if r.failures else "")
+        print(
+            f"{r.name:<22}{path:<27}{number(r.rps, 0):>8}{number(r.p50_ms, 1):>8}{number(r.p95_ms, 1):>8}"
+            f"{number(r.p99_ms, 1):>8}{number(r.ratio_to_bare, 3):>7}{queries:>5}{cold:>5}  {r.target:<31}{verdict}"
+        )
+        details = [r.note] if r.note else []
+        if r.non_200 or r.errors:
+            details.append(f"{r.non_200} non-200 responses, {r.errors} socket errors/timeouts")
+        if r.status not in (None, 200):
+            details.append(f"in-process render answered HTTP {r.status} {r.error}".rstrip())
+        for detail in details:
+            print(f"{'':<22}  {detail}")
+    print("SQL: queries per request as served (warm cache); cold: the same page with an empty cache.")
+    print()
+    for check in checks:
+        counts = (
+            ", ".join(
+                f"{name}: {count} ({check['queries_cold_cache'][name]} cold)"
+                for name, count in check["queries"].items()
+            )
+            or "no page rendered"
+        )
+        print(f"queries per page constant — {check['group']}: {counts}  {check['verdict']}")
+
+
+# --- Main -------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    django.setup()
+
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from incidents.models import Incident, TimelineEvent
+
+    if settings.ROOT_URLCONF != "bench.urls":
+        print(f"Run with DJANGO_SETTINGS_MODULE=bench.settings, not {settings.SETTINGS_MODULE}.", file=sys.stderr)
+        return 2
+    client = args.client
+    if client == "auto":
+        client = "wrk" if shutil.which("wrk") else "python"
+    measure = run_wrk if client == "wrk" else run_python
+    if connection.vendor != "postgresql":
+        print(f"warning: measuring against {connection.vendor}; the targets are meant for PostgreSQL")
+    if unapplied := unapplied_migrations(connection):
+        print(
+            f"warning: {len(unapplied)} unapplied migrations ({', '.join(unapplied[:3])}…); pages will fail. "
+            "Run `python -m bench.generate --setup --if-missing` (or `make bench`)."
+        )
+
+    targets = [
+        Target("bare (baseline)", BARE_PATH, note="plain function view, same server and middleware"),
+        Target("health", "/health"),
+        Target("dashboard", "/", "dashboard", DASHBOARD_MAX_P95_MS, DASHBOARD_MIN_RATIO),
+        Target("dashboard SEV1", "/?severity=SEV1", "dashboard", DASHBOARD_MAX_P95_MS, DASHBOARD_MIN_RATIO),
+    ]
+    user = get_user_model().objects.filter(username=BENCH_USERNAME).first()
+    if user is None:
+        print(
+            f"No user '{BENCH_USERNAME}' in {settings.DATABASES['default']['NAME']}: point DATABASE_URL at the "
+            "benchmark database and run `python -m bench.generate --setup` first (or `make bench`).",
+            file=sys.stderr,
+        )
+        return 2
+    more, event_counts = incident_targets()
+    if not more:
+        print("warning: no timeline events; run `python -m bench.generate` first for the incident pages")
+    targets += more
+    if args.only:
+        # The bare view always runs: every other figure is read as a ratio of it.
+        targets = [t for t in targets if t.path == BARE_PATH or any(word in t.name for word in args.only)]
+    queries = count_queries(targets, user)
+    results = [Result(t.name, t.path, t.note, *queries[t.path]) for t in targets]
+    connection.close()  # Not needed while the server runs; frees a PostgreSQL backend.
+
+    RESULTS_DIR.mkdir(exist_ok=True)
+    port = free_port()
+    server_desc = f"{args.workers} {args.worker_class} workers" + (
+        f" x {args.threads} threads" if args.worker_class == "gthread" else ""
+    )
+    meta = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "client": client,
+        "requests_per_target": args.requests,
+        "concurrency": args.concurrency,
+        "server": server_desc,
+        "cpus": os.cpu_count(),
+        "load_before": " ".join(f"{value:.2f}" for value in os.getloadavg()),
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "database": f"{connection.vendor} {settings.DATABASES['default']['NAME']}",
+        "incidents": Incident.objects.count(),
+        "timeline_events": TimelineEvent.objects.count(),
+        "events_in_measured_incidents": event_counts,
+        "commit": git_commit(),
+    }
+    connection.close()
+    server_failed = None
+    server = None
+    try:
+        server = start_server(args, port, RESULTS_DIR / "gunicorn.log")
+        try:
+            cookie = login(port)
+            meta["login"] = "POST /accounts/login/"
+        except (RuntimeError, OSError) as problem:
+            # A broken login page should not stop the measurements: use a session made in-process.
+            cookie = forced_session_cookie(user)
+            meta["login"] = f"force_login session ({problem})"
+            print(f"warning: browser-style login failed, using a force_login session: {problem}")
+        for target, result in zip(targets, results, strict=True):
+            if result.status != 200:
+                print(f"skipping {target.path}: in-process render answered HTTP {result.status}")
+                continue
+            try:
+                if target.path != BARE_PATH:
+                    # The machine's load drifts during a run (other jobs share it): a bare run right
+                    # before each page gives the ratio a baseline taken under the same conditions.
+                    result.bare_rps_alongside = measure(port, BARE_PATH, cookie, args.requests, args)["rps"]
+                if args.warmup:
+                    measure(port, target.path, cookie, args.warmup, args)
+                figures = measure(port, target.path, cookie, args.requests, args)
+            except (RuntimeError, subprocess.TimeoutExpired) as problem:
+                if server.poll() is not None:
+                    raise ServerFailedError(f"gunicorn exited with {server.returncode} during {target.path}") from None
+                result.failures.append(f"client: {problem}")
+                continue
+            for name, value in figures.items():
+                setattr(result, name, value)
+            if server.poll() is not None:
+                raise ServerFailedError(f"gunicorn exited with {server.returncode} during {target.path}")
+            print(f"  measured {target.path}: {result.rps:.0f} req/s", flush=True)
+        if results[0].rps is None:
+            raise ServerFailedError(f"{BARE_PATH} could not be measured")
+    except ServerFailedError as problem:
+        server_failed = str(problem)
+    finally:
+        if server is not None:
+            stop_server(server)
+
+    checks = judge(results, targets)
+    print_table(results, checks, meta)
+    report = {
+        "meta": meta,
+        "targets": {
+            "dashboard_p95_ms_max": DASHBOARD_MAX_P95_MS,
+            "dashboard_ratio_min": DASHBOARD_MIN_RATIO,
+            "incident_ratio_min": INCIDENT_MIN_RATIO,
+            "queries_per_page": "constant within a group",
+        },
+        "results": [asdict(result) for result in results],
+        "query_checks": checks,
+        "server_failed": server_failed,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    args.output.write_text(text + "\n")
+    stamp = meta["started_at"].replace(":", "").replace("-", "")
+    (RESULTS_DIR / f"run-{stamp}.json").write_text(text + "\n")
+    print(f"\nwrote {args.output}")
+    if server_failed:
+        print(f"server failed: {server_failed}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def unapplied_migrations(connection) -> list[str]:
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return [f"{migration.app_label}.{migration.name}" for migration, _ in plan]
+
+
+def forced_session_cookie(user) -> str:
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def git_commit() -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=BENCH_DIR, check=False
+        )
+    except OSError:
+        return None
+    return done.stdout.strip() or None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
