@@ -70,6 +70,23 @@ def _empty_cache():
     cache.clear()
 
 
+def seed_policy_and_roles() -> None:
+    """Transactional tests empty every table afterwards, the data migration's severity policy and
+    role groups included; its seed uses get_or_create, so running it again restores them."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("incidents.migrations.0002_seed_policy_and_roles").seed(apps, None)
+
+
+@pytest.fixture
+def committed_db(transactional_db):
+    """A database whose writes are committed (other threads and processes see them), with the
+    seeded severity policy and role groups in place."""
+    seed_policy_and_roles()
+
+
 @pytest.fixture
 def responder(db):
     return factories.UserFactory(role="responder")

@@ -8,7 +8,6 @@ REQUIRE_SERVICES=1, failed) the test before any fixture is set up.
 
 from __future__ import annotations
 
-import importlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from django.apps import apps
 from django.contrib.auth.models import User
 
 from tests import factories
@@ -53,19 +51,9 @@ def browser() -> Iterator[Browser]:
             browser.close()
 
 
-def _seed_policy_and_roles() -> None:
-    """live_server needs a transactional database, and TransactionTestCase empties every table
-    after each test — the severity policy and role groups of the data migration included. The
-    migration's seed uses get_or_create, so running it again restores them (and is a no-op on the
-    first test, when the migrated rows are still there)."""
-    migration = importlib.import_module("incidents.migrations.0002_seed_policy_and_roles")
-    migration.seed(apps, None)
-
-
 @pytest.fixture
-def e2e_db(live_server, transactional_db) -> str:
+def e2e_db(live_server, committed_db) -> str:
     """The live server's URL, with the seeded severity policy and role groups in place."""
-    _seed_policy_and_roles()
     return live_server.url
 
 

@@ -10,7 +10,7 @@ from incidents import services
 from incidents.models import EventKind, IncidentStatus, SeverityPolicy
 from tests.factories import UserFactory, declare_incident
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("committed_db")]
 
 
 def run_concurrently(*jobs) -> list[BaseException]:
