@@ -222,5 +222,10 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 90},
     },
 }
+# Seconds before the 2nd, 3rd, 4th and 5th attempt of an email or webhook: bounded, far below the
+# broker's visibility timeout. The fifth failure is final.
+NOTIFICATIONS_RETRY_BACKOFF_SECONDS = [
+    int(seconds) for seconds in os.environ.get("NOTIFICATIONS_RETRY_BACKOFF_SECONDS", "5,15,45,120").split(",")
+]
 # A delivery that finally fails is put on its incident's timeline by this function.
 NOTIFICATIONS_FAILURE_HANDLER = "incidents.services.notification_failure_record"

@@ -27,9 +27,13 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 WEBHOOK_TIMEOUT_SECONDS = 10
-# A pending delivery not sent this long after it was queued is queued again (its broker message
-# may have been lost with a restarted Redis); the row lock makes a second queueing harmless.
-REQUEUE_AFTER = timedelta(seconds=60)
+# A pending delivery still unsent this long after it was due to run is queued again (its broker
+# message may have been lost with a restarted Redis or a killed worker); the row lock and the
+# status check make a second queueing harmless.
+REQUEUE_AFTER = timedelta(seconds=20)
+# Deliveries go to the broker in batches: one message per delivery would make a sweep of
+# thousands of reminders wait on thousands of broker round trips.
+QUEUE_BATCH = 25
 
 
 @dataclass(frozen=True)
@@ -144,11 +148,13 @@ def messages_send(*, outgoing: Sequence[Outgoing], now: datetime | None = None) 
 def _queue_after_commit(delivery_ids: Sequence[int]) -> None:
     if not delivery_ids:
         return
-    from notifications.tasks import deliver
+    from notifications.tasks import deliver_batch
+
+    ids = list(delivery_ids)
 
     def queue() -> None:
-        for delivery_id in delivery_ids:
-            deliver.delay(delivery_id)
+        for start in range(0, len(ids), QUEUE_BATCH):
+            deliver_batch.delay(ids[start : start + QUEUE_BATCH])
 
     transaction.on_commit(queue)
 
@@ -210,6 +216,7 @@ SENDERS = {Channel.EMAIL: _send_email, Channel.WEBHOOK: _send_webhook}
 class Attempt:
     outcome: str  # "sent", "already", "retry", "failed"
     attempts: int = 0
+    retry_in: int = 0  # seconds, when the outcome is "retry"
 
 
 def delivery_attempt(*, delivery_id: int) -> Attempt:
@@ -235,8 +242,12 @@ def delivery_attempt(*, delivery_id: int) -> Attempt:
                 delivery.save(update_fields=["attempts", "last_error", "status"])
                 _report_failure(delivery)
                 return Attempt("failed", delivery.attempts)
-            delivery.save(update_fields=["attempts", "last_error"])
-            return Attempt("retry", delivery.attempts)
+            backoff = settings.NOTIFICATIONS_RETRY_BACKOFF_SECONDS
+            retry_in = backoff[min(delivery.attempts, len(backoff)) - 1]
+            # The requeue sweep counts staleness from when the next attempt is due.
+            delivery.queued_at = timezone.now() + timedelta(seconds=retry_in)
+            delivery.save(update_fields=["attempts", "last_error", "queued_at"])
+            return Attempt("retry", delivery.attempts, retry_in)
         delivery.status = DeliveryStatus.SENT
         delivery.sent_at = timezone.now()
         delivery.save(update_fields=["attempts", "status", "sent_at"])

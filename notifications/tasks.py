@@ -1,20 +1,27 @@
-"""Thin tasks: take ids, call one service. Retries are bounded with exponential backoff, far
-below the broker's visibility timeout; the periodic requeue finds anything the broker lost."""
+"""Thin tasks: take ids, call one service. A task killed halfway is delivered again (acks_late,
+reject_on_worker_lost) and skips what was already sent; the database counts attempts, so retries
+stay bounded; the periodic requeue finds anything the broker lost."""
 
 from celery import shared_task
 
 from notifications import services
 
-RETRY_BACKOFF_SECONDS = [5, 15, 45, 120]
 
-
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=len(RETRY_BACKOFF_SECONDS))
-def deliver(self, delivery_id: int) -> str:
+def _attempt(delivery_id: int) -> str:
     attempt = services.delivery_attempt(delivery_id=delivery_id)
     if attempt.outcome == "retry":
-        countdown = RETRY_BACKOFF_SECONDS[min(attempt.attempts - 1, len(RETRY_BACKOFF_SECONDS) - 1)]
-        raise self.retry(countdown=countdown)
+        deliver.apply_async((delivery_id,), countdown=attempt.retry_in)
     return attempt.outcome
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def deliver(delivery_id: int) -> str:
+    return _attempt(delivery_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def deliver_batch(delivery_ids: list[int]) -> list[str]:
+    return [_attempt(delivery_id) for delivery_id in delivery_ids]
 
 
 @shared_task(acks_late=True)

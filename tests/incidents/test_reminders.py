@@ -365,8 +365,27 @@ def test_lost_broker_messages_are_queued_again(sev2_incident, people):
     sweep_at(T0 + timedelta(minutes=30))
     pending = Delivery.objects.filter(status=DeliveryStatus.PENDING)
     assert pending.count() == 2
+    assert notification_services.deliveries_requeue_stale(now=T0 + timedelta(minutes=30, seconds=15)) == 0
+    assert notification_services.deliveries_requeue_stale(now=T0 + timedelta(minutes=30, seconds=25)) == 2
+    # Queued again just now: not stale again until another 20 s have passed.
     assert notification_services.deliveries_requeue_stale(now=T0 + timedelta(minutes=30, seconds=30)) == 0
-    assert notification_services.deliveries_requeue_stale(now=T0 + timedelta(minutes=32)) == 2
+
+
+def test_a_retry_is_not_mistaken_for_a_lost_message(sev2_incident, people, webhook_server):
+    handler, url = webhook_server
+    handler.status = 503
+    SeverityPolicy.objects.filter(key="SEV2").update(webhook_url=url)
+    sev2_incident.refresh_from_db()
+    sweep_at(T0 + timedelta(minutes=45))
+    delivery = Delivery.objects.get(channel=Channel.WEBHOOK)
+    with time_machine.travel(T0 + timedelta(minutes=45, seconds=1), tick=False):
+        attempt = notification_services.delivery_attempt(delivery_id=delivery.pk)
+    assert (attempt.outcome, attempt.retry_in) == ("retry", 5)
+    delivery.refresh_from_db()
+    assert delivery.queued_at == T0 + timedelta(minutes=45, seconds=6)
+    stale = Delivery.objects.filter(pk=delivery.pk)
+    assert notification_services.deliveries_requeue_stale(now=T0 + timedelta(minutes=45, seconds=20)) == 0
+    assert stale.get().queued_at == T0 + timedelta(minutes=45, seconds=6)
 
 
 def test_reminder_rows_are_unique_per_due_time_and_step(sev2_incident):
