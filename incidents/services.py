@@ -2,6 +2,7 @@
 one transaction. Views, admin actions, the API and tasks call these functions; nothing else saves
 a domain model."""
 
+import functools
 import logging
 import secrets
 from collections.abc import Iterable
@@ -14,10 +15,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.db.models import prefetch_related_objects
+from django.db.models import F, prefetch_related_objects
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
+from config.bulk import insert_rows, update_datetime_column
 from incidents import errors
 from incidents.formatting import humanize_delta, utc_clock
 from incidents.models import (
@@ -535,7 +538,13 @@ def api_token_revoke(*, token: ApiToken) -> None:
 
 
 def _incident_url(incident: Incident) -> str:
-    return f"{settings.SITE_URL}{incident.get_absolute_url()}"
+    # Reversed once per process, not once per reminder: a sweep may write thousands.
+    return f"{settings.SITE_URL}{_incident_path_pattern().replace('INC-PLACEHOLDER', incident.reference)}"
+
+
+@functools.cache
+def _incident_path_pattern() -> str:
+    return reverse("incidents:detail", kwargs={"reference": "INC-PLACEHOLDER"})
 
 
 def _webhooks(incident: Incident) -> list[tuple[str, str]]:
@@ -671,13 +680,16 @@ def _escalation_contacts(severity: SeverityPolicy) -> list[AbstractBaseUser]:
 
 
 def _step_recipients(
-    incident: Incident, step: int, contacts: dict[int, list[AbstractBaseUser]]
+    incident: Incident,
+    step: int,
+    contacts: dict[int, list[AbstractBaseUser]],
+    responders: list[AbstractBaseUser],
 ) -> tuple[list[AbstractBaseUser], list[tuple[str, str]]]:
     leads = [user for user in (incident.lead, incident.comms_lead) if user is not None]
     if step == ReminderStep.DUE:
         return leads, []
     if step == ReminderStep.RESPONDERS:
-        people = {user.pk: user for user in [*leads, *incident.responders.all()]}
+        people = {user.pk: user for user in [*leads, *responders]}
         return list(people.values()), _webhooks(incident)
     return contacts[incident.severity_id], []
 
@@ -730,33 +742,38 @@ def reminders_sweep(*, now: datetime | None = None) -> int:
         )
         if not incidents:
             return 0
-        prefetch_related_objects(incidents, "responders")
+        # Joins rather than IN lists of thousands of ids: the sweep's own filter picks the rows.
+        due_filter = {"incident__next_reminder_at__lte": now}
+        responders: dict[int, list[AbstractBaseUser]] = {}
+        for link in Incident.responders.through.objects.filter(**due_filter).select_related("user"):
+            responders.setdefault(link.incident_id, []).append(link.user)
         policies = list({incident.severity_id: incident.severity for incident in incidents}.values())
         prefetch_related_objects(policies, "escalation_users", "escalation_groups__user_set")
         contacts = {policy.pk: _escalation_contacts(policy) for policy in policies}
         already = set(
-            Reminder.objects.filter(
-                incident__in=incidents, due_at__in={i.next_update_due_at for i in incidents if i.next_update_due_at}
-            ).values_list("incident_id", "due_at", "step")
+            Reminder.objects.filter(**due_filter, due_at=F("incident__next_update_due_at")).values_list(
+                "incident_id", "due_at", "step"
+            )
         )
-        reminders: list[Reminder] = []
-        events: list[TimelineEvent] = []
+        reminders: list[tuple] = []
+        events: list[tuple] = []
         outgoing: list[Outgoing] = []
+        next_at: dict[int, datetime | None] = {}
         for incident in incidents:
             due, cadence = incident.next_update_due_at, incident.severity.update_cadence
-            incident.next_reminder_at = None
+            next_at[incident.pk] = None
             if due is None or cadence is None or not incident.is_active:
                 continue
             for step, percent in _ladder(incident.severity):
                 at = _step_at(due, cadence, percent)
                 if at > now:
-                    incident.next_reminder_at = at
+                    next_at[incident.pk] = at
                     break
                 if (incident.pk, due, step) in already:
                     continue
-                users, webhooks = _step_recipients(incident, step, contacts)
+                users, webhooks = _step_recipients(incident, step, contacts, responders.get(incident.pk, []))
                 subject, body = _reminder_text(incident, step, due, now)
-                reminders.append(Reminder(incident=incident, due_at=due, step=step, sent_at=now))
+                reminders.append((incident.pk, due, step, now))
                 outgoing.append(
                     Outgoing(
                         dedup_key=f"incident:{incident.pk}:update-due:{due.isoformat()}:step-{step}",
@@ -776,25 +793,30 @@ def reminders_sweep(*, now: datetime | None = None) -> int:
                     )
                 )
                 events.append(
-                    TimelineEvent(
-                        incident=incident,
-                        kind=EventKind.REMINDER,
-                        actor=None,
-                        recorded_at=now,
-                        occurred_at=now,
-                        text=f"{ReminderStep(step).label}: {_names(users)} by {_channels_label(users, webhooks)}",
-                        data={
+                    (
+                        incident.pk,
+                        EventKind.REMINDER,
+                        now,
+                        now,
+                        f"{ReminderStep(step).label}: {_names(users)} by {_channels_label(users, webhooks)}",
+                        "",
+                        {
                             "step": step,
                             "due_at": due.isoformat(),
                             "recipients": [u.pk for u in users],
                             "webhooks": [url for url, _ in webhooks],
                         },
+                        False,
                     )
                 )
         # The unique constraint is the last guard: a duplicate step fails the whole sweep.
-        Reminder.objects.bulk_create(reminders, batch_size=5000)
-        TimelineEvent.objects.bulk_create(events, batch_size=5000)
-        Incident.objects.bulk_update(incidents, ["next_reminder_at"], batch_size=5000)
+        insert_rows(Reminder, ["incident", "due_at", "step", "sent_at"], reminders)
+        insert_rows(
+            TimelineEvent,
+            ["incident", "kind", "recorded_at", "occurred_at", "text", "body", "data", "starred"],
+            events,
+        )
+        update_datetime_column(Incident, "next_reminder_at", next_at)
         notification_services.messages_send(outgoing=outgoing, now=now)
     return len(reminders)
 

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from config.bulk import insert_rows
 from notifications.models import Channel, ChannelPreference, Delivery, DeliveryStatus, Message, WebhookFormat
 
 logger = logging.getLogger(__name__)
@@ -59,86 +60,110 @@ def _email_enabled(users: Sequence[AbstractBaseUser]) -> set[int]:
     return {user.pk for user in users if user.pk not in opted_out and getattr(user, "email", "")}
 
 
+DELIVERY_FIELDS = [
+    "message",
+    "channel",
+    "recipient",
+    "target",
+    "webhook_format",
+    "status",
+    "attempts",
+    "last_error",
+    "created_at",
+    "queued_at",
+    "sent_at",
+    "read_at",
+]
+
+
 @transaction.atomic
 def messages_send(*, outgoing: Sequence[Outgoing], now: datetime | None = None) -> list[int]:
     """Record many messages with their deliveries in a fixed number of queries, whatever their
-    number, and queue the email and webhook deliveries once the transaction commits. Returns the
-    ids of the email and webhook deliveries this call queued (a repeated call queues none)."""
+    number, and queue the email and webhook deliveries once the transaction commits. A message
+    whose dedup key is already recorded is skipped: its deliveries were recorded with it. Returns
+    the ids of the email and webhook deliveries this call queued (a repeated call queues none)."""
     if not outgoing:
         return []
     now = now or timezone.now()
-    Message.objects.bulk_create(
-        [
-            Message(
-                dedup_key=item.dedup_key,
-                topic=item.topic,
-                subject=item.subject[:255],
-                body_text=item.body_text,
-                body_html=item.body_html,
-                link=item.link,
-                payload=item.payload,
-                created_at=now,
-            )
-            for item in outgoing
-        ],
-        ignore_conflicts=True,
+    known = set(
+        Message.objects.filter(dedup_key__in=[item.dedup_key for item in outgoing]).values_list("dedup_key", flat=True)
     )
-    messages = Message.objects.in_bulk([item.dedup_key for item in outgoing], field_name="dedup_key")
-    existing = set(
-        Delivery.objects.filter(message__in=messages.values()).values_list("message_id", "channel", "target")
-    )
-    all_recipients = {user.pk: user for item in outgoing for user in item.recipients}
-    email_ok = _email_enabled(list(all_recipients.values()))
-
-    planned: dict[tuple, Delivery] = {}
-
-    def plan(delivery: Delivery) -> None:
-        key = (delivery.message.pk, delivery.channel, delivery.target)
-        if key not in existing:
-            planned.setdefault(key, delivery)
-
+    fresh: dict[str, Outgoing] = {}
     for item in outgoing:
-        message = messages[item.dedup_key]
+        if item.dedup_key not in known:
+            fresh.setdefault(item.dedup_key, item)
+    if not fresh:
+        return []
+    message_ids = insert_rows(
+        Message,
+        ["dedup_key", "topic", "subject", "body_text", "body_html", "link", "payload", "created_at"],
+        [
+            (
+                item.dedup_key,
+                item.topic,
+                item.subject[:255],
+                item.body_text,
+                item.body_html,
+                item.link,
+                item.payload,
+                now,
+            )
+            for item in fresh.values()
+        ],
+    )
+    email_ok = _email_enabled(list({user.pk: user for item in fresh.values() for user in item.recipients}.values()))
+    rows: dict[tuple, tuple] = {}
+    for message_id, item in zip(message_ids, fresh.values(), strict=True):
         for user in item.recipients:
-            plan(
-                Delivery(
-                    message=message,
-                    channel=Channel.IN_APP,
-                    recipient=user,
-                    target=f"user:{user.pk}",
-                    status=DeliveryStatus.SENT,
-                    attempts=1,
-                    created_at=now,
-                    sent_at=now,
-                )
+            target = f"user:{user.pk}"
+            rows.setdefault(
+                (message_id, Channel.IN_APP, target),
+                (message_id, Channel.IN_APP, user.pk, target, "", DeliveryStatus.SENT, 1, "", now, None, now, None),
             )
             if user.pk in email_ok:
-                plan(
-                    Delivery(
-                        message=message,
-                        channel=Channel.EMAIL,
-                        recipient=user,
-                        target=user.email,
-                        created_at=now,
-                        queued_at=now,
-                    )
+                rows.setdefault(
+                    (message_id, Channel.EMAIL, user.email),
+                    (
+                        message_id,
+                        Channel.EMAIL,
+                        user.pk,
+                        user.email,
+                        "",
+                        DeliveryStatus.PENDING,
+                        0,
+                        "",
+                        now,
+                        now,
+                        None,
+                        None,
+                    ),
                 )
         for url, webhook_format in item.webhooks:
-            plan(
-                Delivery(
-                    message=message,
-                    channel=Channel.WEBHOOK,
-                    target=url,
-                    webhook_format=webhook_format or WebhookFormat.JSON,
-                    created_at=now,
-                    queued_at=now,
-                )
+            rows.setdefault(
+                (message_id, Channel.WEBHOOK, url),
+                (
+                    message_id,
+                    Channel.WEBHOOK,
+                    None,
+                    url,
+                    webhook_format or WebhookFormat.JSON,
+                    DeliveryStatus.PENDING,
+                    0,
+                    "",
+                    now,
+                    now,
+                    None,
+                    None,
+                ),
             )
-    Delivery.objects.bulk_create(list(planned.values()), ignore_conflicts=True)
-    # bulk_create with ignore_conflicts returns no keys; this call's new rows carry its `now`.
+    insert_rows(Delivery, DELIVERY_FIELDS, list(rows.values()))
+    # A range and this call's time pick its rows without an IN list of thousands of ids.
     created = list(
         Delivery.objects.filter(
-            message__in=messages.values(), created_at=now, status=DeliveryStatus.PENDING
+            message_id__gte=min(message_ids),
+            message_id__lte=max(message_ids),
+            created_at=now,
+            status=DeliveryStatus.PENDING,
         ).values_list("pk", flat=True)
     )
     _queue_after_commit(created)
