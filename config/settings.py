@@ -222,6 +222,12 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 90},
     },
 }
+# The sweeps have their own queue, so a backlog of deliveries never delays the next sweep past its
+# expiry; workers consume both (`celery worker -Q celery,sweeps`).
+CELERY_TASK_ROUTES = {
+    "incidents.tasks.sweep_reminders": {"queue": "sweeps"},
+    "notifications.tasks.requeue_stale_deliveries": {"queue": "sweeps"},
+}
 # Seconds before the 2nd, 3rd, 4th and 5th attempt of an email or webhook: bounded, far below the
 # broker's visibility timeout. The fifth failure is final.
 NOTIFICATIONS_RETRY_BACKOFF_SECONDS = [

@@ -191,7 +191,12 @@ def _send_email(delivery: Delivery) -> None:
         body=message.body_text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[delivery.target],
-        headers={"X-Incident-Desk-Delivery": str(delivery.pk)},
+        # One Message-ID per delivery: if a crashed worker's retry sends it twice, mail systems
+        # see the same message and can drop the copy.
+        headers={
+            "X-Incident-Desk-Delivery": str(delivery.pk),
+            "Message-ID": f"<delivery-{delivery.pk}.{delivery.message_id}@incident-desk>",
+        },
     )
     if message.body_html:
         email.attach_alternative(message.body_html, "text/html")
