@@ -81,8 +81,12 @@ def _event(
 
 
 def _locked(incident: Incident) -> Incident:
-    """Re-read the incident under a row lock so concurrent responders never overwrite each other."""
-    return Incident.objects.select_for_update().select_related("severity").get(pk=incident.pk)
+    """Re-read the incident under a row lock so concurrent responders never overwrite each other.
+
+    No join here: PostgreSQL re-checks a waiting FOR UPDATE against the row another transaction
+    just committed, and with a join on the severity it drops the row when that transaction changed
+    the severity, so the second responder would be told the incident does not exist."""
+    return Incident.objects.select_for_update().get(pk=incident.pk)
 
 
 PLAN_FIELDS = ["cadence_anchor_at", "next_update_due_at", "next_reminder_at"]
