@@ -860,17 +860,15 @@ def incident_update_snooze(*, incident: Incident, actor: AbstractBaseUser, minut
 def notification_failure_record(*, delivery: Delivery) -> None:
     """A message that could not be delivered after every retry goes on its incident's timeline,
     so nobody believes people were told when they were not."""
-    incident_id = delivery.message.payload.get("incident_id")
-    if incident_id is None or not Incident.objects.filter(pk=incident_id).exists():
+    incident = Incident.objects.filter(pk=delivery.message.payload.get("incident_id")).first()
+    if incident is None:
         return
     who = delivery.target if delivery.channel != "in_app" else _user_label(delivery.recipient)
-    now = timezone.now()
-    TimelineEvent.objects.create(
-        incident_id=incident_id,
+    _event(
+        incident=incident,
         kind=EventKind.NOTIFICATION_FAILED,
         actor=None,
-        recorded_at=now,
-        occurred_at=now,
+        now=timezone.now(),
         text=f"{delivery.get_channel_display()} to {who} failed after {delivery.attempts} attempts",
         body=delivery.last_error,
         data={"delivery": delivery.pk, "channel": delivery.channel, "subject": delivery.message.subject},
