@@ -10,15 +10,13 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.mail import EmailMultiAlternatives, get_connection
-from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -186,7 +184,7 @@ def _queue_after_commit(delivery_ids: Sequence[int]) -> None:
     transaction.on_commit(queue)
 
 
-def _send_email(delivery: Delivery, mail_connection: BaseEmailBackend | None) -> None:
+def _send_email(delivery: Delivery) -> None:
     message = delivery.message
     email = EmailMultiAlternatives(
         subject=message.subject,
@@ -199,7 +197,6 @@ def _send_email(delivery: Delivery, mail_connection: BaseEmailBackend | None) ->
             "X-Incident-Desk-Delivery": str(delivery.pk),
             "Message-ID": f"<delivery-{delivery.pk}.{delivery.message_id}@incident-desk>",
         },
-        connection=mail_connection,
     )
     if message.body_html:
         email.attach_alternative(message.body_html, "text/html")
@@ -223,7 +220,7 @@ def webhook_body(delivery: Delivery) -> dict:
     }
 
 
-def _send_webhook(delivery: Delivery, mail_connection: BaseEmailBackend | None) -> None:
+def _send_webhook(delivery: Delivery) -> None:
     request = urllib.request.Request(  # noqa: S310 - the admin configures http(s) URLs
         delivery.target,
         data=json.dumps(webhook_body(delivery)).encode(),
@@ -252,11 +249,9 @@ class Attempt:
     retry_in: int = 0  # seconds, when the outcome is "retry"
 
 
-def delivery_attempt(*, delivery_id: int, mail_connection: BaseEmailBackend | None = None) -> Attempt:
+def delivery_attempt(*, delivery_id: int) -> Attempt:
     """Send one pending delivery. Its row stays locked while sending, so a second worker holding
-    the same task waits and then finds it sent. An open `mail_connection` (see mail_session) sends
-    without a login and QUIT per message, which also shortens the moment between a message being
-    accepted and its row saying so."""
+    the same task waits and then finds it sent."""
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(of=("self",))
@@ -268,7 +263,7 @@ def delivery_attempt(*, delivery_id: int, mail_connection: BaseEmailBackend | No
             return Attempt("already")
         delivery.attempts += 1
         try:
-            SENDERS[delivery.channel](delivery, mail_connection)
+            SENDERS[delivery.channel](delivery)
         except Exception as error:
             delivery.last_error = f"{type(error).__name__}: {error}"[:1000]
             logger.warning("delivery %s attempt %s failed: %s", delivery.pk, delivery.attempts, delivery.last_error)
@@ -293,26 +288,6 @@ def _report_failure(delivery: Delivery) -> None:
     handler_path = getattr(settings, "NOTIFICATIONS_FAILURE_HANDLER", "")
     if handler_path:
         import_string(handler_path)(delivery=delivery)
-
-
-@contextmanager
-def mail_session() -> Iterator[BaseEmailBackend | None]:
-    """One SMTP connection for a batch of deliveries; None (each message connects on its own) when
-    the server cannot be reached now, so each delivery records its own failure and retries."""
-    connection = get_connection()
-    try:
-        connection.open()
-    except OSError:
-        logger.warning("mail server unreachable; deliveries will connect one by one", exc_info=True)
-        yield None
-        return
-    try:
-        yield connection
-    finally:
-        try:
-            connection.close()
-        except OSError:
-            logger.warning("closing the mail connection failed", exc_info=True)
 
 
 def deliveries_requeue_stale(*, now: datetime | None = None) -> int:

@@ -7,8 +7,8 @@ from celery import shared_task
 from notifications import services
 
 
-def _attempt(delivery_id: int, mail_connection=None) -> str:
-    attempt = services.delivery_attempt(delivery_id=delivery_id, mail_connection=mail_connection)
+def _attempt(delivery_id: int) -> str:
+    attempt = services.delivery_attempt(delivery_id=delivery_id)
     if attempt.outcome == "retry":
         deliver.apply_async((delivery_id,), countdown=attempt.retry_in)
     return attempt.outcome
@@ -21,8 +21,7 @@ def deliver(delivery_id: int) -> str:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def deliver_batch(delivery_ids: list[int]) -> list[str]:
-    with services.mail_session() as mail_connection:
-        return [_attempt(delivery_id, mail_connection) for delivery_id in delivery_ids]
+    return [_attempt(delivery_id) for delivery_id in delivery_ids]
 
 
 @shared_task(acks_late=True)

@@ -6,6 +6,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
@@ -14,122 +15,52 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name="Message",
+            name='Message',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("dedup_key", models.CharField(max_length=200, unique=True)),
-                (
-                    "topic",
-                    models.CharField(
-                        blank=True,
-                        help_text="An opaque label of what the message is about, e.g. INC-0042.",
-                        max_length=100,
-                    ),
-                ),
-                ("subject", models.CharField(max_length=255)),
-                ("body_text", models.TextField()),
-                ("body_html", models.TextField(blank=True)),
-                ("link", models.CharField(blank=True, max_length=500)),
-                ("payload", models.JSONField(blank=True, default=dict, help_text="Structured data for webhooks.")),
-                ("created_at", models.DateTimeField()),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('dedup_key', models.CharField(max_length=200, unique=True)),
+                ('topic', models.CharField(blank=True, help_text='An opaque label of what the message is about, e.g. INC-0042.', max_length=100)),
+                ('subject', models.CharField(max_length=255)),
+                ('body_text', models.TextField()),
+                ('body_html', models.TextField(blank=True)),
+                ('link', models.CharField(blank=True, max_length=500)),
+                ('payload', models.JSONField(blank=True, default=dict, help_text='Structured data for webhooks.')),
+                ('created_at', models.DateTimeField()),
             ],
             options={
-                "ordering": ["-created_at"],
+                'ordering': ['-created_at'],
             },
         ),
         migrations.CreateModel(
-            name="ChannelPreference",
+            name='ChannelPreference',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("email", models.BooleanField(default=True)),
-                (
-                    "user",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="channel_preference",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('email', models.BooleanField(default=True)),
+                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='channel_preference', to=settings.AUTH_USER_MODEL)),
             ],
         ),
         migrations.CreateModel(
-            name="Delivery",
+            name='Delivery',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                (
-                    "channel",
-                    models.CharField(
-                        choices=[("in_app", "In-app"), ("email", "Email"), ("webhook", "Webhook")], max_length=16
-                    ),
-                ),
-                (
-                    "target",
-                    models.CharField(
-                        help_text="Where it goes: user:<id> in the app, an email address, or a webhook URL.",
-                        max_length=500,
-                    ),
-                ),
-                (
-                    "webhook_format",
-                    models.CharField(
-                        blank=True, choices=[("json", "JSON"), ("slack", "Slack-compatible")], max_length=8
-                    ),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[("pending", "Pending"), ("sent", "Sent"), ("failed", "Failed")],
-                        default="pending",
-                        max_length=8,
-                    ),
-                ),
-                ("attempts", models.PositiveSmallIntegerField(default=0)),
-                ("last_error", models.TextField(blank=True)),
-                ("created_at", models.DateTimeField()),
-                ("queued_at", models.DateTimeField(blank=True, null=True)),
-                ("sent_at", models.DateTimeField(blank=True, null=True)),
-                ("read_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "recipient",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="deliveries",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "message",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="deliveries",
-                        to="notifications.message",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('channel', models.CharField(choices=[('in_app', 'In-app'), ('email', 'Email'), ('webhook', 'Webhook')], max_length=16)),
+                ('target', models.CharField(help_text='Where it goes: user:<id> in the app, an email address, or a webhook URL.', max_length=500)),
+                ('webhook_format', models.CharField(blank=True, choices=[('json', 'JSON'), ('slack', 'Slack-compatible')], max_length=8)),
+                ('status', models.CharField(choices=[('pending', 'Pending'), ('sent', 'Sent'), ('failed', 'Failed')], default='pending', max_length=8)),
+                ('attempts', models.PositiveSmallIntegerField(default=0)),
+                ('last_error', models.TextField(blank=True)),
+                ('created_at', models.DateTimeField()),
+                ('queued_at', models.DateTimeField(blank=True, null=True)),
+                ('sent_at', models.DateTimeField(blank=True, null=True)),
+                ('read_at', models.DateTimeField(blank=True, null=True)),
+                ('recipient', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to=settings.AUTH_USER_MODEL)),
+                ('message', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='notifications.message')),
             ],
             options={
-                "verbose_name_plural": "deliveries",
-                "ordering": ["-created_at"],
-                "indexes": [
-                    models.Index(
-                        condition=models.Q(("channel", "in_app")),
-                        fields=["recipient", "channel", "read_at"],
-                        name="delivery_unread",
-                    ),
-                    models.Index(
-                        condition=models.Q(("status", "pending")), fields=["queued_at"], name="delivery_pending"
-                    ),
-                ],
-                "constraints": [
-                    models.UniqueConstraint(fields=("message", "channel", "target"), name="delivery_once_per_target"),
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            models.Q(("status", "sent"), _negated=True), ("sent_at__isnull", False), _connector="OR"
-                        ),
-                        name="delivery_sent_has_time",
-                    ),
-                ],
+                'verbose_name_plural': 'deliveries',
+                'ordering': ['-created_at'],
+                'indexes': [models.Index(condition=models.Q(('channel', 'in_app')), fields=['recipient', 'channel', 'read_at'], name='delivery_unread'), models.Index(condition=models.Q(('status', 'pending')), fields=['queued_at'], name='delivery_pending')],
+                'constraints': [models.UniqueConstraint(fields=('message', 'channel', 'target'), name='delivery_once_per_target'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'sent'), _negated=True), ('sent_at__isnull', False), _connector='OR'), name='delivery_sent_has_time')],
             },
         ),
     ]
