@@ -125,6 +125,8 @@ WHITENOISE_USE_FINDERS = True
 # Redis (broker and cache) or the embedded filesystem broker and a per-process cache.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
+    # Sessions are read on every page: from Redis first, the database only when it lacks them.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
     CACHES = {
