@@ -45,6 +45,10 @@ INSTALLED_APPS = [
     "template_partials",
     "notifications",
     "incidents",
+    "runbooks",
+    "postmortems",
+    "statuspage",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -237,3 +241,10 @@ NOTIFICATIONS_RETRY_BACKOFF_SECONDS = [
 ]
 # A delivery that finally fails is put on its incident's timeline by this function.
 NOTIFICATIONS_FAILURE_HANDLER = "incidents.services.notification_failure_record"
+# Called with every new timeline event, inside the transaction that wrote it (incidents.services._event):
+# the apps built on incidents react here, so incidents imports none of them.
+INCIDENT_EVENT_HANDLERS = [
+    "postmortems.services.incident_event_handle",
+    "statuspage.services.incident_event_handle",
+    "integrations.services.incident_event_handle",
+]

@@ -9,7 +9,11 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/v1/alerts/", include("integrations.urls")),
     path("api/v1/", include("incidents.api_urls")),
     path("notifications/", include("notifications.urls")),
+    path("runbooks/", include("runbooks.urls")),
+    path("", include("postmortems.urls")),
+    path("", include("statuspage.urls")),
     path("", include("incidents.urls")),
 ]

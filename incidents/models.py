@@ -252,6 +252,12 @@ class EventKind(models.TextChoices):
     UPDATE_SNOOZED = "update_snoozed", "Update snoozed"
     STAKEHOLDERS_NOTIFIED = "stakeholders_notified", "Stakeholders notified"
     NOTIFICATION_FAILED = "notification_failed", "Notification failed"
+    # Kinds recorded by the apps that build on incidents (runbooks, postmortems, integrations).
+    RUNBOOK_ATTACHED = "runbook_attached", "Runbook attached"
+    RUNBOOK_STEP = "runbook_step", "Runbook step"
+    POSTMORTEM = "postmortem", "Postmortem"
+    ALERT = "alert", "Alert"
+    COMPONENT_STATUS = "component_status", "Status page"
 
 
 class TimelineEvent(models.Model):

@@ -19,6 +19,7 @@ from django.db.models import F, prefetch_related_objects
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from config.bulk import insert_rows, update_datetime_column
 from incidents import errors
@@ -67,7 +68,7 @@ def _event(
     data: dict | None = None,
     status_update: StatusUpdate | None = None,
 ) -> TimelineEvent:
-    return TimelineEvent.objects.create(
+    event = TimelineEvent.objects.create(
         incident=incident,
         kind=kind,
         actor=actor,
@@ -78,6 +79,16 @@ def _event(
         data=data or {},
         status_update=status_update,
     )
+    for handler in _event_handlers():
+        handler(event=event)
+    return event
+
+
+def _event_handlers() -> list:
+    """The apps that build on incidents (postmortems, the status page, outbound webhooks) react to
+    timeline events through INCIDENT_EVENT_HANDLERS, so incidents never imports them. A handler runs
+    inside the writing transaction: what it writes commits or rolls back with the event."""
+    return [import_string(path) for path in getattr(settings, "INCIDENT_EVENT_HANDLERS", [])]
 
 
 def _locked(incident: Incident) -> Incident:

@@ -9,6 +9,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from incidents.formatting import humanize_delta
+from incidents.markdown import render_markdown
 
 register = template.Library()
 
@@ -82,3 +83,9 @@ def status_badge(status: str, label: str) -> str:
 @register.filter
 def duration_text(delta: timedelta) -> str:
     return humanize_delta(delta)
+
+
+@register.filter
+def markdown(text: str) -> str:
+    """Markdown rendered to sanitized HTML (incidents.markdown)."""
+    return mark_safe(render_markdown(text))  # noqa: S308 - nh3 has sanitized it
