@@ -437,6 +437,23 @@ def incident_note_add(
 
 
 @transaction.atomic
+def incident_event_record(
+    *,
+    incident: Incident,
+    kind: str,
+    actor: AbstractBaseUser | None,
+    text: str,
+    body: str = "",
+    data: dict | None = None,
+) -> TimelineEvent:
+    """Put on the timeline what an app built on incidents did (a runbook step, an alert, a
+    postmortem's progress, a status-page change). The incident is locked like any other change, so
+    the event orders with the responders' own."""
+    incident = _locked(incident)
+    return _event(incident=incident, kind=kind, actor=actor, text=text[:200], body=body, data=data, now=timezone.now())
+
+
+@transaction.atomic
 def incident_milestone_set(*, incident: Incident, actor: AbstractBaseUser, milestone: str, at: datetime) -> Incident:
     """Record when the incident was detected, acknowledged or mitigated (times may be earlier
     than now: people often log them after the fact)."""
