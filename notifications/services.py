@@ -33,8 +33,9 @@ WEBHOOK_TIMEOUT_SECONDS = 10
 # status check make a second queueing harmless.
 REQUEUE_AFTER = timedelta(seconds=20)
 # Deliveries go to the broker in batches: one message per delivery would make a sweep of
-# thousands of reminders wait on thousands of broker round trips.
-QUEUE_BATCH = 25
+# thousands of reminders wait on thousands of broker round trips. A batch is a few seconds of
+# sending at most, well inside the broker's visibility timeout.
+QUEUE_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ DELIVERY_FIELDS = [
     "sent_at",
     "read_at",
 ]
+STATUS_COLUMN = DELIVERY_FIELDS.index("status")
 
 
 @transaction.atomic
@@ -156,16 +158,12 @@ def messages_send(*, outgoing: Sequence[Outgoing], now: datetime | None = None) 
                     None,
                 ),
             )
-    insert_rows(Delivery, DELIVERY_FIELDS, list(rows.values()))
-    # A range and this call's time pick its rows without an IN list of thousands of ids.
-    created = list(
-        Delivery.objects.filter(
-            message_id__gte=min(message_ids),
-            message_id__lte=max(message_ids),
-            created_at=now,
-            status=DeliveryStatus.PENDING,
-        ).values_list("pk", flat=True)
-    )
+    delivery_ids = insert_rows(Delivery, DELIVERY_FIELDS, list(rows.values()))
+    created = [
+        pk
+        for pk, row in zip(delivery_ids, rows.values(), strict=True)
+        if row[STATUS_COLUMN] == DeliveryStatus.PENDING
+    ]
     _queue_after_commit(created)
     return created
 
@@ -179,7 +177,9 @@ def _queue_after_commit(delivery_ids: Sequence[int]) -> None:
 
     def queue() -> None:
         for start in range(0, len(ids), QUEUE_BATCH):
-            deliver_batch.delay(ids[start : start + QUEUE_BATCH])
+            batch = ids[start : start + QUEUE_BATCH]
+            # argsrepr: Celery would otherwise format every id list for its logs on each publish.
+            deliver_batch.apply_async((batch,), argsrepr=f"({len(batch)} deliveries {batch[0]}…)")
 
     transaction.on_commit(queue)
 
