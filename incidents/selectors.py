@@ -1,7 +1,7 @@
 """Reads that span relations. Each returns what a page needs in a fixed number of queries."""
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from functools import cached_property
 
 from django.db.models import Max, Q, QuerySet
 from django.http import Http404
@@ -58,10 +58,22 @@ def incident_get(*, reference: str) -> Incident:
         raise Http404(errors.UNKNOWN_INCIDENT) from None
 
 
-@dataclass(frozen=True)
 class TimelinePage:
-    events: list[TimelineEvent]
-    has_more: bool
+    """A page of an incident's timeline. `stamps` — (id, starred) of each event, newest first — is
+    all its rendering depends on (events are immutable but for the star), so a page can be served
+    from a cache without loading its events; `events` loads them on first use."""
+
+    def __init__(self, *, stamps: list[tuple[int, bool]], has_more: bool) -> None:
+        self.stamps = stamps
+        self.has_more = has_more
+
+    @cached_property
+    def events(self) -> list[TimelineEvent]:
+        return list(
+            TimelineEvent.objects.filter(pk__in=[pk for pk, _ in self.stamps])
+            .select_related("actor", "status_update")
+            .order_by("-occurred_at", "-id")
+        )
 
 
 def incident_timeline(
@@ -79,8 +91,8 @@ def incident_timeline(
         )
         if anchor is not None:
             events = events.filter(Q(occurred_at__lt=anchor) | Q(occurred_at=anchor, pk__lt=before))
-    rows = list(events.select_related("actor", "status_update").order_by("-occurred_at", "-id")[: limit + 1])
-    return TimelinePage(events=rows[:limit], has_more=len(rows) > limit)
+    stamps = list(events.order_by("-occurred_at", "-id").values_list("pk", "starred")[: limit + 1])
+    return TimelinePage(stamps=stamps[:limit], has_more=len(stamps) > limit)
 
 
 def timeline_version() -> int:

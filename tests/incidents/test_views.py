@@ -470,3 +470,32 @@ def test_cached_dashboard_shows_a_change_at_once(responder_client, django_assert
         services.incident_status_change(incident=incident, status=IncidentStatus.MONITORING, actor=incident.lead)
         body = responder_client.get("/", **HTMX).content.decode()
     assert 'status-monitoring">Monitoring' in body
+
+
+def test_cached_timeline_rows_carry_each_readers_own_csrf_token_and_fresh_stars(client, responder):
+    """The rendered timeline rows are shared between readers through the cache; the star forms in
+    them must still post with the reader's own CSRF token, and a star shows at once."""
+    from django.test import Client
+
+    incident = declare_incident()
+    event = incident.timeline.get()
+    other = Client()
+    other.force_login(UserFactory(role="responder"))
+    client.force_login(responder)
+    tokens = []
+    for reader in (client, other):
+        response = reader.get(url("detail", incident))
+        body = response.content.decode()
+        token = reader.cookies["csrftoken"].value
+        assert "csrf-placeholder" not in body
+        star_form = body[body.index(f'<li id="event-{event.pk}"') :]
+        star_form = star_form[: star_form.index("</li>")]
+        marker = 'name="csrfmiddlewaretoken" value="'
+        tokens.append(star_form[star_form.index(marker) + len(marker) :].split('"')[0])
+        assert tokens[-1], "the star form has a token"
+        assert token
+    assert tokens[0] != tokens[1]
+    services.timeline_event_star(event=event, starred=True)
+    body = client.get(url("detail", incident)).content.decode()
+    row = body[body.index(f'<li id="event-{event.pk}"') :]
+    assert row[: row.index(">")].count("starred") == 1
