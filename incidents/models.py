@@ -263,7 +263,9 @@ class EventKind(models.TextChoices):
 class TimelineEvent(models.Model):
     """An immutable record of something that happened; only `starred` changes afterwards."""
 
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
+    # No index of its own: event_incident_occurred starts with the incident (each index is one more
+    # write for every event, and the sweep writes thousands at a time).
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline", db_index=False)
     kind = models.CharField(max_length=32, choices=EventKind.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
     recorded_at = models.DateTimeField()
@@ -293,7 +295,8 @@ class ReminderStep(models.IntegerChoices):
 class Reminder(models.Model):
     """One ladder step sent for one due time. The unique constraint is the promise: exactly once."""
 
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="reminders")
+    # Indexed by reminder_once_per_due_time_and_step, which starts with the incident.
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="reminders", db_index=False)
     due_at = models.DateTimeField()
     step = models.PositiveSmallIntegerField(choices=ReminderStep.choices)
     sent_at = models.DateTimeField()
