@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -98,6 +99,7 @@ class WebhookDeliveryInline(admin.TabularInline):
 
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["team", "url", "events", "body_format", "include_internal_updates", "active"]
     list_filter = ["active", "body_format"]
     inlines = [WebhookDeliveryInline]
