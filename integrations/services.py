@@ -215,7 +215,9 @@ def _incident_summary(batch: ParsedBatch, alerts: list[ParsedAlert]) -> str:
     if others:
         lines.append("Also firing: " + ", ".join(sorted(set(others))))
     if first.generator_url:
-        lines.append(f"Source: {first.generator_url}")
+        # The query string of a Prometheus graph link is long and unbreakable; the full link stays
+        # in the alert's record and in the ALERT event's data.
+        lines.append(f"Source: {first.generator_url.split('?', 1)[0]}")
     return "\n".join(lines).strip()
 
 
