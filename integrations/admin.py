@@ -53,7 +53,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
 @admin.register(Alert)
 class AlertAdmin(ReadOnlyAdmin):
-    list_display = ["name", "status", "source", "incident", "starts_at", "last_received_at", "times_received"]
+    list_display = ["name", "status", "incident", "last_received_at", "times_received"]
     list_filter = ["status", "source"]
     list_select_related = ["source", "incident"]
     search_fields = ["name", "fingerprint", "group_key"]
@@ -61,7 +61,7 @@ class AlertAdmin(ReadOnlyAdmin):
 
 @admin.register(RejectedPayload)
 class RejectedPayloadAdmin(ReadOnlyAdmin):
-    list_display = ["received_at", "status_code", "endpoint", "source", "reason"]
+    list_display = ["received_at", "reason", "status_code", "source"]
     list_filter = ["status_code", "endpoint", "source"]
     list_select_related = ["source"]
 

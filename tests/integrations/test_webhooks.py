@@ -1,5 +1,6 @@
 """Outbound webhooks: which incident events reach which subscription, and how they are signed."""
 
+import io
 import json
 
 import pytest
@@ -234,3 +235,39 @@ def test_every_admin_list_costs_the_same_queries_for_few_or_many_rows(client, re
             assert client.get(f"/admin/integrations/{page}/").status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+def test_a_source_added_in_the_admin_shows_its_token_once_and_stores_its_digest(client, post):
+    from integrations.models import AlertSource
+
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    response = client.post(
+        "/admin/integrations/alertsource/add/",
+        {
+            "name": "grafana",
+            "kind": "alertmanager",
+            "dedup_window_seconds": 300,
+            "rate_limit_per_minute": 60,
+            "active": "on",
+        },
+        follow=True,
+    )
+    [token_message] = [str(m) for m in response.context["messages"] if "shown this once" in str(m)]
+    token = token_message.rsplit(" ", 1)[-1]
+    source = AlertSource.objects.get(name="grafana")
+    assert source.digest == AlertSource.digest_of(token)
+    assert token not in client.get(f"/admin/integrations/alertsource/{source.pk}/change/").content.decode()
+
+
+def test_the_demo_step_is_idempotent(db):
+    from django.core.management import call_command
+
+    from incidents.models import Incident
+    from integrations.models import Alert, AlertRule, AlertSource
+
+    call_command("load_demo_data", stdout=io.StringIO())
+    call_command("load_demo_data", stdout=io.StringIO())
+    assert AlertSource.objects.filter(name=services.DEMO_SOURCE).count() == 1
+    assert AlertRule.objects.count() == 3
+    assert Alert.objects.count() == 2
+    assert Incident.objects.filter(alerts__isnull=False).distinct().count() == 1
