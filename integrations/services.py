@@ -343,9 +343,13 @@ def alert_batch_receive(*, source: AlertSource, batch: ParsedBatch, now: datetim
 
     if firing:
         if open_incident is None:
-            title = (
-                batch.common_annotations.get("summary") or firing[0].summary or firing[0].name or batch.group_key
-            ).strip()[:200]
+            candidates = [
+                batch.common_annotations.get("summary", ""),
+                firing[0].summary,
+                firing[0].name,
+                batch.group_key,
+            ]
+            title = next((text.strip() for text in candidates if text.strip()), f"Alert from {source.name}")[:200]
             earliest = min((a.starts_at for a in firing if a.starts_at), default=now)
             open_incident = incident_services.incident_declare(
                 declared_by=actor,

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -57,7 +57,11 @@ def _receive(request: HttpRequest, *, kind: str, parse: Callable[[dict, datetime
             services.generic_batch_check(batch)
     except PayloadError as refused:
         return _refuse(request, source=source, endpoint=kind, status=refused.status, reason=refused.reason)
-    outcome = services.alert_batch_receive(source=source, batch=batch, now=now)
+    try:
+        outcome = services.alert_batch_receive(source=source, batch=batch, now=now)
+    except ValidationError as refused:
+        # The incident services refused what the alert would make (nothing was written).
+        return _refuse(request, source=source, endpoint=kind, status=400, reason=" ".join(refused.messages))
     return JsonResponse({"status": "ok", **outcome.as_json()})
 
 

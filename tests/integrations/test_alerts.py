@@ -82,6 +82,28 @@ def test_a_firing_alert_declares_an_incident_from_its_labels_and_annotations(pos
     assert alert.ends_at is None  # Go's zero time means "still firing"
 
 
+def test_a_blank_summary_falls_back_to_the_alert_name_for_the_title(post, token, rules):
+    payload = fixture("alertmanager_firing")
+    payload["commonAnnotations"]["summary"] = "   "
+    payload["alerts"][0]["annotations"]["summary"] = " "
+    assert post(ALERTMANAGER, payload, token=token).status_code == 200
+    assert Incident.objects.get().title == "CheckoutHighErrorRate"
+
+
+def test_an_alert_the_incident_services_refuse_gets_400_and_is_kept(post, token, rules, monkeypatch):
+    from django.core.exceptions import ValidationError
+
+    def refuse(**kwargs):
+        raise ValidationError({"title": "refused by incidents"})
+
+    monkeypatch.setattr("incidents.services.incident_declare", refuse)
+    response = post(ALERTMANAGER, fixture("alertmanager_firing"), token=token)
+    assert response.status_code == 400
+    assert response.json() == {"error": "refused by incidents"}
+    assert RejectedPayload.objects.get().reason == "refused by incidents"
+    assert Alert.objects.count() == 0
+
+
 def test_without_a_matching_rule_the_source_default_or_least_severe_severity_is_used(post, token, source, severities):
     post(ALERTMANAGER, fixture("alertmanager_firing"), token=token)
     assert Incident.objects.get().severity.key == max(severities.values(), key=lambda s: s.rank).key
