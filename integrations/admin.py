@@ -1,10 +1,20 @@
+from django import forms
 from django.contrib import admin, messages
-from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from integrations import services
-from integrations.models import Alert, AlertRule, AlertSource, RejectedPayload, WebhookDelivery, WebhookSubscription
+from integrations.models import (
+    Alert,
+    AlertRule,
+    AlertSource,
+    RejectedPayload,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
+
+MATCHERS_NOT_A_MAP = 'Matchers are an object of label names to exact values, e.g. {"severity": "critical"}.'
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -43,8 +53,23 @@ class AlertSourceAdmin(admin.ModelAdmin):
             messages.warning(request, f"The new token of {source.name}, shown this once: {token}")
 
 
+class AlertRuleForm(forms.ModelForm):
+    class Meta:
+        model = AlertRule
+        fields = ["name", "source", "matchers", "severity", "service", "order", "auto_resolve"]
+
+    def clean_matchers(self) -> dict:
+        matchers = self.cleaned_data["matchers"] or {}
+        if not isinstance(matchers, dict) or not all(
+            isinstance(key, str) and isinstance(value, str) for key, value in matchers.items()
+        ):
+            raise forms.ValidationError(MATCHERS_NOT_A_MAP)
+        return matchers
+
+
 @admin.register(AlertRule)
 class AlertRuleAdmin(admin.ModelAdmin):
+    form = AlertRuleForm
     list_display = ["name", "order", "source", "matchers", "severity", "service", "auto_resolve"]
     list_editable = ["order", "auto_resolve"]
     list_select_related = ["source", "severity", "service"]
@@ -97,9 +122,23 @@ class WebhookDeliveryInline(admin.TabularInline):
         return link.delivery.last_error
 
 
+class WebhookSubscriptionForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https", label="URL")
+    events = forms.MultipleChoiceField(
+        choices=WebhookEvent.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="None ticked: every event.",
+    )
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["team", "url", "secret", "events", "include_internal_updates", "body_format", "active"]
+
+
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(admin.ModelAdmin):
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    form = WebhookSubscriptionForm
     list_display = ["team", "url", "events", "body_format", "include_internal_updates", "active"]
     list_filter = ["active", "body_format"]
     inlines = [WebhookDeliveryInline]

@@ -271,3 +271,35 @@ def test_the_demo_step_is_idempotent(db):
     assert AlertRule.objects.count() == 3
     assert Alert.objects.count() == 2
     assert Incident.objects.filter(alerts__isnull=False).distinct().count() == 1
+
+
+def test_subscriptions_pick_their_events_with_checkboxes_in_the_admin(client):
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    response = client.post(
+        "/admin/integrations/webhooksubscription/add/",
+        {
+            "team": "Search",
+            "url": "https://hooks.example.com/search",
+            "secret": "abc",
+            "events": ["declared", "resolved"],
+            "body_format": "slack",
+            "active": "on",
+            "deliveries-TOTAL_FORMS": 0,
+            "deliveries-INITIAL_FORMS": 0,
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert WebhookSubscription.objects.get().events == ["declared", "resolved"]
+
+
+@pytest.mark.parametrize("matchers", ['["severity"]', '{"severity": 1}', '"critical"'])
+def test_rule_matchers_must_map_labels_to_values(client, matchers):
+    from integrations.admin import MATCHERS_NOT_A_MAP
+
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    response = client.post(
+        "/admin/integrations/alertrule/add/",
+        {"name": "x", "matchers": matchers, "order": 1, "auto_resolve": "on"},
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["matchers"] == [MATCHERS_NOT_A_MAP]
