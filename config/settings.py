@@ -241,6 +241,8 @@ NOTIFICATIONS_RETRY_BACKOFF_SECONDS = [
 ]
 # A delivery that finally fails is put on its incident's timeline by this function.
 NOTIFICATIONS_FAILURE_HANDLER = "incidents.services.notification_failure_record"
+# Adds headers to every outbound webhook (integrations signs its subscriptions' deliveries).
+NOTIFICATIONS_WEBHOOK_HEADERS = "integrations.services.webhook_headers"
 # Called with every new timeline event, inside the transaction that wrote it (incidents.services._event):
 # the apps built on incidents react here, so incidents imports none of them.
 INCIDENT_EVENT_HANDLERS = [

@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from integrations import views
 
 app_name = "integrations"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("alertmanager/", views.alertmanager, name="alertmanager"),
+    path("generic/", views.generic, name="generic"),
+]

@@ -220,16 +220,25 @@ def webhook_body(delivery: Delivery) -> dict:
     }
 
 
+def _extra_webhook_headers(delivery: Delivery, body: bytes) -> dict[str, str]:
+    """NOTIFICATIONS_WEBHOOK_HEADERS names a function(delivery=, body=) → headers, e.g. a signature
+    made with a secret that only the app which asked for the delivery knows."""
+    path = getattr(settings, "NOTIFICATIONS_WEBHOOK_HEADERS", "")
+    return import_string(path)(delivery=delivery, body=body) if path else {}
+
+
 def _send_webhook(delivery: Delivery) -> None:
+    body = json.dumps(webhook_body(delivery)).encode()
     request = urllib.request.Request(  # noqa: S310 - the admin configures http(s) URLs
         delivery.target,
-        data=json.dumps(webhook_body(delivery)).encode(),
+        data=body,
         method="POST",
         headers={
             "Content-Type": "application/json",
             "User-Agent": "IncidentDesk/1",
             # Receivers that see a retry of a delivery they already took can drop it by this key.
             "Idempotency-Key": f"incident-desk-delivery-{delivery.pk}",
+            **_extra_webhook_headers(delivery, body),
         },
     )
     try:

@@ -156,6 +156,7 @@ class ReceivedWebhook:
     headers: dict
     delivery_id: int | None
     received_at: float
+    raw: bytes = b""  # the body as sent, for checking a signature over it
 
 
 @dataclass
@@ -198,6 +199,7 @@ class WebhookReceiver:
                             headers=dict(self.headers),
                             delivery_id=int(match.group(1)) if match else None,
                             received_at=time.time(),
+                            raw=raw,
                         )
                     )
                 self.send_response(receiver.status)

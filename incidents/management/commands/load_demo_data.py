@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from incidents import services
 from incidents.models import Incident, IncidentStatus, Service, SeverityPolicy, UpdateVisibility
+from integrations import services as integrations_services
 
 DEMO_PASSWORD = "incident-desk-demo"  # noqa: S105 - the documented demo login
 
@@ -43,6 +44,9 @@ class Command(BaseCommand):
             self.stdout.write("Incidents already present; demo incidents not added again.")
         else:
             self._incidents(users, catalog)
+        # Integrations (alerts in, webhooks out): its own idempotent step.
+        if token := integrations_services.demo_data_load():
+            self.stdout.write(f"Demo alert source token (shown once): {token}")
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"Log in as admin, lead, oncall, comms or viewer with password '{DEMO_PASSWORD}'.")
 

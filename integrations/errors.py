@@ -1,0 +1,25 @@
+"""Reasons the alert endpoints give when they refuse a request. Tests import these constants.
+Messages with {placeholders} are formatted."""
+
+INVALID_TOKEN = "Missing or invalid alert source token. Send 'Authorization: Bearer <token>'."  # noqa: S105
+WRONG_SOURCE_KIND = "This token belongs to a {kind} source; post to {path}."
+RATE_LIMITED = "Too many requests from this source: at most {limit} a minute. Retry after {seconds} s."
+BODY_TOO_LARGE = "The body is too large."
+MALFORMED_JSON = "The body is not valid JSON."
+BODY_NOT_OBJECT = "The body must be a JSON object."
+UNSUPPORTED_VERSION = 'Unsupported webhook version {version!r}: only Alertmanager\'s version "4" is accepted.'
+FIELD_REQUIRED = "'{field}' is required."
+NOT_A_STRING = "'{field}' must be a string."
+NOT_AN_OBJECT = "'{field}' must be an object."
+NOT_A_LIST = "'{field}' must be a list."
+NOT_STRING_MAP = "'{field}' must map names to strings."
+NO_ALERTS = "'alerts' must hold at least one alert."
+TOO_MANY_ALERTS = "At most {limit} alerts per request."
+BAD_STATUS = "'{field}' must be 'firing' or 'resolved'."
+BAD_TIME = "'{field}' must be an RFC 3339 time with a time zone."
+INVALID_CHARACTERS = "'{field}' holds characters that cannot be stored (NUL or lone surrogates)."
+TOO_LONG = "'{field}' is longer than {limit} characters."
+UNKNOWN_SEVERITY = "Unknown severity {value!r}; use one of {keys}."
+UNKNOWN_SERVICE = "Unknown service {value!r}; use a service's slug."
+SOURCE_NAME_REQUIRED = "Give the alert source a name."
+SOURCE_NAME_TAKEN = "An alert source named {name!r} already exists."
