@@ -245,6 +245,10 @@ NOTIFICATIONS_FAILURE_HANDLER = "incidents.services.notification_failure_record"
 NOTIFICATIONS_WEBHOOK_HEADERS = "integrations.services.webhook_headers"
 # Called with every new timeline event, inside the transaction that wrote it (incidents.services._event):
 # the apps built on incidents react here, so incidents imports none of them.
+# Demo data of the apps built on incidents, run in order by `manage.py load_demo_data`.
+DEMO_DATA_STEPS = [
+    "integrations.services.demo_data_load",
+]
 INCIDENT_EVENT_HANDLERS = [
     "postmortems.services.incident_event_handle",
     "statuspage.services.incident_event_handle",

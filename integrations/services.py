@@ -546,8 +546,10 @@ def incident_event_handle(*, event: TimelineEvent) -> None:
     )
 
 
-def webhook_signature(*, secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def webhook_signature(*, secret: str, timestamp: str, body: bytes) -> str:
+    """HMAC-SHA256 over "<timestamp>.<body>": the timestamp is signed too, so a receiver that
+    refuses old timestamps cannot be fed a recorded request again."""
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
 def webhook_headers(*, delivery: Delivery, body: bytes) -> dict[str, str]:
@@ -557,15 +559,16 @@ def webhook_headers(*, delivery: Delivery, body: bytes) -> dict[str, str]:
     link = WebhookDelivery.objects.select_related("subscription").filter(delivery_id=delivery.pk).first()
     if link is None:
         return {}
+    timestamp = str(int(time.time()))
     return {
-        SIGNATURE_HEADER: webhook_signature(secret=link.subscription.secret, body=body),
-        TIMESTAMP_HEADER: str(int(time.time())),
+        SIGNATURE_HEADER: webhook_signature(secret=link.subscription.secret, timestamp=timestamp, body=body),
+        TIMESTAMP_HEADER: timestamp,
         EVENT_HEADER: link.event,
     }
 
 
-def webhook_signature_verify(*, secret: str, body: bytes, header: str) -> bool:
-    return hmac.compare_digest(webhook_signature(secret=secret, body=body), header or "")
+def webhook_signature_verify(*, secret: str, timestamp: str, body: bytes, header: str) -> bool:
+    return hmac.compare_digest(webhook_signature(secret=secret, timestamp=timestamp, body=body), header or "")
 
 
 # --- Demo data -----------------------------------------------------------------------------------
@@ -576,8 +579,8 @@ DEMO_SOURCE = "demo-alertmanager"
 @transaction.atomic
 def demo_data_load() -> str | None:
     """Idempotent demo step (called by load_demo_data): an Alertmanager source with label rules, an
-    inactive example subscription, and one alert group that opened an incident. Returns the new
-    source's token the first time, None afterwards."""
+    inactive example subscription, and one alert group that opened an incident. Returns a line
+    with the new source's token the first time (it is shown only then), None afterwards."""
     if AlertSource.objects.filter(name=DEMO_SOURCE).exists():
         return None
     severity = {policy.key: policy for policy in SeverityPolicy.objects.all()}
@@ -634,4 +637,4 @@ def demo_data_load() -> str | None:
         ),
         now=now,
     )
-    return token
+    return f"Demo alert source token (shown once): {token}"

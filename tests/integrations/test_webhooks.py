@@ -119,7 +119,7 @@ def test_a_rolled_back_change_sends_nothing(responder):
 
 def test_the_delivery_is_queued_after_commit(responder, django_capture_on_commit_callbacks, monkeypatch):
     queued = []
-    monkeypatch.setattr("notifications.tasks.deliver_batch.delay", lambda ids: queued.append(ids))
+    monkeypatch.setattr("notifications.tasks.deliver_batch.apply_async", lambda args, **options: queued.append(args[0]))
     subscription = subscribe()
     with django_capture_on_commit_callbacks(execute=True):
         declare_incident(declared_by=responder)
@@ -134,13 +134,15 @@ def test_the_signature_is_an_hmac_sha256_of_the_body_with_the_subscriptions_secr
 
     headers = services.webhook_headers(delivery=delivery, body=body)
 
-    assert headers[services.SIGNATURE_HEADER].startswith("sha256=")
-    assert services.webhook_signature_verify(secret=SECRET, body=body, header=headers[services.SIGNATURE_HEADER])
-    assert not services.webhook_signature_verify(secret="wrong", body=body, header=headers[services.SIGNATURE_HEADER])
-    assert not services.webhook_signature_verify(
-        secret=SECRET, body=body + b" ", header=headers[services.SIGNATURE_HEADER]
-    )
-    assert headers[services.TIMESTAMP_HEADER].isdigit()
+    signature, timestamp = headers[services.SIGNATURE_HEADER], headers[services.TIMESTAMP_HEADER]
+    assert signature.startswith("sha256=")
+    assert timestamp.isdigit()
+    assert services.webhook_signature_verify(secret=SECRET, timestamp=timestamp, body=body, header=signature)
+    assert not services.webhook_signature_verify(secret="wrong", timestamp=timestamp, body=body, header=signature)
+    assert not services.webhook_signature_verify(secret=SECRET, timestamp=timestamp, body=body + b" ", header=signature)
+    # A replay with a fresh timestamp does not verify: the timestamp is signed.
+    later = str(int(timestamp) + 3600)
+    assert not services.webhook_signature_verify(secret=SECRET, timestamp=later, body=body, header=signature)
     assert headers[services.EVENT_HEADER] == WebhookEvent.DECLARED
 
 
@@ -172,7 +174,10 @@ def test_a_delivery_reaches_the_receiver_signed_in_the_chosen_format(responder, 
     [hook] = receiver.snapshot()
     headers = {name.lower(): value for name, value in hook.headers.items()}  # urllib capitalizes names
     assert services.webhook_signature_verify(
-        secret=SECRET, body=hook.raw, header=headers[services.SIGNATURE_HEADER.lower()]
+        secret=SECRET,
+        timestamp=headers[services.TIMESTAMP_HEADER.lower()],
+        body=hook.raw,
+        header=headers[services.SIGNATURE_HEADER.lower()],
     )
     assert headers[services.EVENT_HEADER.lower()] == "declared"
     if body_format == "slack":
