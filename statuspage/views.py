@@ -5,11 +5,14 @@ The public page is the same for every reader, so it is rendered once per version
 the version after every relevant commit) and served from the cache: no database, no session, no
 CSRF cookie on a warm request. Conditional GETs get 304 on the ETag or Last-Modified."""
 
+import gzip
 import hashlib
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -44,11 +47,22 @@ def _page_key(name: str) -> str:
     return f"statuspage:rendered:{name}"
 
 
-def _cached_response(
-    request: HttpRequest, name: str, content_type: str, render_body: Callable[[], str]
-) -> HttpResponse:
-    """Serve `name` from the cache when it was rendered at the current version, else render it.
-    One cache round trip on a warm request."""
+# Each worker keeps the last rendering it served and asks the shared cache whether the version
+# moved at most this often: a warm request then needs no network round trip at all. A write shows
+# within this many seconds (plus the browsers' max-age).
+LOCAL_CHECK_SECONDS = 1.0
+_local: dict[str, tuple[float, dict]] = {}
+
+
+def _entry(name: str, render_body: Callable[[], str]) -> dict:
+    """The rendering of `name` at the current version: from this worker's memory when it checked
+    the version less than LOCAL_CHECK_SECONDS ago, else from the shared cache (one round trip),
+    else rendered now."""
+    now = time.monotonic()
+    local = _local.get(name)
+    check_every = getattr(settings, "STATUS_PAGE_LOCAL_CHECK_SECONDS", LOCAL_CHECK_SECONDS)
+    if local is not None and now - local[0] < check_every:
+        return local[1]
     key = _page_key(name)
     found = cache.get_many([services.VERSION_KEY, key])
     version = found.get(services.VERSION_KEY) or services.page_version()
@@ -61,17 +75,32 @@ def _cached_response(
         entry = {
             "version": version,
             "body": body.encode(),
+            # Most readers accept gzip: compressed once here, not once per request.
+            "gzip": gzip.compress(body.encode(), compresslevel=6, mtime=0),
             "etag": '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"',
             "last_modified": int(datetime.now(UTC).timestamp()),
         }
         cache.set(key, entry, PAGE_CACHE_SECONDS)
-    response = get_conditional_response(request, etag=entry["etag"], last_modified=entry["last_modified"])
+    _local[name] = (now, entry)
+    return entry
+
+
+def _cached_response(
+    request: HttpRequest, name: str, content_type: str, render_body: Callable[[], str]
+) -> HttpResponse:
+    entry = _entry(name, render_body)
+    compressed = "gzip" in request.headers.get("Accept-Encoding", "")
+    # Each representation has its own entity tag.
+    etag = entry["etag"][:-1] + '-gz"' if compressed else entry["etag"]
+    response = get_conditional_response(request, etag=etag, last_modified=entry["last_modified"])
     if response is None:
-        response = HttpResponse(entry["body"], content_type=content_type)
-    response["ETag"] = entry["etag"]
+        response = HttpResponse(entry["gzip"] if compressed else entry["body"], content_type=content_type)
+        if compressed:
+            response["Content-Encoding"] = "gzip"
+    response["ETag"] = etag
     response["Last-Modified"] = http_date(entry["last_modified"])
     response["Cache-Control"] = f"public, max-age={PUBLIC_MAX_AGE}"
-    response["Vary"] = "HX-Request"
+    response["Vary"] = "Accept-Encoding, HX-Request"
     return response
 
 

@@ -27,3 +27,10 @@ def components(catalog) -> dict[str, Component]:
         slug: Component.objects.create(name=service.name, service=service, group=group, position=index)
         for index, (slug, service) in enumerate(catalog.items())
     }
+
+
+@pytest.fixture(autouse=True)
+def _status_page_always_checks_the_version(settings):
+    """Workers normally trust their own copy of the page for a second; tests read right after a
+    write."""
+    settings.STATUS_PAGE_LOCAL_CHECK_SECONDS = 0

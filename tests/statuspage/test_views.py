@@ -1,3 +1,4 @@
+import gzip
 import json
 from datetime import timedelta
 from xml.etree import ElementTree
@@ -81,7 +82,7 @@ def test_page_shows_components_by_group_with_their_status(client, story, compone
     assert 'data-component="Api" data-status="major_outage"' in text
     assert 'data-component="Checkout" data-status="operational"' in text
     assert "Customer-facing" in text
-    assert text.count('class="sp-bar ') == 90 * len(components)
+    assert text.count("<i></i>") + text.count('<i class="sp-') == 90 * len(components)
 
 
 def test_page_needs_no_login_no_session_and_sets_no_cookie(client, story):
@@ -259,3 +260,33 @@ def test_incident_page_side_slot_shows_the_components_it_moves(responder_client,
     text = response.content.decode()
     assert 'id="status-page-slot"' in text
     assert "Shows as <strong>Major outage</strong>" in text
+
+
+def test_gzip_representation_has_its_own_etag_and_the_same_content(client, story):
+    plain = client.get("/status/")
+    packed = client.get("/status/", headers={"Accept-Encoding": "gzip, br"})
+    assert packed["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.content) == plain.content
+    assert packed["ETag"] != plain["ETag"]
+    assert "Accept-Encoding" in packed["Vary"]
+    assert (
+        client.get("/status/", headers={"Accept-Encoding": "gzip", "If-None-Match": packed["ETag"]}).status_code == 304
+    )
+
+
+def test_only_get_and_head_are_served(client, story):
+    assert client.head("/status/").status_code == 200
+    assert client.post("/status/").status_code in (403, 405)
+
+
+def test_history_bars_show_the_worst_status_of_each_day(client, components, catalog, time_machine):
+    time_machine.move_to(timezone.now() - timedelta(days=10))
+    incident = factories.declare_incident(severity="SEV2", affected_services=[catalog["api"]])
+    time_machine.move_to(timezone.now() + timedelta(hours=2))
+    incident_services.incident_status_change(incident=incident, status=IncidentStatus.RESOLVED, actor=incident.lead)
+    time_machine.move_to(timezone.now() + timedelta(days=10))
+    cache.clear()
+    text = client.get("/status/").content.decode()
+    api = text.split('data-component="Api"')[1].split('data-component="Checkout"')[0]
+    assert api.count('<i class="sp-partial_outage"') in (1, 2)  # the outage may cross midnight
+    assert api.count("<i></i>") + api.count('<i class="sp-partial_outage"') == 90
