@@ -235,7 +235,7 @@ def test_responder_sets_component_status_plain_and_htmx(responder_client, compon
         headers={"HX-Request": "true"},
     )
     assert response.status_code == 200
-    assert response.content.decode().lstrip().startswith('<div id="components">')
+    assert response.content.decode().lstrip().startswith('<div id="components"')
     assert 'data-status="degraded_performance"' in client.get("/status/").content.decode()
     refused = responder_client.post(
         f"/status/manage/{components['api'].pk}/", {"status": "on_fire"}, headers={"HX-Request": "true"}
