@@ -1,6 +1,8 @@
+from django import forms
 from django.contrib import admin
+from django.utils import timezone
 
-from statuspage import services
+from statuspage import errors, services
 from statuspage.models import (
     Component,
     ComponentGroup,
@@ -50,16 +52,35 @@ class SeverityImpactAdmin(RepublishAdmin):
     list_select_related = ["severity"]
 
 
+class MaintenanceWindowForm(forms.ModelForm):
+    short_notice = forms.BooleanField(
+        required=False, help_text="Plan it less than 72 hours ahead (the seeds announce maintenance 72 hours ahead)."
+    )
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = ["title", "description", "components", "starts_at", "ends_at", "short_notice"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        starts_at, ends_at = data.get("starts_at"), data.get("ends_at")
+        if starts_at and ends_at and ends_at <= starts_at:
+            self.add_error("ends_at", errors.MAINTENANCE_ENDS_BEFORE_START)
+        newly_planned = self.instance.pk is None or "starts_at" in self.changed_data
+        too_soon = starts_at is not None and starts_at < timezone.now() + services.MAINTENANCE_NOTICE
+        if newly_planned and too_soon and not data.get("short_notice"):
+            self.add_error("starts_at", errors.MAINTENANCE_NOTICE_TOO_SHORT)
+        return data
+
+
 @admin.register(MaintenanceWindow)
 class MaintenanceWindowAdmin(RepublishAdmin):
+    form = MaintenanceWindowForm
     list_display = ["title", "starts_at", "ends_at"]
     filter_horizontal = ["components"]
-    exclude = ["created_at"]
 
     def save_model(self, request, obj, form, change) -> None:
         if obj.created_at is None:
-            from django.utils import timezone
-
             obj.created_at = timezone.now()
         super().save_model(request, obj, form, change)
 

@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from incidents.models import ACTIVE_STATUSES, Incident, IncidentStatus, StatusUpdate, UpdateVisibility
@@ -198,8 +198,3 @@ def components_for_incident(*, incident: Incident) -> tuple[list[Component], str
 
 def components_for_manage() -> list[Component]:
     return list(Component.objects.select_related("group", "service").order_by("group__position", "position", "name"))
-
-
-def maintenance_active_or_upcoming(*, now: datetime | None = None) -> list[MaintenanceWindow]:
-    now = now or timezone.now()
-    return list(MaintenanceWindow.objects.filter(Q(ends_at__gt=now)).prefetch_related("components"))

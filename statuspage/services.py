@@ -20,6 +20,7 @@ from incidents.models import (
     EventKind,
     Incident,
     IncidentStatus,
+    SeverityPolicy,
     TimelineEvent,
     UpdateVisibility,
 )
@@ -115,7 +116,10 @@ def component_status_set(*, component: Component, status: str, actor: AbstractBa
     """A responder sets a component's status. Active public incidents still make it worse."""
     if status not in ComponentStatus.values:
         raise ValidationError({"status": errors.UNKNOWN_STATUS})
-    component = Component.objects.select_for_update().get(pk=component.pk)
+    # Every component is locked in the order components_recompute locks them, so a responder and
+    # an incident changing components at the same moment wait for each other instead of deadlocking.
+    locked = {row.pk: row for row in Component.objects.select_for_update().order_by("pk")}
+    component = locked[component.pk]
     if component.manual_status != status:
         component.manual_status = status
         component.save(update_fields=["manual_status"])
@@ -259,6 +263,12 @@ def _subscriber_message(event: TimelineEvent) -> tuple[str, str] | None:
     if not incident.severity.show_on_status_page:
         return None
     page = _absolute(reverse("statuspage:page"))
+    if event.kind == EventKind.SEVERITY_CHANGED and incident.is_active:
+        # Raised into a severity the status page shows: new to the public.
+        was_public = SeverityPolicy.objects.filter(key=event.data.get("from"), show_on_status_page=True).exists()
+        if not was_public:
+            return f"Investigating: {incident.title}", f"We are investigating an incident: {incident.title}\n\n{page}"
+        return None
     if event.kind == EventKind.DECLARED:
         return f"Investigating: {incident.title}", f"We are investigating an incident: {incident.title}\n\n{page}"
     if event.kind == EventKind.STATUS_CHANGED and event.data.get("to") == IncidentStatus.RESOLVED:

@@ -194,3 +194,13 @@ def test_bad_email_is_refused():
     with pytest.raises(ValidationError) as refused:
         services.subscriber_subscribe(email="not an address")
     assert refused.value.message_dict["email"] == [errors.BAD_EMAIL]
+
+
+def test_raising_a_private_incident_into_a_public_severity_tells_subscribers(catalog, severities):
+    subscriber = services.subscriber_subscribe(email="reader@example.com")
+    services.subscriber_confirm(token=subscriber.confirm_token)
+    incident = factories.declare_incident(severity="SEV3", affected_services=[catalog["api"]], title="Slow search")
+    incident_services.incident_severity_change(incident=incident, severity=severities["SEV2"], actor=incident.lead)
+    incident_services.incident_severity_change(incident=incident, severity=severities["SEV1"], actor=incident.lead)
+    subjects = [d.message.subject for d in _emails_to("reader@example.com")[1:]]
+    assert subjects == ["[Status] Investigating: Slow search"]
