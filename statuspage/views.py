@@ -7,6 +7,7 @@ CSRF cookie on a warm request. Conditional GETs get 304 on the ETag or Last-Modi
 
 import gzip
 import hashlib
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
-from django.views.decorators.http import require_GET, require_POST, require_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_htmx.middleware import HtmxDetails
 
 from incidents.permissions import can_respond
@@ -124,8 +125,6 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _json_body() -> str:
-    import json
-
     data = selectors.page_data()
 
     def incident(item) -> dict[str, Any]:
@@ -156,7 +155,7 @@ def _json_body() -> str:
         {
             "page": {
                 "title": data["settings"].title,
-                "url": reverse("statuspage:page"),
+                "url": settings.SITE_URL + reverse("statuspage:page"),
                 "updated_at": _iso(data["now"]),
             },
             "status": {"indicator": data["overall"], "description": data["overall_label"]},
@@ -188,8 +187,9 @@ def feed(request: HttpRequest) -> HttpResponse:
     def body() -> str:
         data = selectors.page_data()
         data["feed_incidents"] = data["active_incidents"] + data["resolved_incidents"]
-        data["page_url"] = request.build_absolute_uri(reverse("statuspage:page"))
-        data["feed_url"] = request.build_absolute_uri(reverse("statuspage:feed"))
+        # SITE_URL, not the request's host: the cached feed is shared by every reader.
+        data["page_url"] = settings.SITE_URL + reverse("statuspage:page")
+        data["feed_url"] = settings.SITE_URL + reverse("statuspage:feed")
         return render_to_string("statuspage/feed.atom", data)
 
     return _cached_response(request, "feed", "application/atom+xml; charset=utf-8", body)
@@ -246,17 +246,15 @@ def _token_page(
     return render(request, "statuspage/token.html", context)
 
 
+@require_http_methods(["GET", "POST"])
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
-    if request.method not in ("GET", "POST"):
-        return HttpResponse(status=405)
     return _token_page(
         request, token, action=services.subscriber_confirm, done="confirmed", button="Confirm subscription"
     )
 
 
+@require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
-    if request.method not in ("GET", "POST"):
-        return HttpResponse(status=405)
     return _token_page(
         request, token, action=services.subscriber_unsubscribe, done="unsubscribed", button="Unsubscribe"
     )
