@@ -51,13 +51,15 @@ check-deploy: install
 
 # Load benchmark (bench/README.md): creates, migrates and fills the PostgreSQL database on the first
 # run (10,000 incidents, 1,000,000 timeline events; later runs reuse it), then measures the pages
-# against a bare view with gunicorn and wrk. Results: bench/results/latest.json.
+# against a bare view with gunicorn and wrk, then the public status page against a static file.
+# Results: bench/results/latest.json and bench/results/status_page.json.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/incident_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/1
 BENCH_ENV = DJANGO_SETTINGS_MODULE=bench.settings DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL)
 bench: install-dev
 	$(BENCH_ENV) $(PY) -m bench.generate --setup --if-missing --incidents 10000 --events 1000000
 	$(BENCH_ENV) $(PY) -m bench.load $(BENCH_ARGS)
+	$(BENCH_ENV) $(PY) -m bench.status_page $(BENCH_STATUS_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

@@ -221,7 +221,9 @@ def login(port: int) -> str:
 # --- The clients ------------------------------------------------------------------------------
 
 
-def run_wrk(port: int, path: str, cookie: str, requests: int, args: argparse.Namespace) -> dict:
+def run_wrk(
+    port: int, path: str, cookie: str, requests: int, args: argparse.Namespace, headers: dict | None = None
+) -> dict:
     """One wrk thread (it needs little CPU; the server gets the cores), `concurrency` connections,
     stopping after `requests` responses; the Lua script prints the figures as JSON."""
     command = [
@@ -239,6 +241,7 @@ def run_wrk(port: int, path: str, cookie: str, requests: int, args: argparse.Nam
         str(LUA_SCRIPT),
         "--header",
         f"Cookie: {cookie}",
+        *[part for name, value in (headers or {}).items() for part in ("--header", f"{name}: {value}")],
         f"http://{HOST}:{port}{path}",
         "--",
         str(requests),
@@ -267,7 +270,9 @@ def run_wrk(port: int, path: str, cookie: str, requests: int, args: argparse.Nam
     }
 
 
-def run_python(port: int, path: str, cookie: str, requests: int, args: argparse.Namespace) -> dict:
+def run_python(
+    port: int, path: str, cookie: str, requests: int, args: argparse.Namespace, headers: dict | None = None
+) -> dict:
     """Fallback without wrk: one thread per connection, http.client with keep-alive. It competes
     with the server for the two cores, so its figures are lower than wrk's."""
     latencies: list[float] = []
@@ -284,7 +289,7 @@ def run_python(port: int, path: str, cookie: str, requests: int, args: argparse.
                 break
             started = time.perf_counter()
             try:
-                connection.request("GET", path, headers={"Cookie": cookie})
+                connection.request("GET", path, headers={"Cookie": cookie, **(headers or {})})
                 response = connection.getresponse()
                 response.read()
             except (OSError, http.client.HTTPException):

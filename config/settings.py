@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The public status page is served from its cache here, before sessions and auth.
+    "statuspage.middleware.PublicStatusPageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -248,6 +250,7 @@ NOTIFICATIONS_WEBHOOK_HEADERS = "integrations.services.webhook_headers"
 # Demo data of the apps built on incidents, run in order by `manage.py load_demo_data`.
 DEMO_DATA_STEPS = [
     "integrations.services.demo_data_load",
+    "statuspage.services.demo_data_load",
 ]
 INCIDENT_EVENT_HANDLERS = [
     "postmortems.services.incident_event_handle",

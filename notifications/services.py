@@ -41,7 +41,8 @@ QUEUE_BATCH = 100
 @dataclass(frozen=True)
 class Outgoing:
     """What to say, and to whom. Recipients are users (in-app, and email unless they opted out);
-    webhooks are (url, format) pairs."""
+    emails are bare addresses of people without an account (email only); webhooks are (url,
+    format) pairs."""
 
     dedup_key: str
     subject: str
@@ -51,6 +52,7 @@ class Outgoing:
     topic: str = ""
     payload: dict = field(default_factory=dict)
     recipients: Sequence[AbstractBaseUser] = ()
+    emails: Sequence[str] = ()
     webhooks: Sequence[tuple[str, str]] = ()
 
 
@@ -140,6 +142,11 @@ def messages_send(*, outgoing: Sequence[Outgoing], now: datetime | None = None) 
                         None,
                     ),
                 )
+        for address in item.emails:
+            rows.setdefault(
+                (message_id, Channel.EMAIL, address),
+                (message_id, Channel.EMAIL, None, address, "", DeliveryStatus.PENDING, 0, "", now, now, None, None),
+            )
         for url, webhook_format in item.webhooks:
             rows.setdefault(
                 (message_id, Channel.WEBHOOK, url),

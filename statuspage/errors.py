@@ -1,0 +1,11 @@
+"""Messages people see, as constants the tests import."""
+
+UNKNOWN_STATUS = "Choose one of the component statuses."
+TITLE_REQUIRED = "Give the maintenance a title."
+MAINTENANCE_ENDS_BEFORE_START = "The maintenance must end after it starts."
+MAINTENANCE_NOTICE_TOO_SHORT = "Maintenance is announced at least 72 hours ahead; tick short notice to plan it sooner."
+BAD_EMAIL = "Enter a valid email address."
+INVALID_LINK = "This link is not valid any more."
+SUBSCRIBE_SENT = "Check your inbox: we sent a link to confirm your subscription."
+CONFIRMED = "Subscription confirmed: you will get an email when we post about an incident."
+UNSUBSCRIBED = "You are unsubscribed and will get no more email from us."
