@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from incidents import services
 from incidents.models import Incident, IncidentStatus, Service, SeverityPolicy, UpdateVisibility
+from postmortems import demo as postmortems_demo
 
 DEMO_PASSWORD = "incident-desk-demo"  # noqa: S105 - the documented demo login
 
@@ -43,6 +44,7 @@ class Command(BaseCommand):
             self.stdout.write("Incidents already present; demo incidents not added again.")
         else:
             self._incidents(users, catalog)
+        postmortems_demo.demo_data_load(users=users)  # the postmortems app's own idempotent step
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"Log in as admin, lead, oncall, comms or viewer with password '{DEMO_PASSWORD}'.")
 
