@@ -4,17 +4,23 @@ incident's timeline (kind POSTMORTEM, data={"action": …, "postmortem_id": …}
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from incidents.formatting import humanize_delta
 from incidents.models import EventKind, Incident, IncidentStatus, TimelineEvent
 from incidents.services import incident_event_record
+from notifications import services as notification_services
+from notifications.services import Outgoing
 from postmortems import errors
 from postmortems.dates import business_days_after, team_today
 from postmortems.models import (
+    OPEN_ACTION_STATUSES,
+    OPEN_POSTMORTEM_STATUSES,
     SECTIONS,
     ActionItem,
     ActionItemDuePolicy,
@@ -480,3 +486,111 @@ def action_item_update(*, item: ActionItem, actor: AbstractBaseUser, **changes) 
         item.completed_at = None if item.is_open else (item.completed_at or timezone.now())
     item.save()
     return item
+
+
+# --- Reminders ------------------------------------------------------------------------------------
+#
+# One sweep (postmortems.tasks.send_postmortem_reminders, hourly by beat) finds what is due in the
+# database and hands it to notifications.messages_send. Each message's dedup key names the thing
+# and its due date, so running the sweep every hour (or twice at once) tells each person once.
+
+DIGEST_WEEKDAY = 0  # Monday, in the team's time zone
+
+
+def _link(path: str) -> str:
+    return f"{settings.SITE_URL}{path}"
+
+
+def _postmortem_reminder(postmortem: Postmortem, *, state: str, today: date) -> Outgoing:
+    incident = postmortem.incident
+    path = reverse("postmortems:editor", kwargs={"reference": incident.reference})
+    when = "is due tomorrow" if state == "due-tomorrow" else f"was due {postmortem.due_on:%a %d %b}"
+    return Outgoing(
+        dedup_key=f"postmortem:{postmortem.pk}:{state}:{postmortem.due_on.isoformat()}",
+        topic=incident.reference,
+        subject=f"[{incident.severity.key}] Postmortem for {incident.reference} {when}: {incident.title}",
+        body_text="\n".join(
+            [
+                f"The postmortem for {incident.reference} {incident.title} {when}.",
+                f"Status: {postmortem.get_status_display()}.",
+                "",
+                f"Write it: {_link(path)}",
+            ]
+        ),
+        link=_link(path),
+        payload={
+            "event": f"postmortem.{state}",
+            "incident_id": incident.pk,
+            "reference": incident.reference,
+            "postmortem_id": postmortem.pk,
+            "due_on": postmortem.due_on.isoformat(),
+        },
+        recipients=[postmortem.owner],
+    )
+
+
+def _action_item_line(item: ActionItem) -> str:
+    return (
+        f"- {item.title} ({item.postmortem.incident.reference}, {item.get_priority_display()}, "
+        f"due {item.due_on:%a %d %b}, {item.get_status_display()})"
+    )
+
+
+def postmortem_reminders_send(*, now: datetime | None = None) -> int:
+    """Tell owners about postmortems due tomorrow or overdue and action items overdue, and on the
+    digest weekday send each owner the list of their open action items. Returns how many
+    messages were handed over (already-sent ones are skipped by their dedup key)."""
+    now = now or timezone.now()
+    today = team_today(now)
+    tomorrow = today + timedelta(days=1)
+    outgoing: list[Outgoing] = []
+    postmortems = (
+        Postmortem.objects.select_related("incident__severity", "owner")
+        .filter(status__in=OPEN_POSTMORTEM_STATUSES, owner__isnull=False, owner__is_active=True, due_on__lte=tomorrow)
+        .order_by("due_on", "id")
+    )
+    for postmortem in postmortems:
+        state = "due-tomorrow" if postmortem.due_on == tomorrow else "overdue" if postmortem.due_on < today else ""
+        if state:
+            outgoing.append(_postmortem_reminder(postmortem, state=state, today=today))
+
+    open_items = ActionItem.objects.select_related("postmortem__incident", "owner").filter(
+        status__in=OPEN_ACTION_STATUSES, owner__isnull=False, owner__is_active=True
+    )
+    tracker = _link(reverse("postmortems:action_items"))
+    for item in open_items.filter(due_on__lt=today).order_by("due_on", "id"):
+        incident = item.postmortem.incident
+        outgoing.append(
+            Outgoing(
+                dedup_key=f"action-item:{item.pk}:overdue:{item.due_on.isoformat()}",
+                topic=incident.reference,
+                subject=f"Action item overdue: {item.title}",
+                body_text=f"Your action item from the {incident.reference} postmortem is overdue.\n\n"
+                f"{_action_item_line(item)}\n\n{tracker}?owner=me&status=open",
+                link=f"{tracker}?owner=me&status=open",
+                payload={"event": "action_item.overdue", "incident_id": incident.pk, "action_item_id": item.pk},
+                recipients=[item.owner],
+            )
+        )
+
+    if today.weekday() == DIGEST_WEEKDAY:
+        year, week, _ = today.isocalendar()
+        by_owner: dict[int, list[ActionItem]] = {}
+        for item in open_items.order_by("owner_id", "due_on", "id"):
+            by_owner.setdefault(item.owner_id, []).append(item)
+        for items in by_owner.values():
+            owner = items[0].owner
+            overdue = sum(1 for item in items if item.due_on < today)
+            outgoing.append(
+                Outgoing(
+                    dedup_key=f"action-items:digest:{owner.pk}:{year}-W{week:02d}",
+                    subject=f"Your open action items this week: {len(items)} ({overdue} overdue)",
+                    body_text="\n".join([*(_action_item_line(item) for item in items), "", tracker]),
+                    link=f"{tracker}?owner=me&status=open",
+                    payload={"event": "action_item.digest", "week": f"{year}-W{week:02d}"},
+                    recipients=[owner],
+                )
+            )
+    with transaction.atomic():
+        notification_services.messages_send(outgoing=outgoing, now=now)
+    return len(outgoing)
