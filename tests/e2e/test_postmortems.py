@@ -103,3 +103,16 @@ def test_a_conflict_shows_both_texts_and_the_merge_is_saved(page, expect, log_in
     expect(page.locator('[data-state-for="root_cause"]')).to_have_text(re.compile("Saved at"))
     postmortem.refresh_from_db()
     assert postmortem.root_cause == "Their cause\n\nMy cause"
+
+
+def test_a_save_that_fails_offline_is_shown_and_retried(page, expect, log_in, e2e_db):
+    user = log_in(page)
+    incident = factories.declare_incident(severity="SEV2", declared_by=user)
+    services.incident_status_change(incident=incident, status="resolved", actor=user)
+    page.goto(f"{e2e_db}/incidents/{incident.reference}/postmortem/")
+    page.context.set_offline(True)
+    page.get_by_label("Summary", exact=True).fill("Written on a train")
+    expect(page.locator("#pm-save-state")).to_have_text(re.compile("Not saved: connection problem"))
+    page.context.set_offline(False)
+    expect(page.locator("#pm-save-state")).to_have_text(re.compile(r"^Saved at "), timeout=15_000)
+    assert Postmortem.objects.get(incident=incident).summary == "Written on a train"

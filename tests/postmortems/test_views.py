@@ -311,3 +311,21 @@ def test_incident_page_links_to_the_postmortem_with_status_and_due(responder_cli
     assert "Draft" in page and "due " in page
     active = declare_incident(severity="SEV3")
     assert "Start postmortem" in responder_client.get(active.get_absolute_url()).content.decode()
+
+
+def test_the_incident_page_panel_costs_one_query_whatever_the_postmortem_holds(responder_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count(incident) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert responder_client.get(incident.get_absolute_url()).status_code == 200
+        return len(queries)
+
+    without = resolved(severity="SEV4")  # no postmortem
+    with_one = resolved()
+    for n in range(10):
+        services.action_item_add(postmortem=with_one.postmortem, actor=with_one.lead, title=f"Item {n}")
+        services.postmortem_five_why_add(postmortem=with_one.postmortem, actor=with_one.lead, why=f"Why {n}")
+    responder_client.get(without.get_absolute_url())  # warm the session
+    assert count(with_one) == count(without)
