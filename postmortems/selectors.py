@@ -17,6 +17,8 @@ from postmortems.models import (
 )
 
 MY_ACTION_ITEMS_LIMIT = 10
+# The tracker's "open or in progress" filter; a single status filters by that status alone.
+ACTIVE_FILTER = "active"
 
 
 def postmortem_for_editor(*, incident_id: int) -> Postmortem | None:
@@ -65,7 +67,7 @@ def action_items(*, filters: ActionItemFilters) -> QuerySet[ActionItem]:
     rows = ActionItem.objects.select_related("owner", "postmortem__incident__severity")
     if filters.owner:
         rows = rows.filter(owner_id=filters.owner)
-    if filters.status == "open":
+    if filters.status == ACTIVE_FILTER:
         rows = rows.filter(status__in=OPEN_ACTION_STATUSES)
     elif filters.status:
         rows = rows.filter(status=filters.status)

@@ -566,8 +566,8 @@ def postmortem_reminders_send(*, now: datetime | None = None) -> int:
                 topic=incident.reference,
                 subject=f"Action item overdue: {item.title}",
                 body_text=f"Your action item from the {incident.reference} postmortem is overdue.\n\n"
-                f"{_action_item_line(item)}\n\n{tracker}?owner=me&status=open",
-                link=f"{tracker}?owner=me&status=open",
+                f"{_action_item_line(item)}\n\n{tracker}?owner=me&status=active",
+                link=f"{tracker}?owner=me&status=active",
                 payload={"event": "action_item.overdue", "incident_id": incident.pk, "action_item_id": item.pk},
                 recipients=[item.owner],
             )
@@ -586,7 +586,7 @@ def postmortem_reminders_send(*, now: datetime | None = None) -> int:
                     dedup_key=f"action-items:digest:{owner.pk}:{year}-W{week:02d}",
                     subject=f"Your open action items this week: {len(items)} ({overdue} overdue)",
                     body_text="\n".join([*(_action_item_line(item) for item in items), "", tracker]),
-                    link=f"{tracker}?owner=me&status=open",
+                    link=f"{tracker}?owner=me&status=active",
                     payload={"event": "action_item.digest", "week": f"{year}-W{week:02d}"},
                     recipients=[owner],
                 )

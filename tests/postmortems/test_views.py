@@ -329,3 +329,11 @@ def test_the_incident_page_panel_costs_one_query_whatever_the_postmortem_holds(r
         services.postmortem_five_why_add(postmortem=with_one.postmortem, actor=with_one.lead, why=f"Why {n}")
     responder_client.get(without.get_absolute_url())  # warm the session
     assert count(with_one) == count(without)
+
+
+def test_tracker_tells_open_from_open_or_in_progress(responder_client, incident):
+    first = services.action_item_add(postmortem=incident.postmortem, actor=incident.lead, title="One")
+    services.action_item_add(postmortem=incident.postmortem, actor=incident.lead, title="Two")
+    services.action_item_update(item=first, actor=incident.lead, status=ActionStatus.IN_PROGRESS)
+    assert responder_client.get("/action-items/?status=open").content.decode().count("data-item=") == 1
+    assert responder_client.get("/action-items/?status=active").content.decode().count("data-item=") == 2
