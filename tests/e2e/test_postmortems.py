@@ -116,3 +116,19 @@ def test_a_save_that_fails_offline_is_shown_and_retried(page, expect, log_in, e2
     page.context.set_offline(False)
     expect(page.locator("#pm-save-state")).to_have_text(re.compile(r"^Saved at "), timeout=15_000)
     assert Postmortem.objects.get(incident=incident).summary == "Written on a train"
+
+
+def test_the_editor_works_without_javascript(new_page, expect, log_in, e2e_db):
+    page = new_page(java_script_enabled=False)
+    user = log_in(page)
+    incident = factories.declare_incident(severity="SEV2", declared_by=user)
+    services.incident_status_change(incident=incident, status="resolved", actor=user)
+    page.goto(f"{e2e_db}/incidents/{incident.reference}/postmortem/")
+    page.get_by_label("Root cause", exact=True).fill("A bad deploy")
+    page.get_by_label("What went well", exact=True).fill("Fast rollback")
+    page.locator("#pm-save-button").click()
+    expect(page.locator(".messages")).to_contain_text("Saved.")
+    expect(page.get_by_label("Root cause", exact=True)).to_have_value("A bad deploy")
+    expect(page.locator("#preview-went_well")).to_contain_text("Fast rollback")
+    postmortem = Postmortem.objects.get(incident=incident)
+    assert (postmortem.root_cause, postmortem.went_well, postmortem.version) == ("A bad deploy", "Fast rollback", 3)
