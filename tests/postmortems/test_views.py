@@ -337,3 +337,30 @@ def test_tracker_tells_open_from_open_or_in_progress(responder_client, incident)
     services.action_item_update(item=first, actor=incident.lead, status=ActionStatus.IN_PROGRESS)
     assert responder_client.get("/action-items/?status=open").content.decode().count("data-item=") == 1
     assert responder_client.get("/action-items/?status=active").content.decode().count("data-item=") == 2
+
+
+def test_editor_and_my_action_items_stay_flat_as_they_grow(client, django_assert_max_num_queries):
+    incident = resolved()
+    owner = incident.lead
+    client.force_login(owner)
+    postmortem = incident.postmortem
+
+    def grow(n: int) -> None:
+        for i in range(n):
+            services.action_item_add(postmortem=postmortem, actor=owner, title=f"Item {i}")
+            services.postmortem_five_why_add(postmortem=postmortem, actor=owner, why=f"Why {i}")
+            services.postmortem_timeline_row_save(postmortem=postmortem, actor=owner, text=f"Row {i}")
+
+    grow(1)
+    client.get("/")  # warm the session and the cached board
+    with django_assert_max_num_queries(16):
+        client.get(editor_url(incident))
+    with django_assert_max_num_queries(12):
+        client.get("/")
+    grow(9)
+    with django_assert_max_num_queries(16):
+        page = client.get(editor_url(incident)).content.decode()
+    assert page.count('id="action-item-') == 10
+    with django_assert_max_num_queries(12):
+        dashboard = client.get("/").content.decode()
+    assert dashboard.count("Item ") == 10
