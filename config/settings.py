@@ -229,12 +229,20 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
         "options": {"expires": 90},
     },
+    # Postmortems due tomorrow or overdue, overdue action items (to their owners), and on Mondays
+    # the weekly digest of open action items. Hourly; dedup keys send each reminder once.
+    "postmortem-reminders": {
+        "task": "postmortems.tasks.send_postmortem_reminders",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
 }
 # The sweeps have their own queue, so a backlog of deliveries never delays the next sweep past its
 # expiry; workers consume both (`celery worker -Q celery,sweeps`).
 CELERY_TASK_ROUTES = {
     "incidents.tasks.sweep_reminders": {"queue": "sweeps"},
     "notifications.tasks.requeue_stale_deliveries": {"queue": "sweeps"},
+    "postmortems.tasks.send_postmortem_reminders": {"queue": "sweeps"},
 }
 # Seconds before the 2nd, 3rd, 4th and 5th attempt of an email or webhook: bounded, far below the
 # broker's visibility timeout. The fifth failure is final.
@@ -251,6 +259,7 @@ NOTIFICATIONS_WEBHOOK_HEADERS = "integrations.services.webhook_headers"
 DEMO_DATA_STEPS = [
     "integrations.services.demo_data_load",
     "statuspage.services.demo_data_load",
+    "postmortems.demo.demo_data_load",
 ]
 INCIDENT_EVENT_HANDLERS = [
     "postmortems.services.incident_event_handle",

@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/alerts/", include("integrations.urls")),
+    path("api/v1/", include("postmortems.api_urls")),
     path("api/v1/", include("incidents.api_urls")),
     path("notifications/", include("notifications.urls")),
     path("runbooks/", include("runbooks.urls")),

@@ -1,0 +1,96 @@
+"""GET/PATCH /api/v1/incidents/{ref}/postmortem/ for tools that sync postmortems elsewhere. Bearer
+tokens, JSON errors and input checks are incidents.api's; the merge rule is the editor's
+(postmortem_sections_save): a PATCH from an old version merges unless a section it changes was
+changed since, which answers 409 with the current text."""
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from incidents.api import (
+    InvalidInput,
+    Payload,
+    _error,
+    _incident_or_404,
+    _json_object,
+    _moment,
+    json_methods,
+    token_required,
+)
+from postmortems import errors, services
+from postmortems.models import SECTIONS, Postmortem
+
+PATCH_FIELDS = {"version", "sections"}
+
+
+def _person(user) -> str | None:
+    return None if user is None else user.get_username()
+
+
+def postmortem_json(postmortem: Postmortem) -> dict[str, Any]:
+    return {
+        "reference": postmortem.incident.reference,
+        "status": postmortem.status,
+        "version": postmortem.version,
+        "owner": _person(postmortem.owner),
+        "required": postmortem.required,
+        "due_on": postmortem.due_on.isoformat() if postmortem.due_on else None,
+        "published_at": _moment(postmortem.published_at),
+        "updated_at": _moment(postmortem.updated_at),
+        "sections": postmortem.sections(),
+        "section_versions": {name: postmortem.section_versions.get(name, 1) for name in SECTIONS},
+    }
+
+
+def _sections(payload: Payload) -> dict[str, str]:
+    value = payload.data["sections"]
+    if not isinstance(value, dict) or not value:
+        payload.refuse("sections", "An object of section name → Markdown text, with at least one section.")
+        return {}
+    unknown = sorted(set(value) - set(SECTIONS))
+    if unknown:
+        payload.refuse("sections", errors.UNKNOWN_SECTIONS.format(names=", ".join(unknown)))
+    sections = {}
+    for name in value:
+        if name in SECTIONS:
+            sub = Payload({name: value[name]}, allowed=set(SECTIONS))
+            sections[name] = sub.text(name)
+            for message in sub.messages.get(name, []):
+                payload.refuse(f"sections.{name}", message)
+    return sections
+
+
+@json_methods("GET", "PATCH")
+@token_required
+def incident_postmortem(request: HttpRequest, reference: str) -> HttpResponse:
+    incident = _incident_or_404(reference)
+    postmortem = Postmortem.objects.select_related("incident", "owner").filter(incident=incident).first()
+    if postmortem is None:
+        return _error(errors.NO_POSTMORTEM, status=404)
+    if request.method == "GET":
+        return JsonResponse(postmortem_json(postmortem))
+    payload = Payload(_json_object(request), allowed=PATCH_FIELDS)
+    payload.require("version", "sections")
+    payload.check()
+    version = payload.data["version"]
+    if isinstance(version, bool) or not isinstance(version, int):
+        payload.refuse("version", "The version you last read, an integer.")
+    sections = _sections(payload)
+    if payload.messages:
+        raise InvalidInput(payload.messages)
+    try:
+        saved = services.postmortem_sections_save(
+            postmortem=postmortem, actor=request.user, base_version=version, sections=sections
+        )
+    except services.PostmortemConflict as conflict:
+        return JsonResponse(
+            {
+                "error": str(conflict),
+                "version": conflict.version,
+                "conflicts": sorted(conflict.current),
+                "current": conflict.current,
+            },
+            status=409,
+        )
+    saved.incident = incident
+    return JsonResponse(postmortem_json(saved))

@@ -1,0 +1,62 @@
+"""The postmortem as Markdown, in the seeds' postmortem format (seed 003's template, with seed 002's
+impact fields and five whys)."""
+
+from django.utils import timezone
+
+from incidents.formatting import humanize_delta
+from postmortems.models import SECTIONS, ActionStatus, Postmortem
+
+
+def _person(user) -> str:
+    if user is None:
+        return "unassigned"
+    return user.get_full_name() or user.get_username()
+
+
+def postmortem_markdown(postmortem: Postmortem) -> str:
+    incident = postmortem.incident
+    severity = incident.severity
+    started = timezone.localtime(incident.detected_at)
+    lines = [
+        f"# Postmortem: {incident.title}",
+        "",
+        f"**Incident**: {incident.reference}",
+        f"**Date**: {started:%Y-%m-%d}",
+        f"**Duration**: {humanize_delta(incident.duration)}",
+        f"**Severity**: {severity.key} {severity.name}",
+        f"**Impact**: {incident.business_impact or incident.summary or 'See Impact'}",
+        f"**Status**: {postmortem.get_status_display()} (version {postmortem.version})",
+        f"**Owner**: {_person(postmortem.owner)}",
+        "",
+    ]
+
+    def section(name: str) -> None:
+        text = getattr(postmortem, name).strip()
+        lines.extend([f"## {SECTIONS[name]}", "", text or "_Not written yet._", ""])
+
+    section("summary")
+    section("impact")
+    lines.extend(["## Timeline", ""])
+    for row in postmortem.timeline_rows.all():
+        lines.append(f"- {timezone.localtime(row.occurred_at):%H:%M} - {row.text}")
+    lines.append("")
+    section("root_cause")
+    whys = list(postmortem.five_whys.all())
+    if whys:
+        lines.extend(["### Five whys", ""])
+        for number, why in enumerate(whys, start=1):
+            lines.append(f"{number}. {why.why} → {why.because}")
+        lines.append("")
+    section("resolution")
+    lines.extend(["## Action Items", ""])
+    for item in postmortem.action_items.all():
+        done = "x" if item.status == ActionStatus.DONE else " "
+        lines.append(
+            f"- [{done}] {item.title} ({item.get_kind_display()}, {item.get_priority_display()}, "
+            f"{_person(item.owner)}, due {item.due_on:%Y-%m-%d}, {item.get_status_display()})"
+        )
+    lines.append("")
+    section("went_well")
+    section("could_improve")
+    section("lessons_learned")
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,90 @@
+"""Reads for the postmortem pages. Each returns what a page needs in a fixed number of queries."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from postmortems.dates import team_today
+from postmortems.models import (
+    OPEN_ACTION_STATUSES,
+    OPEN_POSTMORTEM_STATUSES,
+    ActionItem,
+    Postmortem,
+    PostmortemRevision,
+    PostmortemStatus,
+)
+
+MY_ACTION_ITEMS_LIMIT = 10
+# The tracker's "open or in progress" filter; a single status filters by that status alone.
+ACTIVE_FILTER = "active"
+
+
+def postmortem_for_editor(*, incident_id: int) -> Postmortem | None:
+    return (
+        Postmortem.objects.select_related("owner", "incident__severity", "incident__lead")
+        .prefetch_related(
+            "timeline_rows",
+            "five_whys",
+            "reviewers",
+            Prefetch("action_items", queryset=ActionItem.objects.select_related("owner").order_by("due_on", "id")),
+        )
+        .filter(incident_id=incident_id)
+        .first()
+    )
+
+
+def postmortem_summary(*, incident_id: int) -> Postmortem | None:
+    """For the incident page's side panel: one query."""
+    return Postmortem.objects.select_related("owner").filter(incident_id=incident_id).first()
+
+
+def is_overdue(postmortem: Postmortem, today: date | None = None) -> bool:
+    return postmortem.is_open and postmortem.due_on is not None and postmortem.due_on < (today or team_today())
+
+
+def postmortem_list(*, status: str = "", overdue: bool = False) -> QuerySet[Postmortem]:
+    rows = Postmortem.objects.select_related("incident__severity", "owner").annotate(
+        open_items=Count("action_items", filter=Q(action_items__status__in=OPEN_ACTION_STATUSES))
+    )
+    if status in PostmortemStatus.values:
+        rows = rows.filter(status=status)
+    if overdue:
+        rows = rows.filter(status__in=OPEN_POSTMORTEM_STATUSES, due_on__lt=team_today())
+    return rows.order_by("-created_at")
+
+
+@dataclass(frozen=True)
+class ActionItemFilters:
+    owner: int | None = None
+    status: str = ""
+    priority: str = ""
+    overdue: bool = False
+
+
+def action_items(*, filters: ActionItemFilters) -> QuerySet[ActionItem]:
+    rows = ActionItem.objects.select_related("owner", "postmortem__incident__severity")
+    if filters.owner:
+        rows = rows.filter(owner_id=filters.owner)
+    if filters.status == ACTIVE_FILTER:
+        rows = rows.filter(status__in=OPEN_ACTION_STATUSES)
+    elif filters.status:
+        rows = rows.filter(status=filters.status)
+    if filters.priority:
+        rows = rows.filter(priority=filters.priority)
+    if filters.overdue:
+        rows = rows.filter(status__in=OPEN_ACTION_STATUSES, due_on__lt=team_today())
+    return rows.order_by("due_on", "id")
+
+
+def my_action_items(*, user: AbstractBaseUser, limit: int = MY_ACTION_ITEMS_LIMIT) -> list[ActionItem]:
+    return list(
+        ActionItem.objects.select_related("postmortem__incident")
+        .filter(owner_id=user.pk, status__in=OPEN_ACTION_STATUSES)
+        .order_by("due_on", "id")[:limit]
+    )
+
+
+def revisions(*, postmortem: Postmortem) -> list[PostmortemRevision]:
+    return list(postmortem.revisions.select_related("author").order_by("-version"))
