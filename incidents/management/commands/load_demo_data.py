@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from incidents import services
 from incidents.models import Incident, IncidentStatus, Service, SeverityPolicy, UpdateVisibility
@@ -43,6 +44,8 @@ class Command(BaseCommand):
             self.stdout.write("Incidents already present; demo incidents not added again.")
         else:
             self._incidents(users, catalog)
+        # Apps built on incidents add their own idempotent demo step here, one line each.
+        self.stdout.write(f"Demo runbooks added: {import_string('runbooks.demo.load_demo_runbooks')()}.")
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"Log in as admin, lead, oncall, comms or viewer with password '{DEMO_PASSWORD}'.")
 
