@@ -113,7 +113,8 @@ def runbook_markdown(rng: random.Random, n: int) -> str:
     for number, title in enumerate(rng.sample(STEP_TITLES, rng.randint(3, 8)), start=1):
         steps.append(
             f"### Step {number}: {title}\n\n**Goal:** {title.lower()} for {services[0]}\n\n"
-            f"#### Commands\n\n```bash\n{rng.choice(COMMANDS)}\n```\n\n#### Success Criteria\n\n- Error rate under 1 %\n"
+            f"#### Commands\n\n```bash\n{rng.choice(COMMANDS)}\n```\n\n"
+            "#### Success Criteria\n\n- Error rate under 1 %\n"
         )
     return (
         f"# Runbook: {services[0]} {problem.lower()} #{n}\n\n"
@@ -254,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     for query in QUERIES:
         s, p = results["selector"][query], results["page"][query]
         print(
-            f"{query:34} {s['hits']:>5} {s['p50']:>10.1f} ms {s['p95']:>5.1f} ms {p['p50']:>7.1f} ms {p['p95']:>5.1f} ms"
+            f"{query:34} {s['hits']:>5} {s['p50']:>10.1f} ms {s['p95']:>5.1f} ms "
+            f"{p['p50']:>7.1f} ms {p['p95']:>5.1f} ms"
         )
     for name, figures in summary.items():
         verdict = "meets" if figures["p95"] <= TARGET_P95_MS else "MISSES"

@@ -69,6 +69,7 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
         "query": query,
         "runbooks": selectors.runbook_search(query=query),
         "searching": bool(selectors.search_words(query)),
+        "search_limit": selectors.SEARCH_LIMIT,
         "incident_ref": incident_ref if can_respond(request.user) else "",
         "can_edit": can_edit(request.user),
         "today": timezone.localdate(),
