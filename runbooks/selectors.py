@@ -8,13 +8,14 @@ from datetime import date
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.http import Http404
 from django.utils import timezone
 
 from incidents.models import Incident, Service
 from runbooks.markdown_format import RunbookData, render
-from runbooks.models import Runbook, RunbookRevision, RunbookRun, RunStep, StepOutcome
+from runbooks.models import Runbook, RunbookKind, RunbookRevision, RunbookRun, RunStep, StepOutcome
 from runbooks.services import SEARCH_CONFIG
 
 SEARCH_LIMIT = 25  # a search-as-you-type answer: the best few, not a report
@@ -34,6 +35,69 @@ def _listing(runbooks: QuerySet[Runbook]) -> QuerySet[Runbook]:
 
 def search_words(query: str) -> list[str]:
     return _WORD.findall(query)[:12]
+
+
+INDEX_PER_CATEGORY = 10
+
+
+@dataclass(frozen=True)
+class CategoryGroup:
+    kind: str
+    name: str
+    total: int
+    runbooks: list[Runbook]
+
+
+@dataclass(frozen=True)
+class KindGroup:
+    kind: str
+    label: str
+    total: int
+    categories: list[CategoryGroup]
+
+
+def runbook_index(
+    *, kind: str = "", category: str | None = None, per_category: int = INDEX_PER_CATEGORY
+) -> list[KindGroup]:
+    """The index like the seeds' one: by kind, then category, each category's first runbooks by
+    title and its count (a category link lists them all). Three queries however many runbooks:
+    the counts, the rows (a window function keeps the first few per category), their services."""
+    counts = Runbook.objects.values("kind", "category").annotate(total=Count("pk")).order_by("kind", "category")
+    rows = Runbook.objects.all()
+    if category is not None:
+        counts = counts.filter(kind=kind, category=category)
+        rows = rows.filter(kind=kind, category=category).order_by("title", "pk")
+    else:
+        rows = (
+            rows.annotate(
+                row=Window(
+                    RowNumber(), partition_by=[F("kind"), F("category")], order_by=[F("title").asc(), F("pk").asc()]
+                )
+            )
+            .filter(row__lte=per_category)
+            .order_by("kind", "category", "title", "pk")
+        )
+    by_group: dict[tuple[str, str], list[Runbook]] = {}
+    for runbook in _listing(rows):
+        by_group.setdefault((runbook.kind, runbook.category), []).append(runbook)
+    kinds: dict[str, list[CategoryGroup]] = {}
+    for count in counts:
+        group = CategoryGroup(
+            kind=count["kind"],
+            name=count["category"],
+            total=count["total"],
+            runbooks=by_group.get((count["kind"], count["category"]), []),
+        )
+        kinds.setdefault(count["kind"], []).append(group)
+    return [
+        KindGroup(
+            kind=value,
+            label=RunbookKind(value).label,
+            total=sum(group.total for group in groups),
+            categories=groups,
+        )
+        for value, groups in kinds.items()
+    ]
 
 
 def runbook_search(*, query: str = "", limit: int = SEARCH_LIMIT) -> list[Runbook]:

@@ -65,10 +65,14 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
     template_name = "runbooks/index.html"
     if request.htmx and request.htmx.target == "runbook-results":
         template_name += "#runbook-results"
+    searching = bool(selectors.search_words(query))
+    category = request.GET.get("category")
     context = {
         "query": query,
-        "runbooks": selectors.runbook_search(query=query),
-        "searching": bool(selectors.search_words(query)),
+        "runbooks": selectors.runbook_search(query=query) if searching else [],
+        "groups": [] if searching else selectors.runbook_index(kind=request.GET.get("kind", ""), category=category),
+        "category": category,
+        "searching": searching,
         "search_limit": selectors.SEARCH_LIMIT,
         "incident_ref": incident_ref if can_respond(request.user) else "",
         "can_edit": can_edit(request.user),

@@ -24,15 +24,21 @@ def grow(count: int, start: int = 0) -> None:
         )
 
 
-@pytest.mark.parametrize("query", ["", "connection pool"])
-def test_index_and_search_queries_stay_flat(viewer_client, django_assert_max_num_queries, query):
+@pytest.mark.parametrize(
+    ("params", "shown"),
+    [
+        ({}, 28),  # three categories of at most 10: all shown
+        ({"q": "connection pool"}, selectors.SEARCH_LIMIT),
+        ({"kind": "incident", "category": "Category 1"}, 9),
+    ],
+)
+def test_index_search_and_category_queries_stay_flat(viewer_client, django_assert_max_num_queries, params, shown):
     grow(3)
-    with django_assert_max_num_queries(8) as small:
-        viewer_client.get(reverse("runbooks:index"), {"q": query})
+    with django_assert_max_num_queries(9) as small:
+        viewer_client.get(reverse("runbooks:index"), params)
     grow(25, start=3)
     with django_assert_max_num_queries(len(small)):
-        response = viewer_client.get(reverse("runbooks:index"), {"q": query})
-    shown = 28 if not query else min(28, selectors.SEARCH_LIMIT)
+        response = viewer_client.get(reverse("runbooks:index"), params)
     assert response.content.decode().count('class="runbook-title"') == shown
 
 

@@ -303,3 +303,18 @@ def test_drill_from_start_to_finish_sets_last_tested(responder_client, runbook):
     responder_client.post(reverse("runbooks:drill_finish", args=[run.pk]))
     runbook.refresh_from_db()
     assert runbook.last_tested == timezone.localdate()
+
+
+def test_index_shows_the_first_runbooks_of_a_category_and_links_to_all(viewer_client):
+    from runbooks.selectors import INDEX_PER_CATEGORY
+
+    for n in range(INDEX_PER_CATEGORY + 2):
+        make_runbook(title=f"Storage runbook {n:02}", category="Storage", steps=1)
+    make_runbook(title="Lonely one", category="Network", steps=1)
+    html = viewer_client.get(reverse("runbooks:index")).content.decode()
+    assert html.count('class="runbook-title"') == INDEX_PER_CATEGORY + 1
+    assert "Storage runbook 09" in html and "Storage runbook 11" not in html
+    assert f"All {INDEX_PER_CATEGORY + 2} in Storage" in html
+    full = viewer_client.get(reverse("runbooks:index"), {"kind": "incident", "category": "Storage"}).content.decode()
+    assert full.count('class="runbook-title"') == INDEX_PER_CATEGORY + 2
+    assert "Lonely one" not in full
