@@ -12,4 +12,7 @@ DRILL_NOT_COMPLETE = "Record every step (done, skipped or failed) before finishi
 NOT_A_DRILL = "Only a drill is finished here; a runbook attached to an incident ends with the incident."
 IMPORT_EMPTY = "Choose a Markdown file or paste the runbook's Markdown."
 UNKNOWN_SERVICES = "Not in the service catalog, left out: {names}."
-SAME_REVISION = "The runbook is already at this version's content."
+STALE_EDIT = (
+    "Someone saved version {version} while you were editing. Your text is below: compare with the history, "
+    "then save again to replace their version."
+)

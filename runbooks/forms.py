@@ -60,6 +60,7 @@ class RunbookForm(Form):
     notes = _markdown("Notes")
     other_sections = _markdown("Other sections", 6, help_text="Further sections, each starting with ## Heading.")
     change_note = forms.CharField(max_length=300, required=False, help_text="What changed, for the history.")
+    base_version = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     TEXT_FIELDS = [
         "summary", "symptoms", "impact", "prerequisites", "assessment", "verification", "communication",

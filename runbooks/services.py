@@ -206,10 +206,19 @@ def runbook_create(
 
 @transaction.atomic
 def runbook_update(
-    *, runbook: Runbook, data: RunbookData, actor: AbstractBaseUser | None, change_note: str = ""
+    *,
+    runbook: Runbook,
+    data: RunbookData,
+    actor: AbstractBaseUser | None,
+    change_note: str = "",
+    base_version: int | None = None,
 ) -> tuple[Runbook, list[str]]:
-    """The runbook's next version. Its slug stays: people paste /runbooks/<slug>/ into alerts."""
+    """The runbook's next version. Its slug stays: people paste /runbooks/<slug>/ into alerts.
+    `base_version` is the version the editor started from: when someone saved in between, the
+    save is refused instead of silently undoing their change."""
     runbook = Runbook.objects.select_for_update().get(pk=runbook.pk)
+    if base_version is not None and base_version != runbook.version:
+        raise ValidationError(errors.STALE_EDIT.format(version=runbook.version))
     return _write(runbook=runbook, data=data, actor=actor, change_note=change_note or "Edited")
 
 

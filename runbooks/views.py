@@ -14,7 +14,7 @@ from incidents.permissions import can_respond
 from runbooks import errors, selectors, services
 from runbooks.forms import AttachForm, ImportForm, RunbookForm, StepRecordForm
 from runbooks.markdown_format import RunbookFormatError
-from runbooks.models import RunbookRun, RunStep
+from runbooks.models import Runbook, RunbookRun, RunStep
 
 EDIT_PERMISSION = "runbooks.edit"
 INVALID = 422
@@ -161,6 +161,7 @@ def edit(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             services=list(runbook.services.all()),
             review_interval_days=runbook.review_interval_days,
         )
+        initial["base_version"] = runbook.version
         return _form_page(request, RunbookForm(initial=initial), runbook)
     form = RunbookForm(request.POST)
     if form.is_valid():
@@ -170,9 +171,13 @@ def edit(request: HtmxHttpRequest, slug: str) -> HttpResponse:
                 data=form.to_data(last_tested=runbook.last_tested, extra_metadata=runbook.extra_metadata),
                 actor=request.user,
                 change_note=form.cleaned_data["change_note"],
+                base_version=form.cleaned_data["base_version"],
             )
         except ValidationError as error:
             _apply_service_errors(form, error)
+            # Having seen the newer version, saving again is a deliberate replacement.
+            form.data = form.data.copy()
+            form.data["base_version"] = str(Runbook.objects.values_list("version", flat=True).get(pk=runbook.pk))
         else:
             _warn_unknown(request, unknown)
             messages.success(request, f"Saved as version {runbook.version}.")

@@ -318,3 +318,25 @@ def test_index_shows_the_first_runbooks_of_a_category_and_links_to_all(viewer_cl
     full = viewer_client.get(reverse("runbooks:index"), {"kind": "incident", "category": "Storage"}).content.decode()
     assert full.count('class="runbook-title"') == INDEX_PER_CATEGORY + 2
     assert "Lonely one" not in full
+
+
+def test_a_save_over_someone_elses_newer_version_is_refused_and_keeps_the_text(responder_client, runbook):
+    page = responder_client.get(reverse("runbooks:edit", args=[runbook.slug]))
+    assert page.context["form"].initial["base_version"] == 1
+    services.runbook_update(runbook=runbook, data=services.runbook_to_data(runbook), actor=None)  # someone else
+    response = responder_client.post(
+        reverse("runbooks:edit", args=[runbook.slug]), form_data(title="My edit", base_version="1")
+    )
+    assert response.status_code == 422
+    assert escape(errors.STALE_EDIT.format(version=2)) in response.content.decode()
+    assert 'value="My edit"' in response.content.decode()
+    runbook.refresh_from_db()
+    assert (runbook.version, runbook.title) == (2, "Database connection pool exhausted")
+    # The form now carries the newer version: saving again replaces it on purpose.
+    assert 'name="base_version" value="2"' in response.content.decode()
+    again = responder_client.post(
+        reverse("runbooks:edit", args=[runbook.slug]), form_data(title="My edit", base_version="2")
+    )
+    assert again.status_code == 302
+    runbook.refresh_from_db()
+    assert (runbook.version, runbook.title) == (3, "My edit")
