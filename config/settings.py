@@ -257,6 +257,7 @@ NOTIFICATIONS_WEBHOOK_HEADERS = "integrations.services.webhook_headers"
 # the apps built on incidents react here, so incidents imports none of them.
 # Demo data of the apps built on incidents, run in order by `manage.py load_demo_data`.
 DEMO_DATA_STEPS = [
+    "runbooks.demo.demo_data_load",
     "integrations.services.demo_data_load",
     "statuspage.services.demo_data_load",
     "postmortems.demo.demo_data_load",

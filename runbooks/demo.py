@@ -1,0 +1,22 @@
+"""The runbooks' part of `load_demo_data`: the two seed templates and a runbook for the demo
+database service. Idempotent, like the rest of the demo data."""
+
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+
+from runbooks import services
+
+TEMPLATES = Path(__file__).parent / "demo"
+
+
+def load_demo_runbooks(*, username: str = "lead") -> int:
+    actor = get_user_model().objects.filter(username=username).first()
+    texts = [path.read_text(encoding="utf-8") for path in sorted(TEMPLATES.glob("*.md"))]
+    return len(services.runbooks_demo_load(actor=actor, templates=texts).created)
+
+
+def demo_data_load() -> str | None:
+    """load_demo_data's step (settings.DEMO_DATA_STEPS)."""
+    created = load_demo_runbooks()
+    return f"Demo runbooks added: {created}." if created else None

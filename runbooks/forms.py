@@ -1,0 +1,138 @@
+from django import forms
+
+from incidents.forms import Form
+from incidents.models import Service
+from runbooks import errors
+from runbooks.markdown_format import RunbookData, parse_sections, parse_steps, render_sections, render_steps
+from runbooks.models import ReviewInterval, RunbookKind, RunbookSeverity, StepOutcome
+
+MARKDOWN_HELP = "Markdown."
+
+
+def _markdown(label: str, rows: int = 4, help_text: str = MARKDOWN_HELP) -> forms.CharField:
+    return forms.CharField(
+        label=label, required=False, help_text=help_text, widget=forms.Textarea(attrs={"rows": rows})
+    )
+
+
+class RunbookForm(Form):
+    """The whole runbook on one page. Steps and any further sections are edited as Markdown in
+    the same format as import and export ("### Step 1: …", "## Heading"), so writing a runbook
+    here and in a file is the same skill."""
+
+    title = forms.CharField(max_length=200, error_messages={"required": errors.TITLE_REQUIRED})
+    kind = forms.ChoiceField(choices=RunbookKind.choices)
+    category = forms.CharField(max_length=100, required=False, help_text="Groups the index, e.g. Database.")
+    services = forms.ModelMultipleChoiceField(
+        queryset=Service.objects.order_by("name"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    severity = forms.ChoiceField(choices=[("", "—"), *RunbookSeverity.choices], required=False)
+    owner = forms.CharField(max_length=200, required=False, help_text="Team or person.")
+    response_time = forms.CharField(max_length=100, required=False, help_text="e.g. Immediate, < 30 min.")
+    alert_names = forms.CharField(
+        required=False, help_text="Comma-separated alert names, e.g. db-connection-pool-exhausted."
+    )
+    review_interval_days = forms.TypedChoiceField(
+        label="Review", choices=ReviewInterval.choices, coerce=int, initial=ReviewInterval.QUARTERLY
+    )
+    summary = _markdown("Plain English summary", 3)
+    symptoms = _markdown("Symptoms")
+    impact = _markdown("Impact")
+    prerequisites = _markdown("Prerequisites", help_text="Access, tools with versions, permissions. Markdown.")
+    assessment = _markdown("Initial assessment")
+    steps = _markdown(
+        "Resolution steps",
+        14,
+        help_text="### Step 1: Title, then **Goal:** …, #### Commands with a ```bash block, #### Expected output, "
+        "#### Success Criteria, #### If this doesn't work.",
+    )
+    verification = _markdown("Verification")
+    communication = _markdown("Communication")
+    rollback = _markdown("Rollback procedure")
+    escalation = _markdown("Escalation")
+    root_cause = _markdown("Root cause investigation")
+    post_incident = _markdown("Post-incident actions")
+    assumptions = _markdown("Assumptions")
+    failure_modes = _markdown("Failure modes")
+    how_to_test = _markdown("How to test this runbook")
+    automation = _markdown("Automation candidates")
+    related_links = _markdown("Related links")
+    notes = _markdown("Notes")
+    other_sections = _markdown("Other sections", 6, help_text="Further sections, each starting with ## Heading.")
+    change_note = forms.CharField(max_length=300, required=False, help_text="What changed, for the history.")
+    base_version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    TEXT_FIELDS = [
+        "summary", "symptoms", "impact", "prerequisites", "assessment", "verification", "communication",
+        "rollback", "escalation", "root_cause", "post_incident", "assumptions", "failure_modes",
+        "how_to_test", "automation", "related_links", "notes",
+    ]  # fmt: skip
+
+    @classmethod
+    def initial_from(cls, data: RunbookData, *, services: list[Service], review_interval_days: int) -> dict:
+        return {
+            "title": data.title,
+            "kind": data.kind,
+            "category": data.category,
+            "services": services,
+            "severity": next((c.value for c in RunbookSeverity if c.label == data.severity), ""),
+            "owner": data.owner,
+            "response_time": data.response_time,
+            "alert_names": ", ".join(data.alert_names),
+            "review_interval_days": review_interval_days,
+            **{name: getattr(data, name) for name in cls.TEXT_FIELDS},
+            "steps": render_steps(data.steps_intro, data.steps),
+            "other_sections": render_sections(data.extra_sections),
+        }
+
+    def to_data(self, *, last_tested=None, extra_metadata=None) -> RunbookData:
+        cleaned = self.cleaned_data
+        intro, steps = parse_steps(cleaned["steps"])
+        return RunbookData(
+            title=cleaned["title"],
+            kind=cleaned["kind"],
+            category=cleaned["category"],
+            severity=cleaned["severity"],
+            owner=cleaned["owner"],
+            response_time=cleaned["response_time"],
+            last_tested=last_tested,
+            review_interval=str(cleaned["review_interval_days"]),
+            services=[service.slug for service in cleaned["services"]],
+            alert_names=[name.strip().strip("`") for name in cleaned["alert_names"].split(",") if name.strip()],
+            extra_metadata=extra_metadata or [],
+            **{name: cleaned[name].replace("\r\n", "\n").strip() for name in self.TEXT_FIELDS},
+            steps_intro=intro,
+            steps=steps,
+            extra_sections=parse_sections(cleaned["other_sections"]),
+        )
+
+
+class ImportForm(Form):
+    file = forms.FileField(required=False, label="Markdown file", help_text="runbook-<name>.md in the seeds' format.")
+    text = forms.CharField(required=False, label="…or paste Markdown", widget=forms.Textarea(attrs={"rows": 12}))
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        upload = cleaned.get("file")
+        if upload:
+            cleaned["markdown"] = upload.read().decode("utf-8", errors="replace")
+        else:
+            cleaned["markdown"] = cleaned.get("text", "")
+        if not cleaned["markdown"].strip():
+            raise forms.ValidationError(errors.IMPORT_EMPTY)
+        return cleaned
+
+
+class StepRecordForm(Form):
+    outcome = forms.ChoiceField(
+        choices=[(c.value, c.label) for c in StepOutcome if c != StepOutcome.PENDING],
+        error_messages={"required": errors.UNKNOWN_OUTCOME, "invalid_choice": errors.UNKNOWN_OUTCOME},
+    )
+    note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    output = forms.CharField(
+        required=False, max_length=20000, label="Command output", widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class AttachForm(Form):
+    runbook = forms.SlugField()

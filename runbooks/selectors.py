@@ -1,0 +1,239 @@
+"""Reads for the runbook pages and the incident page's slots, each in a fixed number of queries."""
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db import connection
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
+from django.http import Http404
+from django.utils import timezone
+
+from incidents.models import Incident, Service
+from runbooks.markdown_format import RunbookData, render
+from runbooks.models import Runbook, RunbookKind, RunbookRevision, RunbookRun, RunStep, StepOutcome
+from runbooks.services import SEARCH_CONFIG
+
+SEARCH_LIMIT = 25  # a search-as-you-type answer: the best few, not a report
+SUGGESTION_LIMIT = 5
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+LISTING_FIELDS = ["pk", "title", "slug", "kind", "category", "severity", "summary", "review_due_on"]
+
+
+def _listing(runbooks: QuerySet[Runbook]) -> QuerySet[Runbook]:
+    """Only what a row of the index shows: a runbook's long Markdown sections stay in the table."""
+    return runbooks.only(*LISTING_FIELDS).prefetch_related(
+        Prefetch("services", queryset=Service.objects.only("pk", "name").order_by("name"))
+    )
+
+
+def search_words(query: str) -> list[str]:
+    return _WORD.findall(query)[:12]
+
+
+INDEX_PER_CATEGORY = 10
+
+
+@dataclass(frozen=True)
+class CategoryGroup:
+    kind: str
+    name: str
+    total: int
+    runbooks: list[Runbook]
+
+
+@dataclass(frozen=True)
+class KindGroup:
+    kind: str
+    label: str
+    total: int
+    categories: list[CategoryGroup]
+
+
+def runbook_index(
+    *, kind: str = "", category: str | None = None, per_category: int = INDEX_PER_CATEGORY
+) -> list[KindGroup]:
+    """The index like the seeds' one: by kind, then category, each category's first runbooks by
+    title and its count (a category link lists them all). Three queries however many runbooks:
+    the counts, the rows (a window function keeps the first few per category), their services."""
+    counts = Runbook.objects.values("kind", "category").annotate(total=Count("pk")).order_by("kind", "category")
+    rows = Runbook.objects.all()
+    if category is not None:
+        counts = counts.filter(kind=kind, category=category)
+        rows = rows.filter(kind=kind, category=category).order_by("title", "pk")
+    else:
+        rows = (
+            rows.annotate(
+                row=Window(
+                    RowNumber(), partition_by=[F("kind"), F("category")], order_by=[F("title").asc(), F("pk").asc()]
+                )
+            )
+            .filter(row__lte=per_category)
+            .order_by("kind", "category", "title", "pk")
+        )
+    by_group: dict[tuple[str, str], list[Runbook]] = {}
+    for runbook in _listing(rows):
+        by_group.setdefault((runbook.kind, runbook.category), []).append(runbook)
+    kinds: dict[str, list[CategoryGroup]] = {}
+    for count in counts:
+        group = CategoryGroup(
+            kind=count["kind"],
+            name=count["category"],
+            total=count["total"],
+            runbooks=by_group.get((count["kind"], count["category"]), []),
+        )
+        kinds.setdefault(count["kind"], []).append(group)
+    return [
+        KindGroup(
+            kind=value,
+            label=RunbookKind(value).label,
+            total=sum(group.total for group in groups),
+            categories=groups,
+        )
+        for value, groups in kinds.items()
+    ]
+
+
+def runbook_search(*, query: str = "", limit: int = SEARCH_LIMIT) -> list[Runbook]:
+    """Runbooks in index order, or the best matches for `query` first.
+
+    PostgreSQL: full-text search over the stored, GIN-indexed search vector (title, alert names,
+    symptoms, services, summary, step text), every word as a prefix so results follow the typing,
+    ranked. SQLite: every word must appear in one of those fields (icontains)."""
+    words = search_words(query)
+    if not words:
+        return list(_listing(Runbook.objects.order_by("kind", "category", "title")))
+    if connection.vendor == "postgresql":
+        tsquery = SearchQuery(" & ".join(f"{word}:*" for word in words), search_type="raw", config=SEARCH_CONFIG)
+        runbooks = (
+            Runbook.objects.filter(search_vector=tsquery)
+            .annotate(rank=SearchRank(F("search_vector"), tsquery))
+            .order_by("-rank", "title")
+        )
+        return list(_listing(runbooks)[:limit])
+    matches = Runbook.objects.all()
+    for word in words:
+        matches = matches.filter(
+            Q(title__icontains=word)
+            | Q(symptoms__icontains=word)
+            | Q(summary__icontains=word)
+            | Q(category__icontains=word)
+            | Q(alert_names__icontains=word)
+            | Q(services__name__icontains=word)
+            | Q(steps__title__icontains=word)
+            | Q(steps__goal__icontains=word)
+        )
+    ids = matches.values("pk")
+    return list(_listing(Runbook.objects.filter(pk__in=ids).order_by("title"))[:limit])
+
+
+def stale_runbooks(*, today: date | None = None) -> list[Runbook]:
+    """Runbooks whose review is overdue, the longest overdue first."""
+    today = today or timezone.localdate()
+    return list(_listing(Runbook.objects.filter(review_due_on__lt=today).order_by("review_due_on", "title")))
+
+
+def runbook_get(*, slug: str) -> Runbook:
+    try:
+        return Runbook.objects.select_related("updated_by").prefetch_related("services", "steps").get(slug=slug)
+    except Runbook.DoesNotExist:
+        raise Http404("No runbook at this address.") from None
+
+
+def runbook_revisions(*, runbook: Runbook) -> list[RunbookRevision]:
+    return list(runbook.revisions.select_related("author").defer("snapshot").order_by("-version"))
+
+
+def revision_get(*, runbook: Runbook, version: int) -> RunbookRevision:
+    try:
+        return runbook.revisions.select_related("author").get(version=version)
+    except RunbookRevision.DoesNotExist:
+        raise Http404("No such version.") from None
+
+
+@dataclass(frozen=True)
+class RevisionDiff:
+    older: RunbookRevision | None
+    newer: RunbookRevision
+    lines: list[tuple[str, str]]  # (css class, line)
+
+
+def revision_diff(*, runbook: Runbook, version: int, against: int | None = None) -> RevisionDiff:
+    """What `version` changed, as a line diff of the two versions' Markdown."""
+    newer = revision_get(runbook=runbook, version=version)
+    older_version = against if against is not None else version - 1
+    older = runbook.revisions.filter(version=older_version).first() if older_version >= 1 else None
+    before = render(RunbookData.from_dict(older.snapshot)).splitlines() if older else []
+    after = render(RunbookData.from_dict(newer.snapshot)).splitlines()
+    lines = []
+    for line in difflib.unified_diff(
+        before, after, f"v{older.version}" if older else "empty", f"v{newer.version}", lineterm="", n=3
+    ):
+        css = "ctx"
+        if line.startswith(("+++", "---")):
+            css = "file"
+        elif line.startswith("@@"):
+            css = "hunk"
+        elif line.startswith("+"):
+            css = "add"
+        elif line.startswith("-"):
+            css = "del"
+        lines.append((css, line))
+    return RevisionDiff(older=older, newer=newer, lines=lines)
+
+
+def _runs(runs: QuerySet[RunbookRun]) -> list[RunbookRun]:
+    """Runs with their checklist and who recorded each step; progress counted in Python from
+    the prefetched steps."""
+    runs = runs.select_related("runbook", "started_by").prefetch_related(
+        Prefetch("steps", queryset=RunStep.objects.select_related("recorded_by", "step").order_by("position"))
+    )
+    result = list(runs)
+    for run in result:
+        steps = list(run.steps.all())
+        run.total = len(steps)
+        run.recorded = sum(1 for step in steps if step.outcome != StepOutcome.PENDING)
+        run.failed = sum(1 for step in steps if step.outcome == StepOutcome.FAILED)
+        run.percent = round(100 * run.recorded / run.total) if run.total else 0
+    return result
+
+
+def run_get(*, pk: int) -> RunbookRun:
+    runs = _runs(RunbookRun.objects.filter(pk=pk).select_related("incident"))
+    if not runs:
+        raise Http404("No such runbook run.")
+    return runs[0]
+
+
+def incident_runs(*, incident: Incident) -> list[RunbookRun]:
+    return _runs(RunbookRun.objects.filter(incident=incident).order_by("started_at", "id"))
+
+
+def suggestions_for_incident(
+    *, incident: Incident, alert_names: Iterable[str] = (), exclude: Iterable[int] = (), limit: int = SUGGESTION_LIMIT
+) -> list[Runbook]:
+    """Runbooks for the incident's affected services or its alerts, the most matching first.
+    Reads the incident's prefetched services."""
+    service_ids = [service.pk for service in incident.affected_services.all()]
+    alert_names = [name for name in alert_names if name]
+    if not service_ids and not alert_names:
+        return []
+    query = Q(services__in=service_ids) if service_ids else Q()
+    for name in alert_names:
+        query |= (
+            Q(alert_names__contains=[name]) if connection.vendor == "postgresql" else Q(alert_names__icontains=name)
+        )
+    matches = (
+        Runbook.objects.filter(query)
+        .exclude(pk__in=list(exclude))
+        .annotate(matched=Count("services", filter=Q(services__in=service_ids)))
+        .order_by("-matched", "title")
+        .only("pk", "title", "slug", "kind", "severity", "review_due_on")
+    )
+    return list(matches[:limit])

@@ -1,0 +1,455 @@
+"""Every write to a runbook or a run goes through here. A runbook is written whole, from
+RunbookData (the Markdown format's plain data), so the editor, the importer and a restore share
+one path: validate, write fields and steps, bump the version, keep a revision, refresh the
+search vector."""
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.postgres.search import SearchVector
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Q, Value
+from django.utils import timezone
+from django.utils.text import slugify
+
+from incidents.models import EventKind, Incident, Service
+from incidents.services import incident_event_record
+from runbooks import errors
+from runbooks.markdown_format import RunbookData, StepData, parse
+from runbooks.models import (
+    ReviewInterval,
+    Runbook,
+    RunbookRevision,
+    RunbookRun,
+    RunbookSeverity,
+    RunbookStep,
+    RunStep,
+    StepOutcome,
+)
+
+TEXT_FIELDS = [
+    "summary", "symptoms", "impact", "prerequisites", "assessment", "steps_intro", "verification",
+    "communication", "rollback", "escalation", "root_cause", "post_incident", "assumptions",
+    "failure_modes", "how_to_test", "automation", "related_links", "notes",
+]  # fmt: skip
+STEP_FIELDS = [
+    "title", "goal", "details", "commands", "commands_language", "expected_output", "success_criteria", "if_fails",
+]  # fmt: skip
+SEARCH_CONFIG = "english"
+
+
+# ---------------------------------------------------------------------------------------------
+# Runbook ⇄ RunbookData
+
+
+def runbook_to_data(runbook: Runbook) -> RunbookData:
+    """The runbook as plain data (what export writes and a revision stores). Reads the
+    prefetched services and steps when the caller prefetched them."""
+    return RunbookData(
+        title=runbook.title,
+        kind=runbook.kind,
+        category=runbook.category,
+        severity=runbook.get_severity_display() if runbook.severity else "",
+        owner=runbook.owner,
+        response_time=runbook.response_time,
+        last_tested=runbook.last_tested,
+        review_interval=runbook.get_review_interval_days_display(),
+        services=[service.name for service in runbook.services.all()],
+        alert_names=list(runbook.alert_names),
+        extra_metadata=[list(pair) for pair in runbook.extra_metadata],
+        **{name: getattr(runbook, name) for name in TEXT_FIELDS},
+        steps=[StepData(**{name: getattr(step, name) for name in STEP_FIELDS}) for step in runbook.steps.all()],
+        extra_sections=[list(pair) for pair in runbook.extra_sections],
+    )
+
+
+def _severity(value: str) -> str:
+    wanted = value.strip().casefold()
+    for choice in RunbookSeverity:
+        if wanted in (choice.value, choice.label.casefold()):
+            return choice.value
+    return ""
+
+
+def _review_interval(value: str, default: int) -> int:
+    wanted = value.strip().casefold()
+    for choice in ReviewInterval:
+        if wanted in (str(choice.value), choice.label.casefold()):
+            return choice.value
+    return default
+
+
+def _catalog(names: list[str]) -> tuple[list[Service], list[str]]:
+    """Catalog services named by name or slug (any case), and the names that match none."""
+    if not names:
+        return [], []
+    query = Q()
+    for name in names:
+        query |= Q(name__iexact=name) | Q(slug__iexact=name)
+    found = list(Service.objects.filter(query))
+    unknown = [
+        name
+        for name in names
+        if not any(name.casefold() in (service.name.casefold(), service.slug.casefold()) for service in found)
+    ]
+    return found, unknown
+
+
+RESERVED_SLUGS = {"new", "import", "stale", "runs", "attach"}  # runbooks/urls.py's fixed words
+
+
+def _unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
+    base = slugify(title)[:180] or "runbook"
+    taken = RESERVED_SLUGS | set(
+        Runbook.objects.filter(slug__startswith=base).exclude(pk=exclude_pk).values_list("slug", flat=True)
+    )
+    slug, number = base, 2
+    while slug in taken:
+        slug, number = f"{base}-{number}", number + 1
+    return slug
+
+
+def _validate(data: RunbookData) -> None:
+    problems: dict[str, list[str]] = {}
+    if not data.title.strip():
+        problems["title"] = [errors.TITLE_REQUIRED]
+    if any(not step.title.strip() for step in data.steps):
+        problems["steps"] = [errors.STEP_TITLE_REQUIRED]
+    if problems:
+        raise ValidationError(problems)
+
+
+def _search_refresh(runbook: Runbook, services: list[Service]) -> None:
+    """Title and alert names weigh most, then symptoms, services and summary, then the steps.
+    Built from values already in memory: one UPDATE, no join."""
+    if connection.vendor != "postgresql":
+        return
+    steps = runbook.steps.all()
+
+    def vector(text: str, weight: str) -> SearchVector:
+        return SearchVector(Value(text), weight=weight, config=SEARCH_CONFIG)
+
+    Runbook.objects.filter(pk=runbook.pk).update(
+        search_vector=vector(" ".join([runbook.title, *runbook.alert_names]), "A")
+        + vector(
+            " ".join([runbook.symptoms, *(f"{service.name} {service.slug}" for service in services), runbook.category]),
+            "B",
+        )
+        + vector(" ".join([runbook.summary, *(f"{step.title} {step.goal} {step.details}" for step in steps)]), "C")
+    )
+
+
+def _write(
+    *,
+    runbook: Runbook,
+    data: RunbookData,
+    actor: AbstractBaseUser | None,
+    change_note: str,
+    keep_last_tested: bool = False,
+) -> tuple[Runbook, list[str]]:
+    _validate(data)
+    now = timezone.now()
+    services, unknown = _catalog(data.services)
+    runbook.title = data.title.strip()[:200]
+    runbook.kind = data.kind if data.kind in ("incident", "operational") else "incident"
+    runbook.category = data.category[:100]
+    runbook.severity = _severity(data.severity)
+    runbook.owner = data.owner[:200]
+    runbook.response_time = data.response_time[:100]
+    runbook.alert_names = list(data.alert_names)
+    runbook.extra_metadata = [list(pair) for pair in data.extra_metadata]
+    runbook.extra_sections = [list(pair) for pair in data.extra_sections]
+    for name in TEXT_FIELDS:
+        setattr(runbook, name, getattr(data, name))
+    if not keep_last_tested:
+        runbook.last_tested = data.last_tested
+    runbook.review_interval_days = _review_interval(data.review_interval, runbook.review_interval_days)
+    runbook.updated_at = now
+    runbook.updated_by = actor if actor is not None and actor.is_authenticated else None
+    if runbook.pk is None:
+        runbook.created_at = now
+        runbook.version = 1
+    else:
+        runbook.version += 1
+    runbook.review_due_on = runbook.compute_review_due()
+    runbook.save()
+    runbook.services.set(services)
+    runbook.steps.all().delete()
+    RunbookStep.objects.bulk_create(
+        RunbookStep(runbook=runbook, position=position, **{name: getattr(step, name) for name in STEP_FIELDS})
+        for position, step in enumerate(data.steps, start=1)
+    )
+    saved = runbook_to_data(runbook)
+    RunbookRevision.objects.create(
+        runbook=runbook,
+        version=runbook.version,
+        created_at=now,
+        author=runbook.updated_by,
+        change_note=change_note[:300],
+        snapshot=saved.to_dict(),
+    )
+    _search_refresh(runbook, services)
+    return runbook, unknown
+
+
+@transaction.atomic
+def runbook_create(
+    *, data: RunbookData, actor: AbstractBaseUser | None, change_note: str = "Created"
+) -> tuple[Runbook, list[str]]:
+    """A new runbook at version 1; returns it and the service names not in the catalog."""
+    _validate(data)
+    runbook = Runbook(slug=_unique_slug(data.title))
+    return _write(runbook=runbook, data=data, actor=actor, change_note=change_note)
+
+
+@transaction.atomic
+def runbook_update(
+    *,
+    runbook: Runbook,
+    data: RunbookData,
+    actor: AbstractBaseUser | None,
+    change_note: str = "",
+    base_version: int | None = None,
+) -> tuple[Runbook, list[str]]:
+    """The runbook's next version. Its slug stays: people paste /runbooks/<slug>/ into alerts.
+    `base_version` is the version the editor started from: when someone saved in between, the
+    save is refused instead of silently undoing their change."""
+    runbook = Runbook.objects.select_for_update().get(pk=runbook.pk)
+    if base_version is not None and base_version != runbook.version:
+        raise ValidationError(errors.STALE_EDIT.format(version=runbook.version))
+    return _write(runbook=runbook, data=data, actor=actor, change_note=change_note or "Edited")
+
+
+@transaction.atomic
+def runbook_import(*, text: str, actor: AbstractBaseUser | None) -> tuple[Runbook, list[str]]:
+    """A runbook from Markdown in the seeds' format (RunbookFormatError if it has no title)."""
+    return runbook_create(data=parse(text), actor=actor, change_note="Imported from Markdown")
+
+
+@transaction.atomic
+def runbook_restore(*, runbook: Runbook, revision: RunbookRevision, actor: AbstractBaseUser) -> Runbook:
+    """Restoring is writing the old content as the newest version, so history only grows. The
+    last-tested date is not content: it stays."""
+    data = RunbookData.from_dict(revision.snapshot)
+    runbook, _unknown = _write(
+        runbook=Runbook.objects.select_for_update().get(pk=runbook.pk),
+        data=data,
+        actor=actor,
+        change_note=f"Restored version {revision.version}",
+        keep_last_tested=True,
+    )
+    return runbook
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a runbook
+
+
+def _new_run(*, runbook: Runbook, incident: Incident | None, actor: AbstractBaseUser) -> RunbookRun:
+    steps = list(runbook.steps.all())
+    if not steps:
+        raise ValidationError(errors.NO_STEPS)
+    run = RunbookRun.objects.create(
+        runbook=runbook, incident=incident, runbook_version=runbook.version, started_by=actor, started_at=timezone.now()
+    )
+    RunStep.objects.bulk_create(RunStep(run=run, step=step, position=step.position, title=step.title) for step in steps)
+    return run
+
+
+@transaction.atomic
+def runbook_attach(*, runbook: Runbook, incident: Incident, actor: AbstractBaseUser) -> RunbookRun:
+    """The runbook becomes the incident's checklist; the timeline says so."""
+    if RunbookRun.objects.filter(runbook=runbook, incident=incident).exists():
+        raise ValidationError(errors.ALREADY_ATTACHED)
+    run = _new_run(runbook=runbook, incident=incident, actor=actor)
+    incident_event_record(
+        incident=incident,
+        kind=EventKind.RUNBOOK_ATTACHED,
+        actor=actor,
+        text=f"Runbook attached: {runbook.title} (v{runbook.version}, {run.steps.count()} steps)",
+        data={"runbook": runbook.slug, "run": run.pk, "version": runbook.version},
+    )
+    return run
+
+
+@transaction.atomic
+def run_step_record(
+    *, run_step: RunStep, outcome: str, actor: AbstractBaseUser, note: str = "", output: str = ""
+) -> RunStep:
+    """Mark a checklist step done, skipped or failed (again, if the team changes its mind); on an
+    incident every such mark is a timeline event."""
+    if outcome not in (StepOutcome.DONE, StepOutcome.SKIPPED, StepOutcome.FAILED):
+        raise ValidationError({"outcome": [errors.UNKNOWN_OUTCOME]})
+    run_step = RunStep.objects.select_for_update().select_related("run__runbook").get(pk=run_step.pk)
+    run = run_step.run
+    if run.finished_at is not None:
+        raise ValidationError(errors.RUN_FINISHED)
+    run_step.outcome = outcome
+    run_step.note = note.strip()
+    run_step.output = output.rstrip()
+    run_step.recorded_by = actor
+    run_step.recorded_at = timezone.now()
+    run_step.save()
+    if run.incident_id is not None:
+        body_parts = [run_step.note]
+        if run_step.output:
+            body_parts.append(f"Output:\n{run_step.output}")
+        outcome_label = StepOutcome(outcome).label.lower()
+        incident_event_record(
+            incident=Incident(pk=run.incident_id),
+            kind=EventKind.RUNBOOK_STEP,
+            actor=actor,
+            text=f"Step {run_step.position} {outcome_label}: {run_step.title} — {run.runbook.title}",
+            body="\n\n".join(part for part in body_parts if part),
+            data={"runbook": run.runbook.slug, "run": run.pk, "step": run_step.position, "outcome": outcome},
+        )
+    return run_step
+
+
+@transaction.atomic
+def drill_start(*, runbook: Runbook, actor: AbstractBaseUser) -> RunbookRun:
+    """Run the runbook without an incident (seed 000: "How to test this runbook")."""
+    return _new_run(runbook=runbook, incident=None, actor=actor)
+
+
+@transaction.atomic
+def drill_finish(*, run: RunbookRun, actor: AbstractBaseUser, today: date | None = None) -> RunbookRun:
+    """A finished drill is a test of the runbook: it sets last tested and the next review."""
+    run = RunbookRun.objects.select_for_update().get(pk=run.pk)
+    if run.incident_id is not None:
+        raise ValidationError(errors.NOT_A_DRILL)
+    if run.finished_at is not None:
+        raise ValidationError(errors.RUN_FINISHED)
+    if run.steps.filter(outcome=StepOutcome.PENDING).exists():
+        raise ValidationError(errors.DRILL_NOT_COMPLETE)
+    run.finished_at = timezone.now()
+    run.save(update_fields=["finished_at"])
+    runbook = Runbook.objects.select_for_update().get(pk=run.runbook_id)
+    runbook.last_tested = today or timezone.localdate()
+    runbook.review_due_on = runbook.compute_review_due()
+    runbook.save(update_fields=["last_tested", "review_due_on"])
+    return run
+
+
+# ---------------------------------------------------------------------------------------------
+# Demo data
+
+
+DEMO_SERVICE_RUNBOOK = """# Runbook: Database connection pool exhausted
+
+**Severity:** High
+**Owner:** Platform team
+**Response Time:** < 30 min
+**Services:** database, api
+**Alerts:** `db-connection-pool-exhausted`, `api-5xx-rate-high`
+**Category:** Database
+**Review Interval:** Quarterly
+
+## Plain English Summary
+
+The API cannot get a database connection, so requests fail with 503s. Use this when the pool
+alert fires or the API's error rate jumps together with database wait times.
+
+## Symptoms
+
+- API returning 503 errors on most endpoints
+- "Database connection pool exhausted" alert
+- Slow queries piling up in `pg_stat_activity`
+
+## Resolution Steps
+
+Follow these steps in order. Don't skip ahead.
+
+### Step 1: Confirm the pool is exhausted
+
+**Goal:** Know that connections, not the database itself, are the problem.
+
+#### Commands
+
+```bash
+psql "$DATABASE_URL" -c "SELECT state, count(*) FROM pg_stat_activity GROUP BY state;"
+```
+
+#### Expected output
+
+```text
+ state  | count
+--------+-------
+ active |   100
+```
+
+#### Success Criteria
+
+- Active connections at the pool limit
+
+#### If this doesn't work
+
+- The database is down, not the pool: go to the database outage runbook.
+
+### Step 2: Cancel long-running queries
+
+**Goal:** Free connections held by runaway queries.
+
+#### Commands
+
+```bash
+psql "$DATABASE_URL" -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+  WHERE state = 'active' AND now() - query_start > interval '5 minutes';"
+```
+
+#### Success Criteria
+
+- Active connections fall below 80 % of the pool
+
+#### If this doesn't work
+
+- Go to Step 3
+
+### Step 3: Restart the API pods
+
+**Goal:** Reset leaked connections.
+
+#### Commands
+
+```bash
+kubectl rollout restart deployment/api-server -n production
+kubectl rollout status deployment/api-server -n production
+```
+
+#### Success Criteria
+
+- Error rate back under 1 % for 10 minutes
+
+#### If this doesn't work
+
+- Escalate to the database on-call
+
+## Verification
+
+Watch the API error rate and the pool gauge for 10 minutes.
+
+## How to Test This Runbook
+
+Run `pgbench` against staging with 200 clients until the pool alert fires, then follow the steps.
+"""
+
+
+@dataclass
+class DemoResult:
+    created: list[Runbook] = field(default_factory=list)
+
+
+@transaction.atomic
+def runbooks_demo_load(*, actor: AbstractBaseUser | None, templates: list[str]) -> DemoResult:
+    """Demo runbooks: the given seed templates and one for the demo database service. Idempotent:
+    a runbook whose title exists is left alone."""
+    result = DemoResult()
+    for text in [*templates, DEMO_SERVICE_RUNBOOK]:
+        data = parse(text)
+        if Runbook.objects.filter(title=data.title).exists():
+            continue
+        runbook, _unknown = runbook_create(data=data, actor=actor, change_note="Demo data")
+        result.created.append(runbook)
+    return result

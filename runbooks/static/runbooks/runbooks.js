@@ -1,0 +1,28 @@
+// Runbooks: copy buttons on commands. Without JavaScript the buttons stay hidden and the
+// commands are plain, selectable text.
+(function () {
+  "use strict";
+  if (window.runbooksLoaded) return;
+  window.runbooksLoaded = true;
+
+  function reveal(root) {
+    root.querySelectorAll("button.copy[hidden]").forEach(function (button) {
+      if (navigator.clipboard) button.hidden = false;
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button.copy");
+    if (!button) return;
+    var code = document.getElementById(button.dataset.copyTarget);
+    if (!code) return;
+    navigator.clipboard.writeText(code.textContent).then(function () {
+      var label = button.textContent;
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = label; }, 1500);
+    });
+  });
+  document.addEventListener("DOMContentLoaded", function () { reveal(document); });
+  document.addEventListener("htmx:afterSettle", function (event) { reveal(event.target); });
+  if (document.readyState !== "loading") reveal(document);
+})();

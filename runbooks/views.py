@@ -1,0 +1,339 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
+
+from incidents import selectors as incident_selectors
+from incidents.permissions import can_respond
+from runbooks import errors, selectors, services
+from runbooks.forms import AttachForm, ImportForm, RunbookForm, StepRecordForm
+from runbooks.markdown_format import RunbookFormatError
+from runbooks.models import Runbook, RunbookRun, RunStep
+
+EDIT_PERMISSION = "runbooks.edit"
+INVALID = 422
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def can_edit(user) -> bool:
+    return user.is_authenticated and user.has_perm(EDIT_PERMISSION)
+
+
+def _require_editor(request: HttpRequest) -> None:
+    if not can_edit(request.user):
+        raise PermissionDenied(errors.NOT_AN_EDITOR)
+
+
+def _require_responder(request: HttpRequest) -> None:
+    if not can_respond(request.user):
+        raise PermissionDenied(errors.NOT_A_RESPONDER)
+
+
+def _apply_service_errors(form: Form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, messages_ in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages_)
+    else:
+        form.add_error(None, error.messages)
+
+
+def _warn_unknown(request: HttpRequest, unknown: list[str]) -> None:
+    if unknown:
+        messages.warning(request, errors.UNKNOWN_SERVICES.format(names=", ".join(unknown)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding
+
+
+@login_required
+@require_GET
+def index(request: HtmxHttpRequest) -> HttpResponse:
+    """Grouped by kind and category; a search replaces the groups by ranked results. With
+    ?incident=INC-0042 each result offers to attach itself to that incident."""
+    query = request.GET.get("q", "").strip()
+    incident_ref = request.GET.get("incident", "")
+    template_name = "runbooks/index.html"
+    if request.htmx and request.htmx.target == "runbook-results":
+        template_name += "#runbook-results"
+    searching = bool(selectors.search_words(query))
+    category = request.GET.get("category")
+    context = {
+        "query": query,
+        "runbooks": selectors.runbook_search(query=query) if searching else [],
+        "groups": [] if searching else selectors.runbook_index(kind=request.GET.get("kind", ""), category=category),
+        "category": category,
+        "searching": searching,
+        "search_limit": selectors.SEARCH_LIMIT,
+        "incident_ref": incident_ref if can_respond(request.user) else "",
+        "can_edit": can_edit(request.user),
+        "today": timezone.localdate(),
+    }
+    return render(request, template_name, context)
+
+
+@login_required
+@require_GET
+def stale(request: HtmxHttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "runbooks/stale.html",
+        {"runbooks": selectors.stale_runbooks(), "today": timezone.localdate(), "can_edit": can_edit(request.user)},
+    )
+
+
+@login_required
+@require_GET
+def detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    runbook = selectors.runbook_get(slug=slug)
+    return render(
+        request,
+        "runbooks/detail.html",
+        {
+            "runbook": runbook,
+            "steps": list(runbook.steps.all()),
+            "can_edit": can_edit(request.user),
+            "can_run": can_respond(request.user),
+            "today": timezone.localdate(),
+        },
+    )
+
+
+@login_required
+@require_GET
+def export(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    from runbooks.markdown_format import render as render_markdown_file
+
+    runbook = selectors.runbook_get(slug=slug)
+    response = HttpResponse(
+        render_markdown_file(services.runbook_to_data(runbook)), content_type="text/markdown; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="runbook-{runbook.slug}.md"'
+    return response
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def _form_page(request: HttpRequest, form: RunbookForm, runbook=None, status: int = 200) -> HttpResponse:
+    return render(request, "runbooks/edit.html", {"form": form, "runbook": runbook}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def create(request: HtmxHttpRequest) -> HttpResponse:
+    _require_editor(request)
+    if request.method == "GET":
+        return _form_page(request, RunbookForm())
+    form = RunbookForm(request.POST)
+    if form.is_valid():
+        try:
+            runbook, unknown = services.runbook_create(
+                data=form.to_data(), actor=request.user, change_note=form.cleaned_data["change_note"] or "Created"
+            )
+        except ValidationError as error:
+            _apply_service_errors(form, error)
+        else:
+            _warn_unknown(request, unknown)
+            messages.success(request, f"Runbook '{runbook.title}' created.")
+            return redirect(runbook)
+    return _form_page(request, form, status=INVALID)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    _require_editor(request)
+    runbook = selectors.runbook_get(slug=slug)
+    if request.method == "GET":
+        initial = RunbookForm.initial_from(
+            services.runbook_to_data(runbook),
+            services=list(runbook.services.all()),
+            review_interval_days=runbook.review_interval_days,
+        )
+        initial["base_version"] = runbook.version
+        return _form_page(request, RunbookForm(initial=initial), runbook)
+    form = RunbookForm(request.POST)
+    if form.is_valid():
+        try:
+            runbook, unknown = services.runbook_update(
+                runbook=runbook,
+                data=form.to_data(last_tested=runbook.last_tested, extra_metadata=runbook.extra_metadata),
+                actor=request.user,
+                change_note=form.cleaned_data["change_note"],
+                base_version=form.cleaned_data["base_version"],
+            )
+        except ValidationError as error:
+            _apply_service_errors(form, error)
+            # Having seen the newer version, saving again is a deliberate replacement.
+            form.data = form.data.copy()
+            form.data["base_version"] = str(Runbook.objects.values_list("version", flat=True).get(pk=runbook.pk))
+        else:
+            _warn_unknown(request, unknown)
+            messages.success(request, f"Saved as version {runbook.version}.")
+            return redirect(runbook)
+    return _form_page(request, form, runbook, status=INVALID)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_markdown(request: HtmxHttpRequest) -> HttpResponse:
+    _require_editor(request)
+    template_name = "runbooks/import.html"
+    if request.method == "GET":
+        return render(request, template_name, {"form": ImportForm()})
+    form = ImportForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            runbook, unknown = services.runbook_import(text=form.cleaned_data["markdown"], actor=request.user)
+        except RunbookFormatError as error:
+            form.add_error(None, str(error))
+        except ValidationError as error:
+            _apply_service_errors(form, error)
+        else:
+            _warn_unknown(request, unknown)
+            messages.success(request, f"Imported '{runbook.title}' with {runbook.steps.count()} steps.")
+            return redirect(runbook)
+    return render(request, template_name, {"form": form}, status=INVALID)
+
+
+@login_required
+@require_GET
+def history(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    runbook = selectors.runbook_get(slug=slug)
+    return render(
+        request,
+        "runbooks/history.html",
+        {
+            "runbook": runbook,
+            "revisions": selectors.runbook_revisions(runbook=runbook),
+            "can_edit": can_edit(request.user),
+        },
+    )
+
+
+@login_required
+@require_GET
+def revision(request: HtmxHttpRequest, slug: str, version: int) -> HttpResponse:
+    runbook = selectors.runbook_get(slug=slug)
+    against = request.GET.get("against", "")
+    diff = selectors.revision_diff(
+        runbook=runbook, version=version, against=int(against) if against.isdigit() else None
+    )
+    return render(
+        request, "runbooks/revision.html", {"runbook": runbook, "diff": diff, "can_edit": can_edit(request.user)}
+    )
+
+
+@login_required
+@require_POST
+def restore(request: HtmxHttpRequest, slug: str, version: int) -> HttpResponse:
+    _require_editor(request)
+    runbook = selectors.runbook_get(slug=slug)
+    old = selectors.revision_get(runbook=runbook, version=version)
+    runbook = services.runbook_restore(runbook=runbook, revision=old, actor=request.user)
+    messages.success(request, f"Version {version} restored as version {runbook.version}.")
+    if request.htmx:
+        return HttpResponseClientRedirect(runbook.get_absolute_url())
+    return redirect(runbook)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+def _checklist_response(request: HtmxHttpRequest, run: RunbookRun, status: int = 200, **extra) -> HttpResponse:
+    context = {"run": selectors.run_get(pk=run.pk), "can_run": can_respond(request.user), **extra}
+    return render(request, "runbooks/_checklist.html", context, status=status)
+
+
+@login_required
+@require_GET
+def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """A drill's page, and the checklist fragment every open incident page polls."""
+    run = selectors.run_get(pk=pk)
+    if request.htmx and request.htmx.target == f"run-{run.pk}":
+        return _checklist_response(request, run)
+    return render(request, "runbooks/run.html", {"run": run, "can_run": can_respond(request.user)})
+
+
+@login_required
+@require_POST
+def step_record(request: HtmxHttpRequest, pk: int, step_pk: int) -> HttpResponse:
+    _require_responder(request)
+    run_step = get_object_or_404(RunStep.objects.select_related("run"), pk=step_pk, run_id=pk)
+    run = run_step.run
+    form = StepRecordForm(request.POST)
+    if form.is_valid():
+        try:
+            services.run_step_record(run_step=run_step, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _apply_service_errors(form, error)
+    back = run.incident.get_absolute_url() if run.incident_id else run.get_absolute_url()
+    if form.errors:
+        if request.htmx:
+            return _checklist_response(request, run, status=INVALID, errors_for=run_step.pk, step_form=form)
+        messages.error(request, " ".join(message for messages_ in form.errors.values() for message in messages_))
+        return redirect(back)
+    if request.htmx:
+        return _checklist_response(request, run)
+    messages.success(request, f"Step {run_step.position} recorded.")
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def drill_start(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    _require_responder(request)
+    runbook = selectors.runbook_get(slug=slug)
+    try:
+        run = services.drill_start(runbook=runbook, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(runbook)
+    return redirect(run)
+
+
+@login_required
+@require_POST
+def drill_finish(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    _require_responder(request)
+    run = get_object_or_404(RunbookRun, pk=pk)
+    try:
+        services.drill_finish(run=run, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(run)
+    messages.success(request, "Drill finished: the runbook's last-tested date is today.")
+    return redirect(run.runbook)
+
+
+@login_required
+@require_POST
+def attach(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    _require_responder(request)
+    incident = incident_selectors.incident_get(reference=reference)
+    form = AttachForm(request.POST)
+    if form.is_valid():
+        runbook = selectors.runbook_get(slug=form.cleaned_data["runbook"])
+        try:
+            services.runbook_attach(runbook=runbook, incident=incident, actor=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"Runbook '{runbook.title}' attached; its steps are the checklist.")
+    else:
+        messages.error(request, "Choose a runbook to attach.")
+    if request.htmx:
+        return HttpResponseClientRedirect(incident.get_absolute_url())
+    return redirect(incident)
