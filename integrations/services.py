@@ -44,6 +44,8 @@ from integrations.models import (
 from integrations.payloads import ParsedAlert, ParsedBatch, PayloadError
 from notifications import services as notification_services
 from notifications.models import Delivery
+from runbooks import selectors as runbook_selectors
+from runbooks import services as runbook_services
 
 logger = logging.getLogger(__name__)
 
@@ -278,6 +280,14 @@ def _record(
     )
 
 
+def _runbook_attach(*, incident: Incident, actor: AbstractBaseUser, alerts: list[ParsedAlert]) -> None:
+    """A new incident opened by alerts starts with the runbook written for them, if there is one:
+    the responder who opens the page at 3 a.m. finds the checklist already there."""
+    matches = runbook_selectors.runbooks_for_alert_names(alert_names=[alert.name for alert in alerts])
+    if matches:
+        runbook_services.runbook_attach(runbook=matches[0], incident=incident, actor=actor)
+
+
 @transaction.atomic
 def alert_batch_receive(*, source: AlertSource, batch: ParsedBatch, now: datetime | None = None) -> BatchOutcome:
     """Record a batch of alerts of one group from one source.
@@ -363,6 +373,8 @@ def alert_batch_receive(*, source: AlertSource, batch: ParsedBatch, now: datetim
         else:
             outcome.attached.append(open_incident.reference)
         _record(incident=open_incident, actor=actor, source=source, batch=batch, status="firing", alerts=firing)
+        if outcome.declared:
+            _runbook_attach(incident=open_incident, actor=actor, alerts=firing)
         for alert in firing:
             incident_of[alert.fingerprint] = open_incident
 

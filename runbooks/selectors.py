@@ -13,7 +13,7 @@ from django.db.models.functions import RowNumber
 from django.http import Http404
 from django.utils import timezone
 
-from incidents.models import Incident, Service
+from incidents.models import EventKind, Incident, Service, TimelineEvent
 from runbooks.markdown_format import RunbookData, render
 from runbooks.models import Runbook, RunbookKind, RunbookRevision, RunbookRun, RunStep, StepOutcome
 from runbooks.services import SEARCH_CONFIG
@@ -215,6 +215,32 @@ def incident_runs(*, incident: Incident) -> list[RunbookRun]:
     return _runs(RunbookRun.objects.filter(incident=incident).order_by("started_at", "id"))
 
 
+def _names_alert(name: str) -> Q:
+    # JSON containment on PostgreSQL; SQLite has no such lookup, a substring match stands in.
+    return Q(alert_names__contains=[name]) if connection.vendor == "postgresql" else Q(alert_names__icontains=name)
+
+
+def incident_alert_names(*, incident: Incident) -> list[str]:
+    """The names of the alerts that opened or joined the incident, as their ALERT timeline events
+    record them (one query; integrations writes them, this app only reads the timeline)."""
+    names: set[str] = set()
+    for recorded in TimelineEvent.objects.filter(incident=incident, kind=EventKind.ALERT).values_list(
+        "data__alert_names", flat=True
+    ):
+        names.update(name for name in recorded or [] if isinstance(name, str))
+    return sorted(names)
+
+
+def runbooks_for_alert_names(*, alert_names: Iterable[str]) -> list[Runbook]:
+    """Runbooks that name one of these alerts, the most recently tested first."""
+    query = Q()
+    for name in {name for name in alert_names if name}:
+        query |= _names_alert(name)
+    if not query:
+        return []
+    return list(Runbook.objects.filter(query).order_by(F("last_tested").desc(nulls_last=True), "title"))
+
+
 def suggestions_for_incident(
     *, incident: Incident, alert_names: Iterable[str] = (), exclude: Iterable[int] = (), limit: int = SUGGESTION_LIMIT
 ) -> list[Runbook]:
@@ -226,9 +252,7 @@ def suggestions_for_incident(
         return []
     query = Q(services__in=service_ids) if service_ids else Q()
     for name in alert_names:
-        query |= (
-            Q(alert_names__contains=[name]) if connection.vendor == "postgresql" else Q(alert_names__icontains=name)
-        )
+        query |= _names_alert(name)
     matches = (
         Runbook.objects.filter(query)
         .exclude(pk__in=list(exclude))

@@ -21,12 +21,12 @@ def runbook_checklists(context: template.Context, incident) -> dict:
 
 @register.inclusion_tag("runbooks/_incident_suggestions.html", takes_context=True)
 def runbook_suggestions(context: template.Context, incident) -> dict:
-    """Runbooks for the incident's services or alerts (one query). Alert names come from the
-    incident when it has them (an `alert_names` list, e.g. set by integrations)."""
+    """Runbooks for the incident's services or alerts (two queries: the alert names its timeline
+    recorded, then the runbooks)."""
     runs = getattr(incident, "_runbook_runs", None)
     if runs is None:
         runs = selectors.incident_runs(incident=incident)
-    alert_names = getattr(incident, "alert_names", None) or []
+    alert_names = selectors.incident_alert_names(incident=incident)
     suggestions = selectors.suggestions_for_incident(
         incident=incident, alert_names=alert_names, exclude=[run.runbook_id for run in runs]
     )

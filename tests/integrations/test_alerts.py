@@ -623,3 +623,36 @@ def test_a_batch_costs_the_same_queries_for_3_or_30_alerts_new_or_retried(post, 
             assert post(ALERTMANAGER, payload, token=token).json()["duplicates"] == size
         counts.append((len(first), len(retried)))
     assert counts[0] == counts[1], counts
+
+
+# --- The runbook written for the alert -----------------------------------------------------------
+
+
+def test_an_incident_opened_by_an_alert_starts_with_the_runbook_that_names_it(post, token, rules):
+    from runbooks.models import RunbookRun
+    from tests.runbooks.conftest import make_runbook
+
+    other = make_runbook(title="Search is slow", alert_names=["SearchLatencyHigh"])
+    written_for_it = make_runbook(title="Checkout errors", alert_names=["CheckoutHighErrorRate"])
+
+    post(ALERTMANAGER, fixture("alertmanager_firing"), token=token)
+
+    incident = Incident.objects.get()
+    [run] = RunbookRun.objects.filter(incident=incident)
+    assert run.runbook == written_for_it != other
+    assert kinds(incident)[-2:] == [EventKind.ALERT, EventKind.RUNBOOK_ATTACHED]
+    # A repeat joins the incident without attaching the runbook again.
+    again = fixture("alertmanager_firing")
+    again["alerts"][0]["fingerprint"] = "another-instance"
+    post(ALERTMANAGER, again, token=token)
+    assert RunbookRun.objects.filter(incident=incident).count() == 1
+
+
+def test_without_a_runbook_for_the_alert_nothing_is_attached(post, token, rules):
+    from runbooks.models import RunbookRun
+    from tests.runbooks.conftest import make_runbook
+
+    make_runbook(title="Search is slow", alert_names=["SearchLatencyHigh"])
+    post(ALERTMANAGER, fixture("alertmanager_firing"), token=token)
+    assert not RunbookRun.objects.exists()
+    assert EventKind.RUNBOOK_ATTACHED not in kinds(Incident.objects.get())

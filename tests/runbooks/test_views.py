@@ -340,3 +340,21 @@ def test_a_save_over_someone_elses_newer_version_is_refused_and_keeps_the_text(r
     assert again.status_code == 302
     runbook.refresh_from_db()
     assert (runbook.version, runbook.title) == (3, "My edit")
+
+
+def test_the_incident_page_suggests_the_runbook_for_the_alerts_on_its_timeline(responder_client, responder, runbook):
+    """No service in common: the alert that joined the incident names the runbook."""
+    from incidents.services import incident_event_record
+
+    incident = factories.declare_incident(declared_by=responder)
+    page = responder_client.get(incident.get_absolute_url()).content.decode()
+    assert f'value="{runbook.slug}"' not in page
+    incident_event_record(
+        incident=incident,
+        kind=EventKind.ALERT,
+        actor=responder,
+        text="Alert firing: db-connection-pool-exhausted",
+        data={"alert_names": ["db-connection-pool-exhausted"], "status": "firing"},
+    )
+    page = responder_client.get(incident.get_absolute_url()).content.decode()
+    assert f'value="{runbook.slug}"' in page
