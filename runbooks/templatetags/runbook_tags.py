@@ -34,6 +34,7 @@ def runbook_suggestions(context: template.Context, incident) -> dict:
     return {
         "incident": incident,
         "suggestions": suggestions,
+        "attached": bool(runs),
         "can_run": can_respond(user) and incident.is_active,
         "csrf_token": context.get("csrf_token"),
     }

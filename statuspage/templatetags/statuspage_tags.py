@@ -1,4 +1,7 @@
+from datetime import UTC, datetime
+
 from django import template
+from django.utils.html import format_html
 
 from incidents.models import Incident
 from statuspage import selectors
@@ -22,3 +25,21 @@ def incident_components(incident: Incident) -> dict:
 @register.simple_tag
 def component_status_label(status: str) -> str:
     return ComponentStatus(status).label
+
+
+@register.simple_tag
+def utc_time(value: datetime | None, until: datetime | None = None) -> str:
+    """A time (or a span) in UTC, which every reader of the shared cached page gets; the page's
+    script rewrites it into the reader's own time zone."""
+    if value is None:
+        return ""
+    text = f"{value.astimezone(UTC):%Y-%m-%d %H:%M}"
+    if until is not None:
+        return format_html(
+            '<time datetime="{}" data-until="{}" data-local>{} \u2013 {} UTC</time>',
+            value.isoformat(),
+            until.isoformat(),
+            text,
+            f"{until.astimezone(UTC):%Y-%m-%d %H:%M}",
+        )
+    return format_html('<time datetime="{}" data-local>{} UTC</time>', value.isoformat(), text)
