@@ -6,6 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
+from django.utils.module_loading import import_string
 
 from incidents.api import MAX_COUNT, MAX_PAGE_SIZE, PAGE_SIZE, json_methods
 from incidents.models import EventKind, Incident, IncidentStatus, SeverityPolicy, StatusUpdate, UpdateVisibility
@@ -504,6 +505,13 @@ PATHS: dict[str, Any] = {
 
 
 def openapi_document(*, server_url: str) -> dict[str, Any]:
+    """The API of incidents plus the parts the apps built on it document themselves
+    (settings.API_DOCUMENT_PARTS: functions returning {"paths": …, "schemas": …})."""
+    paths, schemas = dict(PATHS), dict(SCHEMAS)
+    for path in getattr(settings, "API_DOCUMENT_PARTS", []):
+        part = import_string(path)()
+        paths.update(part.get("paths", {}))
+        schemas.update(part.get("schemas", {}))
     return {
         "openapi": "3.1.0",
         "info": {
@@ -516,10 +524,10 @@ def openapi_document(*, server_url: str) -> dict[str, Any]:
         },
         "servers": [{"url": server_url}],
         "security": [{"bearerAuth": []}],
-        "paths": PATHS,
+        "paths": paths,
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
-            "schemas": SCHEMAS,
+            "schemas": schemas,
             "responses": RESPONSES,
         },
     }

@@ -18,7 +18,7 @@ from incidents.api import (
     token_required,
 )
 from postmortems import errors, services
-from postmortems.models import SECTIONS, Postmortem
+from postmortems.models import SECTIONS, Postmortem, PostmortemStatus
 
 PATCH_FIELDS = {"version", "sections"}
 
@@ -94,3 +94,84 @@ def incident_postmortem(request: HttpRequest, reference: str) -> HttpResponse:
         )
     saved.incident = incident
     return JsonResponse(postmortem_json(saved))
+
+
+def openapi_part() -> dict[str, Any]:
+    """This endpoint's part of /api/v1/openapi.json (settings.API_DOCUMENT_PARTS)."""
+    from incidents.openapi import MOMENT, REFERENCE_PARAMETER, _body, _errors, _json, _nullable, _ref
+
+    sections = {name: {"type": "string", "description": f"{label} (Markdown)."} for name, label in SECTIONS.items()}
+    return {
+        "paths": {
+            "/incidents/{reference}/postmortem/": {
+                "parameters": [REFERENCE_PARAMETER],
+                "get": {
+                    "operationId": "getPostmortem",
+                    "summary": "The incident's postmortem: its sections and the version they are at",
+                    "responses": {
+                        "200": _json(_ref("Postmortem"), "The postmortem."),
+                        **_errors("Unauthorized", "NotFound"),
+                    },
+                },
+                "patch": {
+                    "operationId": "savePostmortemSections",
+                    "summary": "Save sections, based on the version you last read",
+                    "description": "Sections nobody changed since `version` are saved (others' changes to other "
+                    "sections are kept: the save merges). If a section you send was changed since `version`, "
+                    "nothing is saved and the answer is 409 with the current text of every section and the "
+                    "names of those in conflict. Needs the responder role; a published postmortem is "
+                    "read-only (400).",
+                    "requestBody": _body("SavePostmortemSections"),
+                    "responses": {
+                        "200": _json(_ref("Postmortem"), "Saved; the new version."),
+                        "409": _json(_ref("PostmortemConflict"), "A section you changed was changed since."),
+                        **_errors("InvalidInput", "Unauthorized", "Forbidden", "NotFound"),
+                    },
+                },
+            }
+        },
+        "schemas": {
+            "Postmortem": {
+                "type": "object",
+                "properties": {
+                    "reference": {"type": "string", "examples": ["INC-0042"]},
+                    "status": {"type": "string", "enum": [value for value, _ in PostmortemStatus.choices]},
+                    "version": {"type": "integer", "minimum": 1},
+                    "owner": _nullable({"type": "string", "description": "A username."}),
+                    "required": {"type": "boolean"},
+                    "due_on": _nullable({"type": "string", "format": "date"}),
+                    "published_at": _nullable(MOMENT),
+                    "updated_at": MOMENT,
+                    "sections": {"type": "object", "properties": sections},
+                    "section_versions": {
+                        "type": "object",
+                        "description": "The version at which each section last changed.",
+                        "additionalProperties": {"type": "integer"},
+                    },
+                },
+            },
+            "SavePostmortemSections": {
+                "type": "object",
+                "required": ["version", "sections"],
+                "additionalProperties": False,
+                "properties": {
+                    "version": {"type": "integer", "description": "The version you last read."},
+                    "sections": {
+                        "type": "object",
+                        "minProperties": 1,
+                        "additionalProperties": False,
+                        "properties": sections,
+                    },
+                },
+            },
+            "PostmortemConflict": {
+                "type": "object",
+                "properties": {
+                    "error": {"type": "string"},
+                    "version": {"type": "integer", "description": "The current version."},
+                    "conflicts": {"type": "array", "items": {"type": "string"}},
+                    "current": {"type": "object", "properties": sections},
+                },
+            },
+        },
+    }

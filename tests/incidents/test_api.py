@@ -768,7 +768,10 @@ def test_the_openapi_document_needs_no_token(client):
 
 def test_the_openapi_document_describes_every_path_and_method(client, api, responder_token):
     document = client.get("/api/v1/openapi.json", secure=True).json()
-    routes = {openapi_path(str(pattern.pattern)) for pattern in api_urls.urlpatterns}
+    from postmortems import api_urls as postmortem_api_urls
+
+    patterns = [*api_urls.urlpatterns, *postmortem_api_urls.urlpatterns]
+    routes = {openapi_path(str(pattern.pattern)) for pattern in patterns}
     assert set(document["paths"]) == routes
     http_methods = {"get", "post", "patch", "put", "delete"}
     for path, item in document["paths"].items():
