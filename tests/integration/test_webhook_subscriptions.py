@@ -6,6 +6,7 @@ fails first is retried with backoff and then gets it once."""
 import hashlib
 import hmac
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,13 @@ FIRING = json.loads((Path(__file__).parents[1] / "integrations/fixtures/alertman
 
 
 def verify(secret: str, raw: bytes, headers: dict) -> bool:
-    """What a receiver does: recompute HMAC-SHA256 over the raw body and compare in constant time."""
+    """What a receiver does (as the README shows): refuse an old timestamp, recompute HMAC-SHA256
+    over "<timestamp>.<raw body>" and compare in constant time."""
     lowered = {name.lower(): value for name, value in headers.items()}
-    expected = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+    timestamp = lowered.get("x-incidentdesk-timestamp", "")
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > 300:
+        return False
+    expected = "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, lowered.get("x-incidentdesk-signature", ""))
 
 
