@@ -13,7 +13,7 @@ NOTE_REQUIRED = "A note cannot be empty."
 ALREADY_RESOLVED = "This incident is resolved. Reopen it first."
 UNKNOWN_MILESTONE = "Unknown milestone."
 LEAD_REQUIRED = "An incident always has an incident lead."
-NOT_PERMITTED = "Only responders and admins can change incidents."
+NOT_PERMITTED = "Declaring and changing incidents needs the responder role; yours lets you read. Ask an admin for it."
 INVALID_TOKEN = "Missing or invalid API token. Send 'Authorization: Bearer <token>'."  # noqa: S105 - a message, not a secret
 UNKNOWN_INCIDENT = "No incident with that reference."
 

@@ -1,6 +1,7 @@
 """Roles are groups: viewer (read), responder (act on incidents), admin (policy, users)."""
 
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.models import AnonymousUser, Permission, User
+from django.db.models import Q
 
 RESPOND_PERMISSION = "incidents.respond"
 VIEWER_GROUP = "viewer"
@@ -9,4 +10,20 @@ ADMIN_GROUP = "admin"
 
 
 def can_respond(user: User | AnonymousUser) -> bool:
-    return user.is_authenticated and user.has_perm(RESPOND_PERMISSION)
+    """Whether the user may act on incidents. Asked on nearly every page (the top bar offers
+    "Declare incident" only to responders), so it costs one query per request, not the two of
+    loading every permission through user.has_perm."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    cached = getattr(user, "_can_respond", None)
+    if cached is None:
+        app_label, codename = RESPOND_PERMISSION.split(".")
+        cached = (
+            Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+            .filter(Q(user=user) | Q(group__user=user))
+            .exists()
+        )
+        user._can_respond = cached
+    return cached

@@ -342,7 +342,7 @@ def incident_update_post(
         kind=EventKind.STATUS_UPDATE,
         actor=author,
         now=now,
-        text=f"{UpdateVisibility(visibility).label} status update by {_user_label(author)}",
+        text=f"{UpdateVisibility(visibility).label} status update",  # the timeline names the actor
         body=progress,
         data={"status": status, "visibility": visibility},
         status_update=update,

@@ -10,6 +10,7 @@ from django.utils.safestring import mark_safe
 
 from incidents.formatting import humanize_delta
 from incidents.markdown import render_markdown
+from incidents.permissions import can_respond
 
 register = template.Library()
 
@@ -30,12 +31,15 @@ def when(value: datetime | None, style: str = "relative") -> str:
     relative = f"{humanize_delta(delta)} ago" if delta >= timedelta(0) else f"in {humanize_delta(delta)}"
     absolute = _absolute(value)
     if style == "absolute":
+        # The clock time alone on today's events; with the day on older ones, so an incident
+        # that runs past midnight stays readable.
         local = timezone.localtime(value)
+        clock = f"{local:%H:%M}" if local.date() == timezone.localdate() else f"{local:%a} {local.day} {local:%b %H:%M}"
         return format_html(
             '<time datetime="{}" title="{}" data-format="clock">{}</time>',
             value.isoformat(),
             relative,
-            f"{local:%H:%M}",
+            clock,
         )
     return format_html(
         '<time datetime="{}" title="{}" data-format="relative">{}</time>', value.isoformat(), absolute, relative
@@ -89,3 +93,9 @@ def duration_text(delta: timedelta) -> str:
 def markdown(text: str) -> str:
     """Markdown rendered to sanitized HTML (incidents.markdown)."""
     return mark_safe(render_markdown(text))  # noqa: S308 - nh3 has sanitized it
+
+
+@register.filter
+def may_respond(user) -> bool:
+    """{% if user|may_respond %}: incidents.permissions.can_respond in a template."""
+    return can_respond(user)

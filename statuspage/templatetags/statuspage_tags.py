@@ -11,11 +11,12 @@ register = template.Library()
 
 
 @register.inclusion_tag("statuspage/_incident_components.html")
-def incident_components(incident: Incident) -> dict:
+def incident_components(incident: Incident, user=None) -> dict:
     """The components this incident moves on the status page (two queries, whatever the page)."""
     components, impact = selectors.components_for_incident(incident=incident)
     return {
         "incident": incident,
+        "user": user,
         "components": components,
         "impact": impact,
         "impact_label": ComponentStatus(impact).label if impact else "",

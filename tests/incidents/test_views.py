@@ -499,3 +499,20 @@ def test_cached_timeline_rows_carry_each_readers_own_csrf_token_and_fresh_stars(
     body = client.get(url("detail", incident)).content.decode()
     row = body[body.index(f'<li id="event-{event.pk}"') :]
     assert row[: row.index(">")].count("starred") == 1
+
+
+def test_a_viewer_who_tries_to_declare_is_told_which_role_it_takes(viewer_client):
+    response = viewer_client.get(url("declare"))
+    assert response.status_code == 403
+    assert escape(errors.NOT_PERMITTED) in response.content.decode()
+
+
+def test_events_of_an_earlier_day_show_their_day(responder_client):
+    with time_machine.travel(datetime(2026, 3, 2, 22, 30, tzinfo=UTC), tick=False):
+        incident = declare_incident()
+    with time_machine.travel(datetime(2026, 3, 4, 9, 0, tzinfo=UTC), tick=False):
+        services.incident_note_add(incident=incident, author=incident.lead, text="the next morning")
+        body = responder_client.get(url("detail", incident)).content.decode()
+    # Declared two days earlier: with its day; the note of today: the clock alone.
+    assert ">Mon 2 Mar 22:30</time>" in body
+    assert ">09:00</time>" in body

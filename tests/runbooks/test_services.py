@@ -214,6 +214,7 @@ def test_demo_runbooks_load_once():
 
     assert load_demo_runbooks() == 3
     assert load_demo_runbooks() == 0
+    assert not Runbook.objects.filter(title__contains="[").exists()  # no template placeholders
     assert RunbookRun.objects.count() == 0
 
 

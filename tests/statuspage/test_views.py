@@ -259,7 +259,14 @@ def test_incident_page_side_slot_shows_the_components_it_moves(responder_client,
     response = responder_client.get(story.get_absolute_url())
     text = response.content.decode()
     assert 'id="status-page-slot"' in text
-    assert "Shows as <strong>Major outage</strong>" in text
+    assert "This incident shows as <strong>Major outage</strong>" in text
+    assert "Set component status" in text  # a responder may
+
+
+def test_a_viewer_is_not_offered_to_set_component_status(viewer_client, story):
+    text = viewer_client.get(story.get_absolute_url()).content.decode()
+    assert 'id="status-page-slot"' in text
+    assert "Set component status" not in text
 
 
 def test_gzip_representation_has_its_own_etag_and_the_same_content(client, story):
