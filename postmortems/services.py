@@ -91,13 +91,15 @@ def policy_for(incident: Incident) -> PostmortemPolicy | None:
 # --- Creation -------------------------------------------------------------------------------------
 
 
-def _affected_users(incident: Incident) -> str:
-    parts = []
-    if incident.affected_users_count is not None:
-        parts.append(f"~{incident.affected_users_count}")
-    if incident.affected_users_percent is not None:
-        parts.append(f"({incident.affected_users_percent.normalize():f}%)")
-    return " ".join(parts) or "Unknown"
+def affected_users_text(incident: Incident) -> str:
+    """"~1,200 users (30%)", "~1,200 users", "30% of users" or "Unknown": whichever the incident knows."""
+    count, percent = incident.affected_users_count, incident.affected_users_percent
+    percent_text = None if percent is None else f"{percent.normalize():f}%"
+    if count is not None:
+        return f"~{count:,} users" + (f" ({percent_text})" if percent_text else "")
+    if percent_text:
+        return f"{percent_text} of users"
+    return "Unknown"
 
 
 def impact_prefill(incident: Incident) -> str:
@@ -107,7 +109,7 @@ def impact_prefill(incident: Incident) -> str:
     lines = [
         f"- Severity: {severity.key} {severity.name}",
         f"- Duration: {humanize_delta(incident.duration)}",
-        f"- Users affected: {_affected_users(incident)}",
+        f"- Users affected: {affected_users_text(incident)}",
         f"- Services affected: {services}",
     ]
     if incident.business_impact:

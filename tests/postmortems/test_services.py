@@ -99,11 +99,27 @@ def test_resolving_a_sev2_starts_a_required_postmortem_due_in_two_business_days(
     assert postmortem.summary == "Checkout failed for one in ten users."
     assert "- Severity: SEV2 High" in postmortem.impact
     assert "- Duration: 45 min" in postmortem.impact
-    assert "~1000 (10%)" in postmortem.impact
+    assert "- Users affected: ~1,000 users (10%)" in postmortem.impact
     assert "- Services affected: API" in postmortem.impact
     assert "Lost orders" in postmortem.impact
     assert postmortem_events(incident) == [{"action": "created", "postmortem_id": postmortem.pk}]
     assert postmortem.revisions.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("count", "percent", "text"),
+    [
+        (None, 30, "30% of users"),
+        (1200, 30, "~1,200 users (30%)"),
+        (1200, None, "~1,200 users"),
+        (None, None, "Unknown"),
+        (None, "12.50", "12.5% of users"),
+    ],
+)
+def test_impact_says_how_many_users_were_affected_with_what_is_known(count, percent, text):
+    incident = declare_incident(severity="SEV1", affected_users_count=count, affected_users_percent=percent)
+    resolve(incident)
+    assert f"- Users affected: {text}\n" in incident.postmortem.impact
 
 
 def test_timeline_is_prefilled_from_starred_events_and_linked_to_them():
