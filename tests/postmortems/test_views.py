@@ -182,6 +182,57 @@ def test_timeline_rows_and_whys_through_forms(responder_client, incident):
     assert incident.postmortem.five_whys.count() == 1
 
 
+def test_events_starred_later_are_offered_and_added_from_the_editor(responder_client, incident):
+    postmortem = incident.postmortem
+    assert postmortem.timeline_rows.exists()  # the key events, since nothing was starred
+    page = responder_client.get(editor_url(incident)).content.decode()
+    assert editor_url(incident, "timeline_starred_add") not in page  # nothing starred: nothing to offer
+    notes = [
+        incident_services.incident_note_add(incident=incident, author=incident.lead, text=f"Finding {i}")
+        for i in range(2)
+    ]
+    for note in notes:
+        incident_services.timeline_event_star(event=note, starred=True)
+    page = responder_client.get(editor_url(incident)).content.decode()
+    assert "Add 2 starred events" in page
+    assert editor_url(incident, "timeline_starred_add") in page
+
+    response = responder_client.post(editor_url(incident, "timeline_starred_add"), **HTMX)
+    assert response.status_code == 302
+    assert list(postmortem.timeline_rows.filter(event__in=notes).values_list("text", flat=True)) == [
+        "Finding 0",
+        "Finding 1",
+    ]
+    page = responder_client.get(editor_url(incident)).content.decode()
+    assert "Added 2 starred events to the timeline." in page
+    assert "Add 2 starred events" not in page
+    response = responder_client.post(editor_url(incident, "timeline_starred_add"))
+    assert response.status_code == 302
+    assert postmortem.timeline_rows.filter(event__in=notes).count() == 2
+
+
+def test_starred_events_are_not_offered_to_viewers(viewer_client, incident):
+    note = incident_services.incident_note_add(incident=incident, author=incident.lead, text="Finding")
+    incident_services.timeline_event_star(event=note, starred=True)
+    assert "Add 1 starred event" not in viewer_client.get(editor_url(incident)).content.decode()
+    assert viewer_client.post(editor_url(incident, "timeline_starred_add")).status_code == 403
+    assert not incident.postmortem.timeline_rows.filter(event=note).exists()
+
+
+def test_starred_events_are_not_offered_once_published(responder_client, incident):
+    note = incident_services.incident_note_add(incident=incident, author=incident.lead, text="Finding")
+    incident_services.timeline_event_star(event=note, starred=True)
+    assert "Add 1 starred event" in responder_client.get(editor_url(incident)).content.decode()
+    postmortem = incident.postmortem
+    services.postmortem_review_request(postmortem=postmortem, actor=incident.lead, reviewers=[incident.lead])
+    services.postmortem_approve(postmortem=postmortem, actor=incident.lead)
+    services.postmortem_publish(postmortem=postmortem, actor=incident.lead)
+    assert "Add 1 starred event" not in responder_client.get(editor_url(incident)).content.decode()
+    responder_client.post(editor_url(incident, "timeline_starred_add"))
+    assert not postmortem.timeline_rows.filter(event=note).exists()
+    assert errors.READ_ONLY in responder_client.get(editor_url(incident)).content.decode()
+
+
 def test_action_item_added_with_due_date_from_policy_and_closed_from_the_tracker(
     responder_client, responder, incident, settings
 ):
@@ -352,6 +403,8 @@ def test_editor_and_my_action_items_stay_flat_as_they_grow(client, django_assert
             services.action_item_add(postmortem=postmortem, actor=owner, title=f"Item {i}")
             services.postmortem_five_why_add(postmortem=postmortem, actor=owner, why=f"Why {i}")
             services.postmortem_timeline_row_save(postmortem=postmortem, actor=owner, text=f"Row {i}")
+            note = incident_services.incident_note_add(incident=incident, author=owner, text=f"Note {i}")
+            incident_services.timeline_event_star(event=note, starred=True)
 
     grow(1)
     client.get("/")  # warm the session and the cached board
@@ -363,6 +416,7 @@ def test_editor_and_my_action_items_stay_flat_as_they_grow(client, django_assert
     with django_assert_max_num_queries(16):
         page = client.get(editor_url(incident)).content.decode()
     assert page.count('id="action-item-') == 10
+    assert "Add 10 starred events" in page
     with django_assert_max_num_queries(12):
         dashboard = client.get("/").content.decode()
     assert dashboard.count("Item ") == 10
