@@ -66,7 +66,7 @@ def test_resolve_write_reload_add_action_item_publish(page, expect, log_in, scre
     page.get_by_role("button", name="Add action item").click()
     expect(page.locator("#section-action-items tbody")).to_contain_text("Validate connection strings in CI")
 
-    page.get_by_label("Reviewers").select_option(str(user.pk))
+    page.get_by_role("group", name="Reviewers").get_by_label(user.get_full_name()).check()
     page.get_by_role("button", name="Send for review").click()
     page.get_by_role("button", name="Approve").click()
     page.get_by_role("button", name="Publish").click()

@@ -6,9 +6,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from postmortems import forms
 from postmortems.models import Priority
 
 CSS = Path(settings.BASE_DIR, "static", "css", "postmortems.css").read_text()
+APP_CSS = Path(settings.BASE_DIR, "static", "css", "app.css").read_text()
 DARK = "@media (prefers-color-scheme: dark)"
 
 
@@ -42,3 +44,12 @@ def test_each_priority_badge_has_readable_text_on_its_own_background(priority, s
     assert set(colours) == {"background", "color"}, f".priority-{priority} must set both its text and background"
     values = _schemes()[scheme]
     assert contrast(values[colours["color"]], values[colours["background"]]) >= 4.5
+
+
+@pytest.mark.parametrize("form_class", [forms.ActionItemForm, forms.TimelineRowForm, forms.NotRequiredForm])
+def test_every_input_the_postmortem_forms_render_is_styled_like_the_apps(form_class):
+    for name, field in form_class().fields.items():
+        input_type = field.widget.attrs.get("type") or getattr(field.widget, "input_type", None)
+        if input_type in (None, "select"):
+            continue
+        assert f"input[type={input_type}]" in APP_CSS, f"{form_class.__name__}.{name}: {input_type} is unstyled"

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from incidents import services as incident_services
 from incidents.models import IncidentStatus
-from postmortems import errors, services
+from postmortems import errors, forms, services
 from postmortems.models import ActionItem, ActionStatus, Postmortem, PostmortemStatus
 from tests.factories import UserFactory, declare_incident
 
@@ -250,6 +250,33 @@ def test_action_item_added_with_due_date_from_policy_and_closed_from_the_tracker
     assert response.status_code == 302 and response["Location"] == "/action-items/"
     item.refresh_from_db()
     assert item.status == ActionStatus.DONE
+
+
+def test_action_item_and_review_forms_look_like_the_rest_of_the_app(responder_client, incident):
+    html = responder_client.get(editor_url(incident)).content.decode()
+    form = html.split('class="form-grid pm-action-form"')[1].split("</form>")[0]
+    assert '<label for="id_title">Title</label>' in form
+    assert '<label for="id_due_on">Due</label>' in form
+    assert ":</label>" not in form
+    assert 'class="field field-date' in form and 'type="date"' in form
+    review = html.split('class="pm-review"')[1].split("</form>")[0]
+    assert "<legend>Reviewers</legend>" in review
+    assert review.count('type="checkbox" name="reviewers"') == len(list(forms.people()))
+
+
+def test_people_pickers_leave_out_who_cannot_log_in(responder_client, incident):
+    UserFactory(first_name="Gone", last_name="Away", is_active=False)
+    system = UserFactory(first_name="Alerts", last_name="System")
+    system.set_unusable_password()
+    system.save()
+    UserFactory(first_name="Able", last_name="Reviewer")
+    html = responder_client.get(editor_url(incident)).content.decode()
+    review = html.split('class="pm-review"')[1].split("</form>")[0]
+    owner = html.split('name="owner"')[1].split("</select>")[0]
+    for picker in (review, owner):
+        assert "Able Reviewer" in picker
+        assert "Gone Away" not in picker and "Alerts System" not in picker
+    assert not forms.ActionItemForm({"title": "x", "owner": system.pk, "priority": "low", "kind": "detect"}).is_valid()
 
 
 def test_action_item_form_errors_come_back(responder_client, incident):
