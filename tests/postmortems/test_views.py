@@ -1,7 +1,9 @@
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 import time_machine
+from django.contrib.staticfiles import finders
 from django.urls import reverse
 
 from incidents import services as incident_services
@@ -327,6 +329,15 @@ def test_export_markdown_follows_the_seed_template(responder_client, incident):
     assert "1. Why down? → Pool" in text
     assert "- [ ] Add pool alert" in text
     assert responder_client.get(editor_url(incident, "print")).status_code == 200
+
+
+def test_print_view_has_its_stylesheet_and_the_favicon(responder_client, incident):
+    html = responder_client.get(editor_url(incident, "print")).content.decode()
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in html
+    assert '<link rel="stylesheet" href="/static/css/postmortem-print.css">' in html
+    css = Path(finders.find("css/postmortem-print.css")).read_text()
+    assert "font-family: system-ui" in css and "serif;" not in css.replace("sans-serif;", "")
+    assert "@media print" in css and ".pm-print table" in css
 
 
 # --- Lists, slots and their query counts -------------------------------------------------------
