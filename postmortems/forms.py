@@ -1,11 +1,28 @@
 from django import forms
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 
 from postmortems.models import ActionKind, ActionStatus, Priority
 
 
-def _people():
-    return get_user_model().objects.filter(is_active=True).order_by("username")
+def people():
+    """Who can own an action item or review a postmortem: people who can log in. System users such
+    as the alerts integration's have an unusable password."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .exclude(password__startswith=UNUSABLE_PASSWORD_PREFIX)
+        .exclude(password="")
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+class Form(forms.Form):
+    """Labels without a trailing colon, as in the rest of the interface."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
 
 
 class PersonChoice(forms.ModelChoiceField):
@@ -18,31 +35,31 @@ class PeopleChoice(forms.ModelMultipleChoiceField):
         return obj.get_full_name() or obj.get_username()
 
 
-class ReviewForm(forms.Form):
-    reviewers = PeopleChoice(queryset=_people(), widget=forms.SelectMultiple(attrs={"size": 4}))
+class ReviewForm(Form):
+    reviewers = PeopleChoice(queryset=people(), widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["reviewers"].queryset = _people()
+        self.fields["reviewers"].queryset = people()
 
 
-class NotRequiredForm(forms.Form):
+class NotRequiredForm(Form):
     reason = forms.CharField(max_length=2000, widget=forms.TextInput(attrs={"placeholder": "Why not?"}))
 
 
-class TimelineRowForm(forms.Form):
+class TimelineRowForm(Form):
     text = forms.CharField(max_length=500)
     occurred_at = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
 
 
-class FiveWhyForm(forms.Form):
+class FiveWhyForm(Form):
     why = forms.CharField(max_length=500, label="Why?")
     because = forms.CharField(max_length=500, required=False, label="Because")
 
 
-class ActionItemForm(forms.Form):
+class ActionItemForm(Form):
     title = forms.CharField(max_length=200)
-    owner = PersonChoice(queryset=_people(), required=False, empty_label="Me")
+    owner = PersonChoice(queryset=people(), required=False, empty_label="Me")
     priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.MEDIUM)
     kind = forms.ChoiceField(choices=ActionKind.choices, initial=ActionKind.PREVENT)
     due_on = forms.DateField(
@@ -51,8 +68,8 @@ class ActionItemForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = _people()
+        self.fields["owner"].queryset = people()
 
 
-class ActionItemStatusForm(forms.Form):
+class ActionItemStatusForm(Form):
     status = forms.ChoiceField(choices=ActionStatus.choices)

@@ -6,6 +6,7 @@ from datetime import date
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Prefetch, Q, QuerySet
 
+from incidents.models import TimelineEvent
 from postmortems.dates import team_today
 from postmortems.models import (
     OPEN_ACTION_STATUSES,
@@ -14,6 +15,7 @@ from postmortems.models import (
     Postmortem,
     PostmortemRevision,
     PostmortemStatus,
+    PostmortemTimelineRow,
 )
 
 MY_ACTION_ITEMS_LIMIT = 10
@@ -88,3 +90,13 @@ def my_action_items(*, user: AbstractBaseUser, limit: int = MY_ACTION_ITEMS_LIMI
 
 def revisions(*, postmortem: Postmortem) -> list[PostmortemRevision]:
     return list(postmortem.revisions.select_related("author").order_by("-version"))
+
+
+def starred_events_missing(*, postmortem: Postmortem) -> QuerySet[TimelineEvent]:
+    """The incident's starred events that no row of the postmortem's timeline links to yet."""
+    linked = PostmortemTimelineRow.objects.filter(postmortem_id=postmortem.pk, event__isnull=False).values("event_id")
+    return (
+        TimelineEvent.objects.filter(incident_id=postmortem.incident_id, starred=True)
+        .exclude(pk__in=linked)
+        .order_by("occurred_at", "id")
+    )

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -16,7 +17,7 @@ from incidents.models import EventKind, Incident, IncidentStatus, TimelineEvent
 from incidents.services import incident_event_record
 from notifications import services as notification_services
 from notifications.services import Outgoing
-from postmortems import errors
+from postmortems import errors, selectors
 from postmortems.dates import business_days_after, team_today
 from postmortems.models import (
     OPEN_ACTION_STATUSES,
@@ -35,6 +36,7 @@ from postmortems.models import (
     Priority,
     Requirement,
 )
+from runbooks.models import StepOutcome
 
 # Used when an admin has deleted a priority's row: a week, as the seed gives every priority but urgent.
 DEFAULT_ACTION_ITEM_DAYS = 7
@@ -91,13 +93,15 @@ def policy_for(incident: Incident) -> PostmortemPolicy | None:
 # --- Creation -------------------------------------------------------------------------------------
 
 
-def _affected_users(incident: Incident) -> str:
-    parts = []
-    if incident.affected_users_count is not None:
-        parts.append(f"~{incident.affected_users_count}")
-    if incident.affected_users_percent is not None:
-        parts.append(f"({incident.affected_users_percent.normalize():f}%)")
-    return " ".join(parts) or "Unknown"
+def affected_users_text(incident: Incident) -> str:
+    """ "~1,200 users (30%)", "~1,200 users", "30% of users" or "Unknown": whichever the incident knows."""
+    count, percent = incident.affected_users_count, incident.affected_users_percent
+    percent_text = None if percent is None else f"{percent.normalize():f}%"
+    if count is not None:
+        return f"~{count:,} users" + (f" ({percent_text})" if percent_text else "")
+    if percent_text:
+        return f"{percent_text} of users"
+    return "Unknown"
 
 
 def impact_prefill(incident: Incident) -> str:
@@ -107,7 +111,7 @@ def impact_prefill(incident: Incident) -> str:
     lines = [
         f"- Severity: {severity.key} {severity.name}",
         f"- Duration: {humanize_delta(incident.duration)}",
-        f"- Users affected: {_affected_users(incident)}",
+        f"- Users affected: {affected_users_text(incident)}",
         f"- Services affected: {services}",
     ]
     if incident.business_impact:
@@ -119,16 +123,36 @@ def impact_prefill(incident: Incident) -> str:
     return "\n".join(lines)
 
 
-def _timeline_prefill(postmortem: Postmortem) -> None:
-    events = TimelineEvent.objects.filter(incident_id=postmortem.incident_id, starred=True).order_by(
-        "occurred_at", "id"
-    )
-    PostmortemTimelineRow.objects.bulk_create(
+# The events a postmortem timeline starts from when nobody starred any: how the incident was
+# declared, escalated and resolved, what was said, and what went wrong on the way.
+KEY_EVENTS = Q(
+    kind__in=[
+        EventKind.DECLARED,
+        EventKind.SEVERITY_CHANGED,
+        EventKind.STATUS_CHANGED,
+        EventKind.STATUS_UPDATE,
+        EventKind.MILESTONE_SET,
+        EventKind.ALERT,
+    ]
+) | Q(kind=EventKind.RUNBOOK_STEP, data__outcome=StepOutcome.FAILED)
+
+
+def _timeline_rows_add(postmortem: Postmortem, events: Iterable[TimelineEvent]) -> list[PostmortemTimelineRow]:
+    return PostmortemTimelineRow.objects.bulk_create(
         [
-            PostmortemTimelineRow(postmortem=postmortem, event=event, occurred_at=event.occurred_at, text=event.text)
+            PostmortemTimelineRow(
+                postmortem=postmortem, event=event, occurred_at=event.occurred_at, text=event.text[:500]
+            )
             for event in events
         ]
     )
+
+
+def _timeline_prefill(postmortem: Postmortem) -> None:
+    """The starred events if anyone starred some before the postmortem started, else the key events."""
+    events = TimelineEvent.objects.filter(incident_id=postmortem.incident_id).order_by("occurred_at", "id")
+    starred = list(events.filter(starred=True))
+    _timeline_rows_add(postmortem, starred or events.filter(KEY_EVENTS))
 
 
 def _create(*, incident: Incident, actor: AbstractBaseUser | None, now: datetime) -> Postmortem:
@@ -305,6 +329,18 @@ def postmortem_timeline_row_save(
         row.save(update_fields=["text", "occurred_at"])
     Postmortem.objects.filter(pk=postmortem.pk).update(updated_at=timezone.now())
     return row
+
+
+@transaction.atomic
+def postmortem_timeline_starred_add(*, postmortem: Postmortem, actor: AbstractBaseUser) -> list[PostmortemTimelineRow]:
+    """Bring the events starred since the postmortem started into its timeline: one row for each
+    starred event no row links to yet, so adding twice adds nothing the second time."""
+    postmortem = _locked(postmortem)
+    _check_editable(postmortem)
+    rows = _timeline_rows_add(postmortem, selectors.starred_events_missing(postmortem=postmortem))
+    if rows:
+        Postmortem.objects.filter(pk=postmortem.pk).update(updated_at=timezone.now())
+    return rows
 
 
 @transaction.atomic

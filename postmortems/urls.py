@@ -15,6 +15,7 @@ urlpatterns = [
     path(f"{PM}preview/", views.preview, name="preview"),
     path(f"{PM}workflow/", views.workflow, name="workflow"),
     path(f"{PM}timeline/", views.timeline_row_add, name="timeline_row_add"),
+    path(f"{PM}timeline/starred/", views.timeline_starred_add, name="timeline_starred_add"),
     path(f"{PM}timeline/<int:row_id>/", views.timeline_row_change, name="timeline_row_change"),
     path(f"{PM}whys/", views.five_why_add, name="five_why_add"),
     path(f"{PM}whys/<int:why_id>/delete/", views.five_why_delete, name="five_why_delete"),

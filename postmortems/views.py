@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -129,6 +130,7 @@ def _editor_context(
         action_form=bound.get("action") or ActionItemForm(),
         action_statuses=ActionStatus.choices,
         today=team_today(),
+        starred_missing=selectors.starred_events_missing(postmortem=postmortem).count() if editable else 0,
     )
     return context
 
@@ -257,7 +259,7 @@ def _mutation(
     form_key: str,
     form_class: type[Form] | None,
     apply: Callable[[Postmortem, dict[str, Any]], object],
-    success: str,
+    success: str | Callable[[Any], str],
 ) -> HttpResponse:
     """Check the role, validate, call one service, redirect; refused input comes back in its form."""
     _require_responder(request)
@@ -266,14 +268,14 @@ def _mutation(
     form = form_class(request.POST) if form_class else None
     if form is None or form.is_valid():
         try:
-            apply(postmortem, form.cleaned_data if form else {})
+            result = apply(postmortem, form.cleaned_data if form else {})
         except ValidationError as error:
             if form is None:
                 messages.error(request, _error_text(error))
                 return redirect(_editor_url(incident))
             form.add_error(None, error.messages)
         else:
-            messages.success(request, success)
+            messages.success(request, success(result) if callable(success) else success)
             return redirect(_editor_url(incident))
     postmortem = _postmortem(incident)
     return render(
@@ -336,6 +338,26 @@ def timeline_row_add(request: HtmxHttpRequest, reference: str) -> HttpResponse:
             postmortem=pm, actor=request.user, text=data["text"], occurred_at=data["occurred_at"]
         ),
         success="Timeline row added.",
+    )
+
+
+def _starred_added(rows: list[PostmortemTimelineRow]) -> str:
+    if not rows:
+        return "Every starred event is already in the timeline."
+    return f"Added {len(rows)} starred event{pluralize(len(rows))} to the timeline."
+
+
+@login_required
+@require_POST
+def timeline_starred_add(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    """Bring events starred on the incident since the postmortem started into its timeline."""
+    return _mutation(
+        request,
+        reference,
+        form_key="starred",
+        form_class=None,
+        apply=lambda pm, data: services.postmortem_timeline_starred_add(postmortem=pm, actor=request.user),
+        success=_starred_added,
     )
 
 

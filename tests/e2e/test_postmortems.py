@@ -66,7 +66,7 @@ def test_resolve_write_reload_add_action_item_publish(page, expect, log_in, scre
     page.get_by_role("button", name="Add action item").click()
     expect(page.locator("#section-action-items tbody")).to_contain_text("Validate connection strings in CI")
 
-    page.get_by_label("Reviewers").select_option(str(user.pk))
+    page.get_by_role("group", name="Reviewers").get_by_label(user.get_full_name()).check()
     page.get_by_role("button", name="Send for review").click()
     page.get_by_role("button", name="Approve").click()
     page.get_by_role("button", name="Publish").click()
@@ -132,3 +132,46 @@ def test_the_editor_works_without_javascript(new_page, expect, log_in, e2e_db):
     expect(page.locator("#preview-went_well")).to_contain_text("Fast rollback")
     postmortem = Postmortem.objects.get(incident=incident)
     assert (postmortem.root_cause, postmortem.went_well, postmortem.version) == ("A bad deploy", "Fast rollback", 3)
+
+
+CONTRAST_JS = """el => {
+  const rgb = s => s.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number);
+  const linear = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const lum = c => { const l = c.map(linear); return 0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2]; };
+  const style = getComputedStyle(el);
+  const [a, b] = [lum(rgb(style.color)), lum(rgb(style.backgroundColor))].sort((x, y) => y - x);
+  return (a + 0.05) / (b + 0.05);
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_key_events_then_starred_ones_fill_the_timeline_and_badges_are_readable(
+    new_page, expect, log_in, screenshot, e2e_db, scheme
+):
+    page = new_page(color_scheme=scheme)
+    user = log_in(page)
+    incident = factories.declare_incident(severity="SEV2", declared_by=user)
+    services.incident_status_change(incident=incident, status="resolved", actor=user)
+    note = services.incident_note_add(incident=incident, author=user, text="The pool was at 20 of 20")
+    services.timeline_event_star(event=note, starred=True)
+    from postmortems import services as pm_services
+
+    postmortem = Postmortem.objects.get(incident=incident)
+    for priority in ("urgent", "high", "medium", "low"):
+        pm_services.action_item_add(postmortem=postmortem, actor=user, title=f"A {priority} one", priority=priority)
+
+    page.goto(f"{e2e_db}/incidents/{incident.reference}/postmortem/")
+    rows = page.locator("#section-timeline .pm-row input[name=text]")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_have_value("Declared as SEV2 High")
+    page.get_by_role("button", name="Add 1 starred event").click()
+    expect(page.locator(".messages")).to_contain_text("Added 1 starred event to the timeline.")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(2)).to_have_value("The pool was at 20 of 20")
+    expect(page.get_by_role("button", name=re.compile("starred event"))).to_have_count(0)
+
+    badges = page.locator("#section-action-items .badge[class*=priority-]")
+    expect(badges).to_have_count(4)
+    for i in range(4):
+        assert badges.nth(i).evaluate(CONTRAST_JS) >= 4.5, badges.nth(i).inner_text()
+    screenshot(page, scheme)

@@ -5,7 +5,7 @@ import time_machine
 from django.core.exceptions import ValidationError
 
 from incidents import services as incident_services
-from incidents.models import EventKind, IncidentStatus
+from incidents.models import EventKind, IncidentStatus, SeverityPolicy
 from postmortems import errors, services
 from postmortems.dates import add_business_days, business_days_after
 from postmortems.models import (
@@ -99,11 +99,27 @@ def test_resolving_a_sev2_starts_a_required_postmortem_due_in_two_business_days(
     assert postmortem.summary == "Checkout failed for one in ten users."
     assert "- Severity: SEV2 High" in postmortem.impact
     assert "- Duration: 45 min" in postmortem.impact
-    assert "~1000 (10%)" in postmortem.impact
+    assert "- Users affected: ~1,000 users (10%)" in postmortem.impact
     assert "- Services affected: API" in postmortem.impact
     assert "Lost orders" in postmortem.impact
     assert postmortem_events(incident) == [{"action": "created", "postmortem_id": postmortem.pk}]
     assert postmortem.revisions.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("count", "percent", "text"),
+    [
+        (None, 30, "30% of users"),
+        (1200, 30, "~1,200 users (30%)"),
+        (1200, None, "~1,200 users"),
+        (None, None, "Unknown"),
+        (None, "12.50", "12.5% of users"),
+    ],
+)
+def test_impact_says_how_many_users_were_affected_with_what_is_known(count, percent, text):
+    incident = declare_incident(severity="SEV1", affected_users_count=count, affected_users_percent=percent)
+    resolve(incident)
+    assert f"- Users affected: {text}\n" in incident.postmortem.impact
 
 
 def test_timeline_is_prefilled_from_starred_events_and_linked_to_them():
@@ -118,6 +134,72 @@ def test_timeline_is_prefilled_from_starred_events_and_linked_to_them():
     rows = list(incident.postmortem.timeline_rows.all())
     assert [row.event_id for row in rows] == [declared.pk, note.pk]
     assert [row.text for row in rows] == [declared.text, "Rolled back the deploy"]
+
+
+def test_without_starred_events_the_timeline_starts_from_the_key_events():
+    incident = declare_incident(severity="SEV2")
+    lead = incident.lead
+    record = incident_services.incident_event_record
+    record(incident=incident, kind=EventKind.ALERT, actor=None, text="Alert fired: checkout 5xx", data={})
+    incident_services.incident_note_add(incident=incident, author=lead, text="Looking at the logs")
+    incident_services.incident_severity_change(
+        incident=incident, severity=SeverityPolicy.objects.get(key="SEV1"), actor=lead
+    )
+    incident_services.incident_update_post(incident=incident, author=lead, progress="Internal", visibility="internal")
+    incident_services.incident_update_post(incident=incident, author=lead, progress="Public", visibility="public")
+    incident_services.incident_milestone_set(
+        incident=incident, actor=lead, milestone="mitigated_at", at=incident.declared_at
+    )
+    record(incident=incident, kind=EventKind.RUNBOOK_STEP, actor=lead, text="Step 1 done", data={"outcome": "done"})
+    record(incident=incident, kind=EventKind.RUNBOOK_STEP, actor=lead, text="Step 2 failed", data={"outcome": "failed"})
+    resolve(incident)
+
+    rows = list(incident.postmortem.timeline_rows.all())
+    events = {event.pk: event for event in incident.timeline.all()}
+    assert [events[row.event_id].kind for row in rows] == [
+        EventKind.DECLARED,
+        EventKind.MILESTONE_SET,  # mitigated at the declaration's time: the rows follow when things happened
+        EventKind.ALERT,
+        EventKind.SEVERITY_CHANGED,
+        EventKind.STATUS_UPDATE,
+        EventKind.STATUS_UPDATE,
+        EventKind.RUNBOOK_STEP,
+        EventKind.STATUS_CHANGED,
+    ]
+    assert all(row.text == events[row.event_id].text for row in rows)
+    assert "Step 2 failed" in [row.text for row in rows]
+    assert [row.occurred_at for row in rows] == sorted(row.occurred_at for row in rows)
+
+
+def test_events_starred_after_the_postmortem_started_are_added_once_in_time_order():
+    incident = declare_incident(severity="SEV2")
+    early = incident_services.incident_note_add(incident=incident, author=incident.lead, text="Early clue")
+    resolve(incident)
+    postmortem = incident.postmortem
+    late = incident_services.incident_note_add(incident=incident, author=incident.lead, text="Late finding")
+    key_rows = postmortem.timeline_rows.count()
+    declared = incident.timeline.get(kind=EventKind.DECLARED)  # already a row: not added again
+    for event in (late, early, declared):
+        incident_services.timeline_event_star(event=event, starred=True)
+
+    added = services.postmortem_timeline_starred_add(postmortem=postmortem, actor=incident.lead)
+    assert [row.event_id for row in added] == [early.pk, late.pk]
+    assert services.postmortem_timeline_starred_add(postmortem=postmortem, actor=incident.lead) == []
+    assert postmortem.timeline_rows.count() == key_rows + 2
+    assert postmortem.timeline_rows.filter(event=declared).count() == 1
+
+    _publish(postmortem, incident.lead)
+    extra = incident_services.incident_note_add(incident=incident, author=incident.lead, text="After publishing")
+    incident_services.timeline_event_star(event=extra, starred=True)
+    with pytest.raises(ValidationError) as refused:
+        services.postmortem_timeline_starred_add(postmortem=postmortem, actor=incident.lead)
+    assert refused.value.messages == [errors.READ_ONLY]
+
+
+def _publish(postmortem, actor):
+    services.postmortem_review_request(postmortem=postmortem, actor=actor, reviewers=[actor])
+    services.postmortem_approve(postmortem=postmortem, actor=actor)
+    services.postmortem_publish(postmortem=postmortem, actor=actor)
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,14 @@
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 import time_machine
+from django.contrib.staticfiles import finders
 from django.urls import reverse
 
 from incidents import services as incident_services
 from incidents.models import IncidentStatus
-from postmortems import errors, services
+from postmortems import errors, forms, services
 from postmortems.models import ActionItem, ActionStatus, Postmortem, PostmortemStatus
 from tests.factories import UserFactory, declare_incident
 
@@ -172,14 +174,65 @@ def test_not_required_needs_a_reason_in_the_form(responder_client, incident):
 
 def test_timeline_rows_and_whys_through_forms(responder_client, incident):
     responder_client.post(editor_url(incident, "timeline_row_add"), {"text": "14:30 Alert"})
-    row = incident.postmortem.timeline_rows.get()
+    row = incident.postmortem.timeline_rows.get(event=None)  # the others are the incident's key events
     responder_client.post(editor_url(incident, "timeline_row_change", row_id=row.pk), {"text": "14:31 Alert"})
     row.refresh_from_db()
     assert row.text == "14:31 Alert"
     responder_client.post(editor_url(incident, "timeline_row_change", row_id=row.pk), {"text": "x", "delete": "1"})
-    assert not incident.postmortem.timeline_rows.exists()
+    assert not incident.postmortem.timeline_rows.filter(pk=row.pk).exists()
     responder_client.post(editor_url(incident, "five_why_add"), {"why": "Why?", "because": "Because"})
     assert incident.postmortem.five_whys.count() == 1
+
+
+def test_events_starred_later_are_offered_and_added_from_the_editor(responder_client, incident):
+    postmortem = incident.postmortem
+    assert postmortem.timeline_rows.exists()  # the key events, since nothing was starred
+    page = responder_client.get(editor_url(incident)).content.decode()
+    assert editor_url(incident, "timeline_starred_add") not in page  # nothing starred: nothing to offer
+    notes = [
+        incident_services.incident_note_add(incident=incident, author=incident.lead, text=f"Finding {i}")
+        for i in range(2)
+    ]
+    for note in notes:
+        incident_services.timeline_event_star(event=note, starred=True)
+    page = responder_client.get(editor_url(incident)).content.decode()
+    assert "Add 2 starred events" in page
+    assert editor_url(incident, "timeline_starred_add") in page
+
+    response = responder_client.post(editor_url(incident, "timeline_starred_add"), **HTMX)
+    assert response.status_code == 302
+    assert list(postmortem.timeline_rows.filter(event__in=notes).values_list("text", flat=True)) == [
+        "Finding 0",
+        "Finding 1",
+    ]
+    page = responder_client.get(editor_url(incident)).content.decode()
+    assert "Added 2 starred events to the timeline." in page
+    assert "Add 2 starred events" not in page
+    response = responder_client.post(editor_url(incident, "timeline_starred_add"))
+    assert response.status_code == 302
+    assert postmortem.timeline_rows.filter(event__in=notes).count() == 2
+
+
+def test_starred_events_are_not_offered_to_viewers(viewer_client, incident):
+    note = incident_services.incident_note_add(incident=incident, author=incident.lead, text="Finding")
+    incident_services.timeline_event_star(event=note, starred=True)
+    assert "Add 1 starred event" not in viewer_client.get(editor_url(incident)).content.decode()
+    assert viewer_client.post(editor_url(incident, "timeline_starred_add")).status_code == 403
+    assert not incident.postmortem.timeline_rows.filter(event=note).exists()
+
+
+def test_starred_events_are_not_offered_once_published(responder_client, incident):
+    note = incident_services.incident_note_add(incident=incident, author=incident.lead, text="Finding")
+    incident_services.timeline_event_star(event=note, starred=True)
+    assert "Add 1 starred event" in responder_client.get(editor_url(incident)).content.decode()
+    postmortem = incident.postmortem
+    services.postmortem_review_request(postmortem=postmortem, actor=incident.lead, reviewers=[incident.lead])
+    services.postmortem_approve(postmortem=postmortem, actor=incident.lead)
+    services.postmortem_publish(postmortem=postmortem, actor=incident.lead)
+    assert "Add 1 starred event" not in responder_client.get(editor_url(incident)).content.decode()
+    responder_client.post(editor_url(incident, "timeline_starred_add"))
+    assert not postmortem.timeline_rows.filter(event=note).exists()
+    assert errors.READ_ONLY in responder_client.get(editor_url(incident)).content.decode()
 
 
 def test_action_item_added_with_due_date_from_policy_and_closed_from_the_tracker(
@@ -199,6 +252,33 @@ def test_action_item_added_with_due_date_from_policy_and_closed_from_the_tracker
     assert response.status_code == 302 and response["Location"] == "/action-items/"
     item.refresh_from_db()
     assert item.status == ActionStatus.DONE
+
+
+def test_action_item_and_review_forms_look_like_the_rest_of_the_app(responder_client, incident):
+    html = responder_client.get(editor_url(incident)).content.decode()
+    form = html.split('class="form-grid pm-action-form"')[1].split("</form>")[0]
+    assert '<label for="id_title">Title</label>' in form
+    assert '<label for="id_due_on">Due</label>' in form
+    assert ":</label>" not in form
+    assert 'class="field field-date' in form and 'type="date"' in form
+    review = html.split('class="pm-review"')[1].split("</form>")[0]
+    assert "<legend>Reviewers</legend>" in review
+    assert review.count('type="checkbox" name="reviewers"') == len(list(forms.people()))
+
+
+def test_people_pickers_leave_out_who_cannot_log_in(responder_client, incident):
+    UserFactory(first_name="Gone", last_name="Away", is_active=False)
+    system = UserFactory(first_name="Alerts", last_name="System")
+    system.set_unusable_password()
+    system.save()
+    UserFactory(first_name="Able", last_name="Reviewer")
+    html = responder_client.get(editor_url(incident)).content.decode()
+    review = html.split('class="pm-review"')[1].split("</form>")[0]
+    owner = html.split('name="owner"')[1].split("</select>")[0]
+    for picker in (review, owner):
+        assert "Able Reviewer" in picker
+        assert "Gone Away" not in picker and "Alerts System" not in picker
+    assert not forms.ActionItemForm({"title": "x", "owner": system.pk, "priority": "low", "kind": "detect"}).is_valid()
 
 
 def test_action_item_form_errors_come_back(responder_client, incident):
@@ -249,6 +329,15 @@ def test_export_markdown_follows_the_seed_template(responder_client, incident):
     assert "1. Why down? → Pool" in text
     assert "- [ ] Add pool alert" in text
     assert responder_client.get(editor_url(incident, "print")).status_code == 200
+
+
+def test_print_view_has_its_stylesheet_and_the_favicon(responder_client, incident):
+    html = responder_client.get(editor_url(incident, "print")).content.decode()
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in html
+    assert '<link rel="stylesheet" href="/static/css/postmortem-print.css">' in html
+    css = Path(finders.find("css/postmortem-print.css")).read_text()
+    assert "font-family: system-ui" in css and "serif;" not in css.replace("sans-serif;", "")
+    assert "@media print" in css and ".pm-print table" in css
 
 
 # --- Lists, slots and their query counts -------------------------------------------------------
@@ -352,6 +441,8 @@ def test_editor_and_my_action_items_stay_flat_as_they_grow(client, django_assert
             services.action_item_add(postmortem=postmortem, actor=owner, title=f"Item {i}")
             services.postmortem_five_why_add(postmortem=postmortem, actor=owner, why=f"Why {i}")
             services.postmortem_timeline_row_save(postmortem=postmortem, actor=owner, text=f"Row {i}")
+            note = incident_services.incident_note_add(incident=incident, author=owner, text=f"Note {i}")
+            incident_services.timeline_event_star(event=note, starred=True)
 
     grow(1)
     client.get("/")  # warm the session and the cached board
@@ -363,6 +454,7 @@ def test_editor_and_my_action_items_stay_flat_as_they_grow(client, django_assert
     with django_assert_max_num_queries(16):
         page = client.get(editor_url(incident)).content.decode()
     assert page.count('id="action-item-') == 10
+    assert "Add 10 starred events" in page
     with django_assert_max_num_queries(12):
         dashboard = client.get("/").content.decode()
     assert dashboard.count("Item ") == 10
