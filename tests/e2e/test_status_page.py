@@ -45,7 +45,7 @@ def test_public_incident_moves_the_status_page_and_resolving_restores_it(
     page.get_by_role("button", name="Declare incident").click()
     page.wait_for_url(re.compile(r"/incidents/INC-\d+/$"))
     slot = page.locator("#status-page-slot")
-    expect(slot).to_contain_text("Shows as Partial outage")
+    expect(slot).to_contain_text("This incident shows as Partial outage")
     expect(slot).to_contain_text("Checkout — Partial outage")
     expect(page.locator("#timeline")).to_contain_text("Status page: Checkout partial outage")
 
