@@ -726,7 +726,7 @@ def _step_recipients(
     return contacts[incident.severity_id], []
 
 
-def _reminder_text(incident: Incident, step: int, due: datetime, now: datetime) -> tuple[str, str]:
+def _reminder_text(incident: Incident, step: int, due: datetime, now: datetime, url: str) -> tuple[str, str]:
     severity = incident.severity
     state = "due" if step == ReminderStep.DUE else "overdue"
     subject = f"[{severity.key}] {incident.reference} status update {state}: {incident.title}"
@@ -744,7 +744,7 @@ def _reminder_text(incident: Incident, step: int, due: datetime, now: datetime) 
             timing,
             f"{last} {humanize_delta(now - since)} ago.",
             "",
-            f"Post the update: {_incident_url(incident)}#update-form",
+            f"Post the update: {url}#update-form",
             "",
             f"⏱️ UPDATE [{now.astimezone(UTC):%H:%M} UTC]",
             f"Status: {STATUS_LABELS[incident.status]}",
@@ -829,6 +829,7 @@ def reminders_sweep(*, now: datetime | None = None) -> int:
             next_at[incident.pk] = None
             if due is None or cadence is None or not incident.is_active:
                 continue
+            url = _incident_url(incident)
             for step, percent in _ladder(incident.severity):
                 at = _step_at(due, cadence, percent)
                 if at > now:
@@ -837,7 +838,7 @@ def reminders_sweep(*, now: datetime | None = None) -> int:
                 if (incident.pk, due, step) in already:
                     continue
                 users, webhooks = _step_recipients(incident, step, contacts, responders.get(incident.pk, []))
-                subject, body = _reminder_text(incident, step, due, now)
+                subject, body = _reminder_text(incident, step, due, now, url)
                 reminders.append((incident.pk, due, step, now))
                 outgoing.append(
                     Outgoing(
@@ -845,7 +846,7 @@ def reminders_sweep(*, now: datetime | None = None) -> int:
                         topic=incident.reference,
                         subject=subject,
                         body_text=body,
-                        link=f"{_incident_url(incident)}#update-form",
+                        link=f"{url}#update-form",
                         payload={
                             "event": "incident.update_reminder",
                             "incident_id": incident.pk,
@@ -868,7 +869,7 @@ def reminders_sweep(*, now: datetime | None = None) -> int:
                         {
                             "step": step,
                             "due_at": due.isoformat(),
-                            "recipients": [u.pk for u in users],
+                            "recipients": [u.id for u in users],
                             "webhooks": [url for url, _ in webhooks],
                         },
                         False,

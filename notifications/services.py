@@ -38,7 +38,7 @@ REQUEUE_AFTER = timedelta(seconds=20)
 QUEUE_BATCH = 100
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Outgoing:
     """What to say, and to whom. Recipients are users (in-app, and email unless they opted out);
     emails are bare addresses of people without an account (email only); webhooks are (url,
@@ -60,7 +60,7 @@ def _email_enabled(users: Sequence[AbstractBaseUser]) -> set[int]:
     opted_out = set(
         ChannelPreference.objects.filter(user__in=[u.pk for u in users], email=False).values_list("user_id", flat=True)
     )
-    return {user.pk for user in users if user.pk not in opted_out and getattr(user, "email", "")}
+    return {user.id for user in users if user.id not in opted_out and getattr(user, "email", "")}
 
 
 DELIVERY_FIELDS = [
@@ -115,22 +115,22 @@ def messages_send(*, outgoing: Sequence[Outgoing], now: datetime | None = None) 
             for item in fresh.values()
         ],
     )
-    email_ok = _email_enabled(list({user.pk: user for item in fresh.values() for user in item.recipients}.values()))
+    email_ok = _email_enabled(list({user.id: user for item in fresh.values() for user in item.recipients}.values()))
     rows: dict[tuple, tuple] = {}
     for message_id, item in zip(message_ids, fresh.values(), strict=True):
         for user in item.recipients:
-            target = f"user:{user.pk}"
+            target = f"user:{user.id}"
             rows.setdefault(
                 (message_id, Channel.IN_APP, target),
-                (message_id, Channel.IN_APP, user.pk, target, "", DeliveryStatus.SENT, 1, "", now, None, now, None),
+                (message_id, Channel.IN_APP, user.id, target, "", DeliveryStatus.SENT, 1, "", now, None, now, None),
             )
-            if user.pk in email_ok:
+            if user.id in email_ok:
                 rows.setdefault(
                     (message_id, Channel.EMAIL, user.email),
                     (
                         message_id,
                         Channel.EMAIL,
-                        user.pk,
+                        user.id,
                         user.email,
                         "",
                         DeliveryStatus.PENDING,
