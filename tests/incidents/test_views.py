@@ -459,14 +459,21 @@ def test_refused_editor_form_stays_open_with_the_reason(responder_client):
     assert "kept" in body
 
 
-def test_cached_dashboard_shows_a_change_at_once(responder_client, django_assert_max_num_queries):
+def test_cached_dashboard_shows_a_change_at_once(responder_client):
     incident = declare_incident(severity="SEV2", title="Queue backlog")
     # Frozen clock: the two reads fall in the same minute.
     with time_machine.travel(datetime.now(UTC), tick=False):
         assert "Investigating" in responder_client.get("/").content.decode()
-        # A second reader within the minute gets the cached board: no incident queries at all.
-        with django_assert_max_num_queries(3):
+        # A second reader within the minute gets the cached board: no incident is read, only the
+        # version the cache key holds (the session, the user and the reader's own action items
+        # are per reader, and their count depends on the session backend).
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
             responder_client.get("/")
+        read = [q["sql"] for q in queries.captured_queries if 'FROM "incidents_' in q["sql"]]
+        assert read == ['SELECT MAX("incidents_timelineevent"."id") AS "newest" FROM "incidents_timelineevent"']
         services.incident_status_change(incident=incident, status=IncidentStatus.MONITORING, actor=incident.lead)
         body = responder_client.get("/", **HTMX).content.decode()
     assert 'status-monitoring">Monitoring' in body
