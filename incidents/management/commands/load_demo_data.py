@@ -1,7 +1,10 @@
 """Demo users for each role, a small service catalog and a few incidents across severities and
 states. Idempotent: running it again changes nothing that is already there."""
 
-from datetime import timedelta
+import contextlib
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from unittest import mock
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -83,62 +86,82 @@ class Command(BaseCommand):
         return catalog
 
     def _incidents(self, users: dict, catalog: dict) -> None:
+        """The story is played through the services at the moments it happened (the clock the
+        services read is set back for each step), so ages, durations and due times look real: a
+        SEV2 resolved two hours ago, a SEV3 under way for 50 minutes, and a SEV1 whose next
+        update is already overdue."""
         severity = {policy.key: policy for policy in SeverityPolicy.objects.all()}
         now = timezone.now()
 
-        checkout = services.incident_declare(
-            declared_by=users["oncall"],
-            title="Checkout API returns 500s for card payments",
-            severity=severity["SEV1"],
-            summary="Card payments fail with HTTP 500 since the 14:20 deploy.",
-            detected_at=now - timedelta(minutes=12),
-            lead=users["lead"],
-            comms_lead=users["comms"],
-            responders=[users["oncall"]],
-            affected_services=[catalog["checkout"], catalog["api"]],
-            affected_users_percent=35,
-            business_impact="Cannot process card orders",
-        )
-        services.incident_update_post(
-            incident=checkout,
-            author=users["lead"],
-            progress="Error rate at 40% on /payments. Suspect the 14:20 deploy.",
-            next_steps="Rolling back the deploy",
-            eta="15 minutes",
-            visibility=UpdateVisibility.PUBLIC,
-            status=IncidentStatus.IDENTIFIED,
-        )
+        with _clock(now - timedelta(hours=3, minutes=10)):
+            database = services.incident_declare(
+                declared_by=users["oncall"],
+                title="Primary database connection pool exhausted",
+                severity=severity["SEV2"],
+                detected_at=now - timedelta(hours=3, minutes=16),
+                affected_services=[catalog["database"], catalog["api"]],
+                business_impact="Intermittent 503s on the API",
+            )
+        with _clock(now - timedelta(hours=2, minutes=40)):
+            services.incident_update_post(
+                incident=database,
+                author=users["oncall"],
+                progress="Raised the pool size and killed long-running queries; errors are back to normal.",
+                status=IncidentStatus.MONITORING,
+            )
+        with _clock(now - timedelta(hours=2, minutes=10)):
+            services.incident_status_change(incident=database, status=IncidentStatus.RESOLVED, actor=users["oncall"])
 
-        search = services.incident_declare(
-            declared_by=users["oncall"],
-            title="Search latency above 2 s",
-            severity=severity["SEV3"],
-            summary="p95 latency on search is 2.4 s (normally 300 ms).",
-            affected_services=[catalog["search"]],
-            affected_users_count=1200,
-        )
-        services.incident_note_add(
-            incident=search, author=users["oncall"], text="Index rebuild started at 02:00 and is still running."
-        )
+        with _clock(now - timedelta(hours=5)):
+            services.incident_declare(
+                declared_by=users["lead"],
+                title="Typo in password reset email",
+                severity=severity["SEV4"],
+                affected_services=[catalog["authentication"]],
+            )
 
-        services.incident_declare(
-            declared_by=users["lead"],
-            title="Typo in password reset email",
-            severity=severity["SEV4"],
-            affected_services=[catalog["authentication"]],
-        )
+        with _clock(now - timedelta(minutes=50)):
+            search = services.incident_declare(
+                declared_by=users["oncall"],
+                title="Search latency above 2 s",
+                severity=severity["SEV3"],
+                summary="p95 latency on search is 2.4 s (normally 300 ms).",
+                affected_services=[catalog["search"]],
+                affected_users_count=1200,
+            )
+        with _clock(now - timedelta(minutes=35)):
+            services.incident_note_add(
+                incident=search, author=users["oncall"], text="Index rebuild started at 02:00 and is still running."
+            )
 
-        database = services.incident_declare(
-            declared_by=users["oncall"],
-            title="Primary database connection pool exhausted",
-            severity=severity["SEV2"],
-            affected_services=[catalog["database"], catalog["api"]],
-            business_impact="Intermittent 503s on the API",
-        )
-        services.incident_update_post(
-            incident=database,
-            author=users["oncall"],
-            progress="Raised the pool size and killed long-running queries; errors are back to normal.",
-            status=IncidentStatus.MONITORING,
-        )
-        services.incident_status_change(incident=database, status=IncidentStatus.RESOLVED, actor=users["oncall"])
+        with _clock(now - timedelta(minutes=24)):
+            checkout = services.incident_declare(
+                declared_by=users["oncall"],
+                title="Checkout API returns 500s for card payments",
+                severity=severity["SEV1"],
+                summary="Card payments fail with HTTP 500 since the 14:20 deploy.",
+                detected_at=now - timedelta(minutes=31),
+                lead=users["lead"],
+                comms_lead=users["comms"],
+                responders=[users["oncall"]],
+                affected_services=[catalog["checkout"], catalog["api"]],
+                affected_users_percent=35,
+                business_impact="Cannot process card orders",
+            )
+        with _clock(now - timedelta(minutes=17)):
+            services.incident_update_post(
+                incident=checkout,
+                author=users["lead"],
+                progress="Error rate at 40% on /payments. Suspect the 14:20 deploy.",
+                next_steps="Rolling back the deploy",
+                eta="15 minutes",
+                visibility=UpdateVisibility.PUBLIC,
+                status=IncidentStatus.IDENTIFIED,
+            )
+
+
+@contextlib.contextmanager
+def _clock(moment: datetime) -> Iterator[None]:
+    """The services read timezone.now(); for the demo story it says `moment`."""
+    with mock.patch("django.utils.timezone.now", return_value=moment):
+        yield
