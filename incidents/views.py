@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
+from config.forms import service_errors_apply
 from incidents import errors, selectors, services
 from incidents.forms import (
     DeclareForm,
@@ -45,14 +46,6 @@ INVALID = 422
 def _require_responder(request: HttpRequest) -> None:
     if not can_respond(request.user):
         raise PermissionDenied(errors.NOT_PERMITTED)
-
-
-def _apply_service_errors(form: Form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, messages_ in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages_)
-    else:
-        form.add_error(None, error.messages)
 
 
 DASHBOARD_CACHE_SECONDS = 120
@@ -128,7 +121,7 @@ def declare(request: HtmxHttpRequest) -> HttpResponse:
                 security_concern=data["security_concern"],
             )
         except ValidationError as error:
-            _apply_service_errors(form, error)
+            service_errors_apply(form, error)
         else:
             messages.success(
                 request, f"{incident.reference} declared. Next update due per {incident.severity.key} policy."
@@ -303,7 +296,7 @@ def _mutation(
         try:
             apply(incident, form.cleaned_data)
         except ValidationError as error:
-            _apply_service_errors(form, error)
+            service_errors_apply(form, error)
         else:
             if not request.htmx:
                 messages.success(request, success)

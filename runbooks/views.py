@@ -1,7 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -9,6 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
+from config.forms import service_errors_apply
 from incidents import selectors as incident_selectors
 from incidents.permissions import can_respond
 from runbooks import errors, selectors, services
@@ -36,14 +36,6 @@ def _require_editor(request: HttpRequest) -> None:
 def _require_responder(request: HttpRequest) -> None:
     if not can_respond(request.user):
         raise PermissionDenied(errors.NOT_A_RESPONDER)
-
-
-def _apply_service_errors(form: Form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, messages_ in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages_)
-    else:
-        form.add_error(None, error.messages)
 
 
 def _warn_unknown(request: HttpRequest, unknown: list[str]) -> None:
@@ -142,7 +134,7 @@ def create(request: HtmxHttpRequest) -> HttpResponse:
                 data=form.to_data(), actor=request.user, change_note=form.cleaned_data["change_note"] or "Created"
             )
         except ValidationError as error:
-            _apply_service_errors(form, error)
+            service_errors_apply(form, error)
         else:
             _warn_unknown(request, unknown)
             messages.success(request, f"Runbook '{runbook.title}' created.")
@@ -174,7 +166,7 @@ def edit(request: HtmxHttpRequest, slug: str) -> HttpResponse:
                 base_version=form.cleaned_data["base_version"],
             )
         except ValidationError as error:
-            _apply_service_errors(form, error)
+            service_errors_apply(form, error)
             # Having seen the newer version, saving again is a deliberate replacement.
             form.data = form.data.copy()
             form.data["base_version"] = str(Runbook.objects.values_list("version", flat=True).get(pk=runbook.pk))
@@ -199,7 +191,7 @@ def import_markdown(request: HtmxHttpRequest) -> HttpResponse:
         except RunbookFormatError as error:
             form.add_error(None, str(error))
         except ValidationError as error:
-            _apply_service_errors(form, error)
+            service_errors_apply(form, error)
         else:
             _warn_unknown(request, unknown)
             messages.success(request, f"Imported '{runbook.title}' with {runbook.steps.count()} steps.")
@@ -278,7 +270,7 @@ def step_record(request: HtmxHttpRequest, pk: int, step_pk: int) -> HttpResponse
         try:
             services.run_step_record(run_step=run_step, actor=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _apply_service_errors(form, error)
+            service_errors_apply(form, error)
     back = run.incident.get_absolute_url() if run.incident_id else run.get_absolute_url()
     if form.errors:
         if request.htmx:
