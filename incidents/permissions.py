@@ -10,9 +10,9 @@ ADMIN_GROUP = "admin"
 
 
 def can_respond(user: User | AnonymousUser) -> bool:
-    """Whether the user may act on incidents. Asked on nearly every page (the top bar offers
-    "Declare incident" only to responders), so it costs one query per request, not the two of
-    loading every permission through user.has_perm."""
+    """Whether the user may act on incidents. Asked by most pages and their panels, so it costs
+    one query per request (remembered on the user object), not the two of loading every
+    permission through user.has_perm."""
     if not user.is_authenticated or not user.is_active:
         return False
     if user.is_superuser:
