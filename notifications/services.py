@@ -2,32 +2,29 @@
 
 Every message has a dedup key and every delivery is unique per (message, channel, target), so
 asking twice never sends twice. A delivery task locks its row while it sends, so two workers can
-never both send it; a final failure is handed to NOTIFICATIONS_FAILURE_HANDLER (the incident app
-puts it on the timeline) instead of being lost.
+never both send it, and records it sent just before the message's last line or byte goes out
+(senders.py), so a killed worker neither loses nor repeats it. A final failure is handed to
+NOTIFICATIONS_FAILURE_HANDLER (the incident app puts it on the timeline) instead of being lost.
 """
 
-import json
 import logging
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from config.bulk import insert_rows
+from notifications import senders
 from notifications.models import Channel, ChannelPreference, Delivery, DeliveryStatus, Message, WebhookFormat
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-WEBHOOK_TIMEOUT_SECONDS = 10
 # A pending delivery still unsent this long after it was due to run is queued again (its broker
 # message may have been lost with a restarted Redis or a killed worker); the row lock and the
 # status check make a second queueing harmless.
@@ -167,9 +164,7 @@ def messages_send(*, outgoing: Sequence[Outgoing], now: datetime | None = None) 
             )
     delivery_ids = insert_rows(Delivery, DELIVERY_FIELDS, list(rows.values()))
     created = [
-        pk
-        for pk, row in zip(delivery_ids, rows.values(), strict=True)
-        if row[STATUS_COLUMN] == DeliveryStatus.PENDING
+        pk for pk, row in zip(delivery_ids, rows.values(), strict=True) if row[STATUS_COLUMN] == DeliveryStatus.PENDING
     ]
     _queue_after_commit(created)
     return created
@@ -191,73 +186,6 @@ def _queue_after_commit(delivery_ids: Sequence[int]) -> None:
     transaction.on_commit(queue)
 
 
-def _send_email(delivery: Delivery) -> None:
-    message = delivery.message
-    email = EmailMultiAlternatives(
-        subject=message.subject,
-        body=message.body_text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[delivery.target],
-        # One Message-ID per delivery: if a crashed worker's retry sends it twice, mail systems
-        # see the same message and can drop the copy.
-        headers={
-            "X-Incident-Desk-Delivery": str(delivery.pk),
-            "Message-ID": f"<delivery-{delivery.pk}.{delivery.message_id}@incident-desk>",
-        },
-    )
-    if message.body_html:
-        email.attach_alternative(message.body_html, "text/html")
-    email.send(fail_silently=False)
-
-
-def webhook_body(delivery: Delivery) -> dict:
-    message = delivery.message
-    if delivery.webhook_format == WebhookFormat.SLACK:
-        text = f"*{message.subject}*\n{message.body_text}"
-        if message.link:
-            text += f"\n<{message.link}|Open in Incident Desk>"
-        return {"text": text}
-    return {
-        "subject": message.subject,
-        "text": message.body_text,
-        "link": message.link,
-        "topic": message.topic,
-        "data": message.payload,
-        "delivery_id": delivery.pk,
-    }
-
-
-def _extra_webhook_headers(delivery: Delivery, body: bytes) -> dict[str, str]:
-    """NOTIFICATIONS_WEBHOOK_HEADERS names a function(delivery=, body=) → headers, e.g. a signature
-    made with a secret that only the app which asked for the delivery knows."""
-    path = getattr(settings, "NOTIFICATIONS_WEBHOOK_HEADERS", "")
-    return import_string(path)(delivery=delivery, body=body) if path else {}
-
-
-def _send_webhook(delivery: Delivery) -> None:
-    body = json.dumps(webhook_body(delivery)).encode()
-    request = urllib.request.Request(  # noqa: S310 - the admin configures http(s) URLs
-        delivery.target,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "IncidentDesk/1",
-            # Receivers that see a retry of a delivery they already took can drop it by this key.
-            "Idempotency-Key": f"incident-desk-delivery-{delivery.pk}",
-            **_extra_webhook_headers(delivery, body),
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:  # noqa: S310
-            response.read(1024)
-    except urllib.error.HTTPError as error:
-        raise OSError(f"HTTP {error.code} from webhook") from error
-
-
-SENDERS = {Channel.EMAIL: _send_email, Channel.WEBHOOK: _send_webhook}
-
-
 @dataclass(frozen=True)
 class Attempt:
     outcome: str  # "sent", "already", "retry", "failed"
@@ -266,8 +194,12 @@ class Attempt:
 
 
 def delivery_attempt(*, delivery_id: int) -> Attempt:
-    """Send one pending delivery. Its row stays locked while sending, so a second worker holding
-    the same task waits and then finds it sent."""
+    """Send one pending delivery, exactly once even if the worker is killed halfway.
+
+    The row stays locked while the message is sent, so a second worker holding the same task
+    waits and then finds it sent. The delivery is committed as sent at the moment its receiver
+    takes the message (senders.py): right after a mail server's 250, right before a web
+    request's last byte. A receiver refusing it makes it pending again, with a retry planned."""
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(of=("self",))
@@ -278,26 +210,70 @@ def delivery_attempt(*, delivery_id: int) -> Attempt:
         if delivery is None or delivery.status != DeliveryStatus.PENDING:
             return Attempt("already")
         delivery.attempts += 1
+        _commit_without_waiting_for_disk()
         try:
-            SENDERS[delivery.channel](delivery)
+            send = senders.OPENERS[delivery.channel](delivery)
         except Exception as error:
-            delivery.last_error = f"{type(error).__name__}: {error}"[:1000]
-            logger.warning("delivery %s attempt %s failed: %s", delivery.pk, delivery.attempts, delivery.last_error)
-            if delivery.attempts >= MAX_ATTEMPTS:
-                delivery.status = DeliveryStatus.FAILED
-                delivery.save(update_fields=["attempts", "last_error", "status"])
-                _report_failure(delivery)
-                return Attempt("failed", delivery.attempts)
-            backoff = settings.NOTIFICATIONS_RETRY_BACKOFF_SECONDS
-            retry_in = backoff[min(delivery.attempts, len(backoff)) - 1]
-            # The requeue sweep counts staleness from when the next attempt is due.
-            delivery.queued_at = timezone.now() + timedelta(seconds=retry_in)
-            delivery.save(update_fields=["attempts", "last_error", "queued_at"])
-            return Attempt("retry", delivery.attempts, retry_in)
-        delivery.status = DeliveryStatus.SENT
-        delivery.sent_at = timezone.now()
-        delivery.save(update_fields=["attempts", "status", "sent_at"])
-        return Attempt("sent", delivery.attempts)
+            return _attempt_failed(delivery, error)
+        try:
+            delivery.status = DeliveryStatus.SENT
+            delivery.sent_at = timezone.now()
+            delivery.save(update_fields=["attempts", "status", "sent_at"])
+            if send.taken_on_answer:
+                try:
+                    send.complete()
+                except Exception as error:
+                    delivery.status, delivery.sent_at = DeliveryStatus.PENDING, None
+                    return _attempt_failed(delivery, error, also=["status", "sent_at"])
+        except BaseException:
+            send.abort()
+            raise
+    try:
+        if not send.taken_on_answer:
+            send.complete()
+    except Exception as error:
+        return _refused_after_commit(delivery, error)
+    finally:
+        send.close()
+    return Attempt("sent", delivery.attempts)
+
+
+def _refused_after_commit(delivery: Delivery, error: Exception) -> Attempt:
+    with transaction.atomic():
+        refused = Delivery.objects.select_for_update(of=("self",)).select_related("message").get(pk=delivery.pk)
+        if refused.status != DeliveryStatus.SENT or refused.attempts != delivery.attempts:
+            return Attempt("already")
+        refused.status, refused.sent_at = DeliveryStatus.PENDING, None
+        return _attempt_failed(refused, error, also=["status", "sent_at"])
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """The commit that marks a delivery sent is the one moment a killed worker can still get
+    wrong (senders.py): between a mail server's 250 and the commit it repeats the message,
+    between the commit and a web request's last byte it loses it. Not waiting for the disk makes
+    that moment tens of microseconds instead of a flush. The cost falls on a PostgreSQL crash in
+    the next fraction of a second, which would forget the mark and send the message again: a
+    duplicate, never a loss. Said before the message goes out, so that nothing but the COMMIT
+    stands between a mail server's 250 and the commit."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def _attempt_failed(delivery: Delivery, error: Exception, also: Sequence[str] = ()) -> Attempt:
+    delivery.last_error = f"{type(error).__name__}: {error}"[:1000]
+    logger.warning("delivery %s attempt %s failed: %s", delivery.pk, delivery.attempts, delivery.last_error)
+    if delivery.attempts >= MAX_ATTEMPTS:
+        delivery.status = DeliveryStatus.FAILED
+        delivery.save(update_fields=["attempts", "last_error", "status", *also])
+        _report_failure(delivery)
+        return Attempt("failed", delivery.attempts)
+    backoff = settings.NOTIFICATIONS_RETRY_BACKOFF_SECONDS
+    retry_in = backoff[min(delivery.attempts, len(backoff)) - 1]
+    # The requeue sweep counts staleness from when the next attempt is due.
+    delivery.queued_at = timezone.now() + timedelta(seconds=retry_in)
+    delivery.save(update_fields=["attempts", "last_error", "queued_at", *also])
+    return Attempt("retry", delivery.attempts, retry_in)
 
 
 def _report_failure(delivery: Delivery) -> None:

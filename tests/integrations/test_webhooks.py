@@ -13,6 +13,7 @@ from incidents.models import EventKind, IncidentStatus, SeverityPolicy, UpdateVi
 from integrations import services
 from integrations.models import WebhookEvent, WebhookSubscription
 from integrations.payloads import generic_batch
+from notifications import senders
 from notifications import services as notification_services
 from notifications.models import Channel, Delivery, DeliveryStatus
 from tests.factories import declare_incident
@@ -130,7 +131,7 @@ def test_the_signature_is_an_hmac_sha256_of_the_body_with_the_subscriptions_secr
     subscribe()
     declare_incident(declared_by=responder)
     delivery = Delivery.objects.get(channel=Channel.WEBHOOK)
-    body = json.dumps(notification_services.webhook_body(delivery)).encode()
+    body = json.dumps(senders.webhook_body(delivery)).encode()
 
     headers = services.webhook_headers(delivery=delivery, body=body)
 
