@@ -14,8 +14,10 @@ uses the Redis database of REDIS_URL. Everything talks to 127.0.0.1 only; other 
    Each incident owes 6 emails (step 1: lead and comms lead; step 2: those two and a responder;
    step 3: the escalation contact) and 2 webhook posts (the declaration, step 2).
 2. A Celery worker with embedded beat (sweep every second) delivering to an aiosmtpd SMTP server
-   and an HTTP webhook receiver in this process, each taking `--receiver-delay` to accept a
-   message, so delivery is still going on while the faults come.
+   and an HTTP webhook receiver, each taking `--receiver-delay` to accept a message, so delivery
+   is still going on while the faults come. Each receiver runs in a process of its own
+   (bench/receivers.py): sharing this process's interpreter lock, they would decide when the
+   killing thread runs, and the kills would land right after a receiver answered.
 3. Faults: `--kills` times, 2 to 4 s after the worker is ready and while deliveries are going out
    (after the Redis restart that means once the requeue has found the lost ones), SIGKILL its
    whole process group (worker, pool and beat) and start it again; once, between the kills
@@ -53,11 +55,10 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
+from bench.receivers import ReceiverProcess
 from tests.integration.harness import (
     HOST,
     CeleryWorker,
-    SmtpSink,
-    WebhookReceiver,
     broker_purge,
     worker_env,
 )
@@ -361,8 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     run = Run(args)
     run.redis_port = urlparse(redis_url).port or 6379
-    smtp = SmtpSink(delay=args.receiver_delay)
-    hooks = WebhookReceiver(delay=args.receiver_delay)
+    smtp = ReceiverProcess("smtp", delay=args.receiver_delay, workdir=workdir)
+    hooks = ReceiverProcess("webhook", delay=args.receiver_delay, workdir=workdir)
     worker: CeleryWorker | None = None
 
     def terminate(signum, frame):
@@ -429,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
             broker_purge(redis_url)
 
 
-def settle(run: Run, smtp: SmtpSink, hooks: WebhookReceiver, planned: dict) -> bool:
+def settle(run: Run, smtp: ReceiverProcess, hooks: ReceiverProcess, planned: dict) -> bool:
     from incidents.models import Reminder
     from notifications.models import Channel, Delivery, DeliveryStatus
 
@@ -457,7 +458,13 @@ def settle(run: Run, smtp: SmtpSink, hooks: WebhookReceiver, planned: dict) -> b
 
 
 def report(
-    run: Run, smtp: SmtpSink, hooks: WebhookReceiver, planned: dict, settled: bool, worker_log: str, workdir: Path
+    run: Run,
+    smtp: ReceiverProcess,
+    hooks: ReceiverProcess,
+    planned: dict,
+    settled: bool,
+    worker_log: str,
+    workdir: Path,
 ) -> int:
     from incidents.models import Reminder
     from notifications.models import Channel, Delivery
