@@ -173,7 +173,7 @@ def test_a_delivery_reaches_the_receiver_signed_in_the_chosen_format(responder, 
 
     assert attempt.outcome == "sent"
     [hook] = receiver.snapshot()
-    headers = {name.lower(): value for name, value in hook.headers.items()}  # urllib capitalizes names
+    headers = {name.lower(): value for name, value in hook.headers.items()}  # header names are case-insensitive
     assert services.webhook_signature_verify(
         secret=SECRET,
         timestamp=headers[services.TIMESTAMP_HEADER.lower()],
