@@ -26,8 +26,8 @@ uses the Redis database of REDIS_URL. Everything talks to 127.0.0.1 only; other 
    every queued task message is lost (other users of that Redis lose theirs too: it happens at
    most once a run); the app's periodic requeue of deliveries still pending after 60 s must
    recover them. A whole run takes about 3 to 4 minutes.
-4. Settle: wait (up to `--settle-timeout`) until every ladder step is recorded, no delivery is
-   pending and nothing new has arrived for `--quiet` seconds; stop the worker.
+4. Settle: wait (up to `--settle-timeout`) until every ladder step is recorded and its people
+   told, no delivery is pending and nothing new has arrived for `--quiet` seconds; stop the worker.
 5. Count, by the delivery id each message carries (X-Incident-Desk-Delivery on email,
    Idempotency-Key on webhooks): lost (planned, never arrived), duplicated (arrived more than
    once), and the raw excess (messages received minus distinct deliveries received). A duplicate
@@ -443,6 +443,7 @@ def settle(run: Run, smtp: ReceiverProcess, hooks: ReceiverProcess, planned: dic
             last_arrivals, last_change = arrivals, time.monotonic()
         done = (
             Reminder.objects.count() >= steps_planned
+            and not Reminder.objects.filter(told_at__isnull=True).exists()
             and not Delivery.objects.exclude(channel=Channel.IN_APP).filter(status=DeliveryStatus.PENDING).exists()
         )
         quiet = time.monotonic() - last_change

@@ -241,6 +241,8 @@ CELERY_BEAT_SCHEDULE = {
 # expiry; workers consume both (`celery worker -Q celery,sweeps`).
 CELERY_TASK_ROUTES = {
     "incidents.tasks.sweep_reminders": {"queue": "sweeps"},
+    # Telling the people of a recorded step does not wait behind a backlog of emails.
+    "incidents.tasks.fan_out_reminders": {"queue": "sweeps"},
     "notifications.tasks.requeue_stale_deliveries": {"queue": "sweeps"},
     "postmortems.tasks.send_postmortem_reminders": {"queue": "sweeps"},
 }

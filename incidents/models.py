@@ -293,19 +293,22 @@ class ReminderStep(models.IntegerChoices):
 
 
 class Reminder(models.Model):
-    """One ladder step sent for one due time. The unique constraint is the promise: exactly once."""
+    """One ladder step sent for one due time. The unique constraint is the promise: exactly once.
+    The sweep records the step (sent_at); a worker then tells its people (told_at)."""
 
     # Indexed by reminder_once_per_due_time_and_step, which starts with the incident.
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="reminders", db_index=False)
     due_at = models.DateTimeField()
     step = models.PositiveSmallIntegerField(choices=ReminderStep.choices)
-    sent_at = models.DateTimeField()
+    sent_at = models.DateTimeField(help_text="When the sweep found the step due and recorded it.")
+    told_at = models.DateTimeField(null=True, blank=True, help_text="When its people were told.")
 
     class Meta:
         ordering = ["due_at", "step"]
         constraints = [
             models.UniqueConstraint(fields=["incident", "due_at", "step"], name="reminder_once_per_due_time_and_step")
         ]
+        indexes = [models.Index(fields=["sent_at"], name="reminder_untold", condition=Q(told_at__isnull=True))]
 
     def __str__(self) -> str:
         return f"{self.get_step_display()} for incident {self.incident_id} due {self.due_at:%Y-%m-%d %H:%M}"

@@ -772,42 +772,113 @@ SWEEP_FIELDS = (
 STATUS_LABELS = dict(IncidentStatus.choices)
 
 
+# A recorded ladder step whose people were not told this long after it was recorded is handed to
+# the workers again (its task may have been lost with a restarted broker or a killed worker); the
+# row lock and told_at make a second hand-over harmless.
+FAN_OUT_REQUEUE_AFTER = timedelta(seconds=20)
+# Ladder steps go to the workers in batches: a few hundred people told per task.
+FAN_OUT_BATCH = 100
+
+
 def reminders_sweep(*, now: datetime | None = None) -> int:
-    """Send every escalation-ladder step that has come due, exactly once per (incident, due time,
-    step), and plan when each incident next needs the sweep.
+    """Record every escalation-ladder step that has come due, exactly once per (incident, due time,
+    step), plan when each incident next needs the sweep, and hand the recorded steps to the
+    workers, which tell the people (reminders_fan_out).
 
     Incidents are claimed with SELECT … FOR UPDATE SKIP LOCKED, so sweeps running side by side
-    never take the same incident; the reminder rows are written (under their unique constraint)
-    before anything is sent, and delivery is queued only after commit. The number of queries does
-    not grow with the number of incidents. Returns how many ladder steps were sent."""
+    never take the same incident; a step is recorded (under its unique constraint) before anyone
+    is told, and handed over only after commit. The sweep writes two rows per step and renders
+    nothing, so it stays short however many incidents come due at once; its number of queries
+    does not grow with them. Returns how many ladder steps it recorded."""
     now = now or timezone.now()
     with transaction.atomic():
-        # Only the fields a reminder needs, and every policy and person loaded once rather than once
-        # per incident: at 10,000 due incidents, building model instances is most of the sweep.
+        stale = list(
+            Reminder.objects.filter(told_at__isnull=True, sent_at__lt=now - FAN_OUT_REQUEUE_AFTER).values_list(
+                "pk", flat=True
+            )[:10_000]
+        )
+        _fan_out_after_commit(stale)
         incidents = list(
             Incident.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(next_reminder_at__lte=now)
-            .only(*SWEEP_FIELDS)
+            .only("id", "severity_id", "status", "next_update_due_at")
             .order_by("next_reminder_at")
         )
         if not incidents:
             return 0
-        # Joins rather than IN lists of thousands of ids: the sweep's own filter picks the rows.
-        due_filter = {"incident__next_reminder_at__lte": now}
+        policies = SeverityPolicy.objects.in_bulk({incident.severity_id for incident in incidents})
+        already = set(
+            Reminder.objects.filter(
+                incident__next_reminder_at__lte=now, due_at=F("incident__next_update_due_at")
+            ).values_list("incident_id", "due_at", "step")
+        )
+        reminders: list[tuple] = []
+        next_at: dict[int, datetime | None] = {}
+        for incident in incidents:
+            severity = policies[incident.severity_id]
+            due, cadence = incident.next_update_due_at, severity.update_cadence
+            next_at[incident.pk] = None
+            if due is None or cadence is None or not incident.is_active:
+                continue
+            for step, percent in _ladder(severity):
+                at = _step_at(due, cadence, percent)
+                if at > now:
+                    next_at[incident.pk] = at
+                    break
+                if (incident.pk, due, step) not in already:
+                    reminders.append((incident.pk, due, step, now))
+        # The unique constraint is the last guard: a duplicate step fails the whole sweep.
+        reminder_ids = insert_rows(Reminder, ["incident", "due_at", "step", "sent_at"], reminders)
+        update_datetime_column(Incident, "next_reminder_at", next_at)
+        _fan_out_after_commit(reminder_ids)
+    return len(reminders)
+
+
+def _fan_out_after_commit(reminder_ids: list[int]) -> None:
+    if not reminder_ids:
+        return
+    from incidents.tasks import fan_out_reminders
+
+    def queue() -> None:
+        for start in range(0, len(reminder_ids), FAN_OUT_BATCH):
+            batch = reminder_ids[start : start + FAN_OUT_BATCH]
+            fan_out_reminders.apply_async((batch,), argsrepr=f"({len(batch)} ladder steps {batch[0]}…)")
+
+    transaction.on_commit(queue)
+
+
+def reminders_fan_out(*, reminder_ids: Iterable[int] | None = None, now: datetime | None = None) -> int:
+    """Tell the people of recorded ladder steps that nobody has told yet (all of them, or those of
+    `reminder_ids`): one message per step through each person's channels, and the step on the
+    incident's timeline with who was told, by which channel and when. Steps are locked and
+    marked told in the same transaction, so two workers never tell the same step. The number of
+    queries does not grow with the number of steps. Returns how many steps were told."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = Reminder.objects.select_for_update(skip_locked=True).filter(told_at__isnull=True)
+        if reminder_ids is not None:
+            rows = rows.filter(pk__in=list(reminder_ids))
+        steps = list(rows.order_by("pk").values_list("pk", "incident_id", "due_at", "step", "sent_at"))
+        if not steps:
+            return 0
+        incident_ids = {incident_id for _, incident_id, _, _, _ in steps}
+        # Only the fields a reminder needs, and every policy and person loaded once rather than once
+        # per step: with thousands of steps, building model instances is most of the work.
+        incidents = Incident.objects.only(*SWEEP_FIELDS).in_bulk(incident_ids)
         responder_ids: dict[int, list[int]] = {}
-        for incident_id, user_id in Incident.responders.through.objects.filter(**due_filter).values_list(
-            "incident_id", "user_id"
-        ):
+        for incident_id, user_id in Incident.responders.through.objects.filter(
+            incident_id__in=incident_ids
+        ).values_list("incident_id", "user_id"):
             responder_ids.setdefault(incident_id, []).append(user_id)
         people = get_user_model().objects.in_bulk(
             {user_id for ids in responder_ids.values() for user_id in ids}
-            | {incident.lead_id for incident in incidents}
-            | {incident.comms_lead_id for incident in incidents if incident.comms_lead_id}
+            | {incident.lead_id for incident in incidents.values() if incident.lead_id}
+            | {incident.comms_lead_id for incident in incidents.values() if incident.comms_lead_id}
         )
-        policies = SeverityPolicy.objects.in_bulk({incident.severity_id for incident in incidents})
+        policies = SeverityPolicy.objects.in_bulk({incident.severity_id for incident in incidents.values()})
         prefetch_related_objects(list(policies.values()), "escalation_users", "escalation_groups__user_set")
         contacts = {policy.pk: _escalation_contacts(policy) for policy in policies.values()}
-        for incident in incidents:
+        for incident in incidents.values():
             incident.severity = policies[incident.severity_id]
             incident.lead = people.get(incident.lead_id)
             incident.comms_lead = people.get(incident.comms_lead_id)
@@ -815,76 +886,57 @@ def reminders_sweep(*, now: datetime | None = None) -> int:
             incident_id: [people[user_id] for user_id in ids if user_id in people]
             for incident_id, ids in responder_ids.items()
         }
-        already = set(
-            Reminder.objects.filter(**due_filter, due_at=F("incident__next_update_due_at")).values_list(
-                "incident_id", "due_at", "step"
-            )
-        )
-        reminders: list[tuple] = []
         events: list[tuple] = []
         outgoing: list[Outgoing] = []
-        next_at: dict[int, datetime | None] = {}
-        for incident in incidents:
-            due, cadence = incident.next_update_due_at, incident.severity.update_cadence
-            next_at[incident.pk] = None
-            if due is None or cadence is None or not incident.is_active:
-                continue
-            url = _incident_url(incident)
-            for step, percent in _ladder(incident.severity):
-                at = _step_at(due, cadence, percent)
-                if at > now:
-                    next_at[incident.pk] = at
-                    break
-                if (incident.pk, due, step) in already:
-                    continue
-                users, webhooks = _step_recipients(incident, step, contacts, responders.get(incident.pk, []))
-                subject, body = _reminder_text(incident, step, due, now, url)
-                reminders.append((incident.pk, due, step, now))
-                outgoing.append(
-                    Outgoing(
-                        dedup_key=f"incident:{incident.pk}:update-due:{due.isoformat()}:step-{step}",
-                        topic=incident.reference,
-                        subject=subject,
-                        body_text=body,
-                        link=f"{url}#update-form",
-                        payload={
-                            "event": "incident.update_reminder",
-                            "incident_id": incident.pk,
-                            "reference": incident.reference,
-                            "step": step,
-                            "due_at": due.isoformat(),
-                        },
-                        recipients=users,
-                        webhooks=webhooks,
-                    )
+        urls: dict[int, str] = {}
+        for _, incident_id, due, step, recorded in steps:
+            incident = incidents[incident_id]
+            url = urls.get(incident_id) or urls.setdefault(incident_id, _incident_url(incident))
+            users, webhooks = _step_recipients(incident, step, contacts, responders.get(incident_id, []))
+            subject, body = _reminder_text(incident, step, due, recorded, url)
+            outgoing.append(
+                Outgoing(
+                    dedup_key=f"incident:{incident_id}:update-due:{due.isoformat()}:step-{step}",
+                    topic=incident.reference,
+                    subject=subject,
+                    body_text=body,
+                    link=f"{url}#update-form",
+                    payload={
+                        "event": "incident.update_reminder",
+                        "incident_id": incident_id,
+                        "reference": incident.reference,
+                        "step": step,
+                        "due_at": due.isoformat(),
+                    },
+                    recipients=users,
+                    webhooks=webhooks,
                 )
-                events.append(
-                    (
-                        incident.pk,
-                        EventKind.REMINDER,
-                        now,
-                        now,
-                        f"{ReminderStep(step).label}: {_names(users)} by {_channels_label(users, webhooks)}",
-                        "",
-                        {
-                            "step": step,
-                            "due_at": due.isoformat(),
-                            "recipients": [u.id for u in users],
-                            "webhooks": [url for url, _ in webhooks],
-                        },
-                        False,
-                    )
+            )
+            events.append(
+                (
+                    incident_id,
+                    EventKind.REMINDER,
+                    now,
+                    now,
+                    f"{ReminderStep(step).label}: {_names(users)} by {_channels_label(users, webhooks)}",
+                    "",
+                    {
+                        "step": step,
+                        "due_at": due.isoformat(),
+                        "recipients": [u.id for u in users],
+                        "webhooks": [url for url, _ in webhooks],
+                    },
+                    False,
                 )
-        # The unique constraint is the last guard: a duplicate step fails the whole sweep.
-        insert_rows(Reminder, ["incident", "due_at", "step", "sent_at"], reminders)
+            )
         insert_rows(
             TimelineEvent,
             ["incident", "kind", "recorded_at", "occurred_at", "text", "body", "data", "starred"],
             events,
         )
-        update_datetime_column(Incident, "next_reminder_at", next_at)
+        Reminder.objects.filter(pk__in=[pk for pk, _, _, _, _ in steps]).update(told_at=now)
         notification_services.messages_send(outgoing=outgoing, now=now)
-    return len(reminders)
+    return len(steps)
 
 
 @transaction.atomic

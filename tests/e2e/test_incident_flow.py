@@ -129,11 +129,13 @@ def test_overdue_turns_red_without_reload(page, expect, log_in, screenshot, e2e_
     expect(countdown).to_have_class(re.compile(r"\boverdue\b"))
     assert _still_marked(page), "the dashboard reloaded"
 
-    # The reminder sweep runs (beat's job; here the test calls the same service) and the bell in
-    # the header, which polls every 15 s, shows the reminder — still without a reload.
+    # The reminder sweep and its fan-out run (beat's and the worker's job; here the test calls the
+    # same services) and the bell in the header, which polls every 15 s, shows the reminder —
+    # still without a reload.
     bell = page.locator("#bell")
     expect(bell.locator(".bell-count")).to_have_count(0)
     assert services.reminders_sweep() == 1
+    assert services.reminders_fan_out() == 1
     expect(bell.locator(".bell-count")).to_have_text("1", timeout=17_000)
     assert _still_marked(page), "the dashboard reloaded"
     screenshot(page)

@@ -26,8 +26,11 @@ T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 
 
 def sweep_at(moment: datetime) -> int:
+    """The sweep at `moment`, then what the workers do with the steps it recorded."""
     with time_machine.travel(moment, tick=False):
-        return services.reminders_sweep()
+        steps = services.reminders_sweep()
+        services.reminders_fan_out()
+        return steps
 
 
 def steps(incident) -> list[tuple[datetime, int]]:
@@ -386,6 +389,41 @@ def test_a_retry_is_not_mistaken_for_a_lost_message(sev2_incident, people, webho
     stale = Delivery.objects.filter(pk=delivery.pk)
     assert notification_services.deliveries_requeue_stale(now=T0 + timedelta(minutes=45, seconds=20)) == 0
     assert stale.get().queued_at == T0 + timedelta(minutes=45, seconds=6)
+
+
+def test_the_sweep_records_a_step_and_a_worker_tells_its_people_once(sev2_incident, people):
+    due = T0 + timedelta(minutes=30)
+    with time_machine.travel(due, tick=False):
+        assert services.reminders_sweep() == 1
+    # Recorded, so no later sweep records it again; nobody told yet.
+    assert steps(sev2_incident) == [(due, ReminderStep.DUE)]
+    assert not Delivery.objects.exists()
+    assert not sev2_incident.timeline.filter(kind=EventKind.REMINDER).exists()
+
+    with time_machine.travel(due + timedelta(seconds=2), tick=False):
+        assert services.reminders_fan_out() == 1
+        assert services.reminders_fan_out() == 0
+    assert told(sev2_incident, ReminderStep.DUE) == {people["lead"].id, people["comms"].id}
+    event = sev2_incident.timeline.get(kind=EventKind.REMINDER)
+    assert event.recorded_at == due + timedelta(seconds=2)  # when they were told
+    assert sorted(Delivery.objects.values_list("channel", flat=True)) == ["email", "email", "in_app", "in_app"]
+
+
+def test_a_step_whose_hand_over_was_lost_is_handed_over_again(
+    sev2_incident, people, eager_celery, django_capture_on_commit_callbacks
+):
+    due = T0 + timedelta(minutes=30)
+    with time_machine.travel(due, tick=False):
+        # Recorded, but its task never reaches a worker (the callback queueing it is dropped).
+        assert services.reminders_sweep() == 1
+    with time_machine.travel(due + timedelta(seconds=10), tick=False), django_capture_on_commit_callbacks(execute=True):
+        services.reminders_sweep()
+    assert not Delivery.objects.exists()  # too early to call it lost
+    mail.outbox.clear()
+    with time_machine.travel(due + timedelta(seconds=25), tick=False), django_capture_on_commit_callbacks(execute=True):
+        assert services.reminders_sweep() == 0
+    assert told(sev2_incident, ReminderStep.DUE) == {people["lead"].id, people["comms"].id}
+    assert sorted(m.to[0] for m in mail.outbox) == ["comms@example.com", "lead@example.com"]
 
 
 def test_reminder_rows_are_unique_per_due_time_and_step(sev2_incident):
