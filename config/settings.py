@@ -265,6 +265,9 @@ DEMO_DATA_STEPS = [
     "statuspage.services.demo_data_load",
     "postmortems.demo.demo_data_load",
 ]
+# The data the cached dashboard and incident page show, by app (config.versions, incidents.pages):
+# each of these apps bumps its version with every write.
+PAGE_VERSIONS = ["incidents", "runbooks", "postmortems", "statuspage"]
 INCIDENT_EVENT_HANDLERS = [
     "postmortems.services.incident_event_handle",
     "statuspage.services.incident_event_handle",

@@ -67,7 +67,11 @@ def _empty_cache():
     """Cached pages are keyed on row ids, which a rolled-back test may hand out again."""
     from django.core.cache import cache
 
+    from incidents import pages
+
     cache.clear()
+    # And the pages each process keeps in front of it: a version may come round again.
+    pages._local.clear()
 
 
 def seed_policy_and_roles() -> None:
