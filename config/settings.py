@@ -57,6 +57,8 @@ MIDDLEWARE = [
     # The public status page is served from its cache here, before sessions and auth.
     "statuspage.middleware.PublicStatusPageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Before authentication: a safe request may take the user from a few-seconds cache.
+    "incidents.middleware.SafeMethodMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -112,6 +114,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Users for safe requests come from a few-seconds cache per process (incidents.backends).
+AUTHENTICATION_BACKENDS = ["incidents.backends.CachedReaderBackend"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"

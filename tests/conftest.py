@@ -67,10 +67,11 @@ def _empty_cache():
     """Cached pages are keyed on row ids, which a rolled-back test may hand out again."""
     from django.core.cache import cache
 
-    from incidents import pages
+    from incidents import backends, pages
 
     cache.clear()
-    # And the pages each process keeps in front of it: a version may come round again.
+    # And what each process keeps in front of it: a user id or a version may come round again.
+    backends._users.clear()
     pages._local.clear()
 
 
