@@ -135,8 +135,9 @@ WHITENOISE_USE_FINDERS = True
 # Redis (broker and cache) or the embedded filesystem broker and a per-process cache.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    # Sessions are read on every page: from Redis first, the database only when it lacks them.
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    # Sessions are read on every page: from Redis first, the database only when it lacks them;
+    # cached_db's, read together with the page versions (config/cached_sessions.py).
+    SESSION_ENGINE = "config.cached_sessions"
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
     CACHES = {

@@ -24,14 +24,21 @@ POSTMORTEMS = "postmortems"
 STATUS_PAGE = "statuspage"
 
 
-def _key(name: str) -> str:
+def version_key(name: str) -> str:
     return f"version:{name}"
+
+
+def versions_found(names: Sequence[str], found: dict[str, str]) -> dict[str, str] | None:
+    """The versions among the values of a cache.get_many that asked for them too (config.cached_sessions);
+    None unless all of them are there."""
+    versions = {name: found.get(version_key(name)) for name in names}
+    return None if None in versions.values() else versions
 
 
 def versions_get(names: Sequence[str]) -> dict[str, str] | None:
     """Each name's current version, in one cache round trip. None when the cache cannot answer:
     the caller then renders from the database and caches nothing."""
-    keys = [_key(name) for name in names]
+    keys = [version_key(name) for name in names]
     try:
         found = cache.get_many(keys)
         missing = [key for key in keys if key not in found]
@@ -50,7 +57,7 @@ def versions_get(names: Sequence[str]) -> dict[str, str] | None:
 
 def _set(name: str) -> None:
     try:
-        cache.set(_key(name), secrets.token_hex(8), timeout=None)
+        cache.set(version_key(name), secrets.token_hex(8), timeout=None)
     except Exception:
         # The write stands; pages cached before it expire with their minute (see incidents.pages).
         logger.error("Could not bump the %s page version", name, exc_info=True)

@@ -103,6 +103,12 @@ def _has_messages(request: HttpRequest) -> bool:
     return len(get_messages(request)) > 0
 
 
+def _versions(request: HttpRequest) -> dict[str, str] | None:
+    # Read with the session when its store does (config.cached_sessions): the same request, one round trip.
+    versions = getattr(request.session, "page_versions", None)
+    return versions if versions is not None else versions_get(settings.PAGE_VERSIONS)
+
+
 def cached_page(
     request: HttpRequest,
     *,
@@ -117,7 +123,7 @@ def cached_page(
     whatever `variant` needs (such as the incident's lead). `parts` are the page's own inputs
     (the incident, the fragment); the reader's zone, role and the versions are added here.
     `variant(meta)` tells the readers apart who share a key but not the page."""
-    versions = None if _has_messages(request) else versions_get(settings.PAGE_VERSIONS)
+    versions = None if _has_messages(request) else _versions(request)
     if versions is None:
         html, _meta = render({})
         return HttpResponse(html)

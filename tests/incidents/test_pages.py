@@ -260,3 +260,22 @@ def test_pages_render_from_the_database_when_the_cache_is_down(scene):
                 response = client.get(path)
                 assert response.status_code == 200
                 assert unmasked(response.content.decode()) == expected[path]
+
+
+def test_with_cached_sessions_the_versions_come_with_the_session(scene, settings):
+    """config.cached_sessions reads the session and the page versions in one cache round trip;
+    the page uses those, and they are read again with every request's session."""
+    settings.SESSION_ENGINE = "config.cached_sessions"
+    page = scene["incident"].get_absolute_url()
+    client = reader(scene["responder"], "UTC")
+    with time_machine.travel(NOW, tick=False):
+        expected = unmasked(uncached(client, page))
+        client.get(page)
+        with mock.patch.object(pages, "versions_get", side_effect=AssertionError("a second round trip")):
+            with mock.patch.object(cache, "get_many", wraps=cache.get_many) as get_many:
+                assert unmasked(client.get(page).content.decode()) == expected
+            assert get_many.call_count == 1
+            services.incident_status_change(
+                incident=scene["incident"], status=IncidentStatus.MONITORING, actor=scene["lead"]
+            )
+            assert 'status-monitoring">Monitoring' in client.get(page).content.decode()
