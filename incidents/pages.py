@@ -44,37 +44,55 @@ PAGE_CACHE_SECONDS = 120
 CSRF_PLACEHOLDER = mark_safe("<!--reader:csrf-token-->")
 NAME_PLACEHOLDER = mark_safe("<!--reader:name-->")
 SLOT_PLACEHOLDER = "<!--reader:slot:{}-->"
+_PLACEHOLDER = re.compile(r"(<!--reader:(?:csrf-token|name|slot:\d+)-->)")
 # What a rendering for the cache must never hold: a CSRF token that is not the placeholder.
 _PERSONAL = re.compile(r'csrfmiddlewaretoken" value="(?!<!--reader)|"X-CSRFToken": "(?!<!--reader)')
-# Rendered pages kept in this process in front of the cache, so a warm request moves no HTML
-# over the network: the newest of them, a few megabytes at most.
-LOCAL_PAGES = 64
 
-_local: OrderedDict[str, Any] = OrderedDict()
-# A threaded worker serves several requests at once.
-_local_lock = threading.Lock()
+
+class _Recent:
+    """The newest `size` values, kept in this process in front of the cache, so a warm request
+    moves no HTML over the network. Locked: a threaded worker serves requests side by side."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.values: OrderedDict[str, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> Any:
+        with self.lock:
+            value = self.values.get(key)
+            if value is not None:
+                self.values.move_to_end(key)
+        return value
+
+    def set(self, key: str, value: Any) -> None:
+        with self.lock:
+            self.values[key] = value
+            self.values.move_to_end(key)
+            while len(self.values) > self.size:
+                self.values.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.values.clear()
+
+
+# Pages: a few megabytes at most. Reader slots are small and one per reader, so they have their
+# own room and never push the pages out.
+_local_pages = _Recent(64)
+_local_slots = _Recent(2048)
 
 Render = Callable[[dict[str, Any]], tuple[str, Hashable]]
 
 
-def _local_get(key: str) -> Any:
-    with _local_lock:
-        value = _local.get(key)
-        if value is not None:
-            _local.move_to_end(key)
-    return value
+def forget_local() -> None:
+    """Empty this process's copies (tests: a version may come round again)."""
+    _local_pages.clear()
+    _local_slots.clear()
 
 
-def _local_set(key: str, value: Any) -> None:
-    with _local_lock:
-        _local[key] = value
-        _local.move_to_end(key)
-        while len(_local) > LOCAL_PAGES:
-            _local.popitem(last=False)
-
-
-def _shared_get(key: str) -> Any:
-    value = _local_get(key)
+def _shared_get(local: _Recent, key: str) -> Any:
+    value = local.get(key)
     if value is None:
         try:
             value = cache.get(key)
@@ -82,12 +100,12 @@ def _shared_get(key: str) -> Any:
             logger.warning("Page cache unavailable", exc_info=True)
             return None
         if value is not None:
-            _local_set(key, value)
+            local.set(key, value)
     return value
 
 
-def _shared_set(key: str, value: Any) -> None:
-    _local_set(key, value)
+def _shared_set(local: _Recent, key: str, value: Any) -> None:
+    local.set(key, value)
     try:
         cache.set(key, value, PAGE_CACHE_SECONDS)
     except Exception:
@@ -139,38 +157,48 @@ def cached_page(
             user.is_staff,
         )
     )
-    entry = _shared_get(key)
-    html = None
+    entry = _shared_get(_local_pages, key)
+    stored = None
     if entry is not None:
-        html = entry["pages"].get(variant(entry["meta"]))
-    if html is None:
+        stored = entry["pages"].get(variant(entry["meta"]))
+    if stored is None:
         slots: list[str] = []
         html, meta = render({"csrf_token": CSRF_PLACEHOLDER, "reader_name": NAME_PLACEHOLDER, "reader_slots": slots})
+        stored = (_split(html), slots)
         if _PERSONAL.search(html):
             logger.error("%s rendered a reader's CSRF token into the shared page; not cached", page)
-            return HttpResponse(_personalize(request, key, html, slots))
+            return HttpResponse(_personalize(request, key, *stored))
         pages = dict(entry["pages"]) if entry is not None and entry["meta"] == meta else {}
-        pages[variant(meta)] = (html, slots)
-        _shared_set(key, {"meta": meta, "pages": pages})
-    else:
-        html, slots = html
-    return HttpResponse(_personalize(request, key, html, slots))
+        pages[variant(meta)] = stored
+        _shared_set(_local_pages, key, {"meta": meta, "pages": pages})
+    return HttpResponse(_personalize(request, key, *stored))
 
 
-def _personalize(request: HttpRequest, key: str, html: str, slots: list[str]) -> str:
+def _split(html: str) -> list[bytes | str]:
+    """The page as text and placeholders by turns, the text encoded once for every serve."""
+    pieces = _PLACEHOLDER.split(html)
+    return [piece.encode() if index % 2 == 0 else piece for index, piece in enumerate(pieces)]
+
+
+def _personalize(request: HttpRequest, key: str, pieces: list[bytes | str], slots: list[str]) -> bytes:
+    token = get_token(request)
     user = request.user
+    values = {
+        CSRF_PLACEHOLDER: token.encode(),
+        NAME_PLACEHOLDER: escape(user.get_full_name() or user.get_username()).encode(),
+    }
     for index, template_name in enumerate(slots):
-        html = html.replace(SLOT_PLACEHOLDER.format(index), reader_slot(request, key, template_name))
-    name = user.get_full_name() or user.get_username()
-    return html.replace(CSRF_PLACEHOLDER, get_token(request)).replace(NAME_PLACEHOLDER, escape(name))
+        slot = reader_slot(request, key, template_name)
+        values[SLOT_PLACEHOLDER.format(index)] = slot.replace(CSRF_PLACEHOLDER, token).encode()
+    return b"".join(piece if index % 2 == 0 else values[piece] for index, piece in enumerate(pieces))
 
 
 def reader_slot(request: HttpRequest, page_key: str, template_name: str) -> SafeString:
     """A part of a cached page that differs per reader (their action items), rendered from the
     request's context alone and cached for this reader under the page's key."""
     key = f"slot:{page_key}:{template_name}:{request.user.pk}"
-    html = _shared_get(key)
+    html = _shared_get(_local_slots, key)
     if html is None:
         html = render_to_string(template_name, {"csrf_token": CSRF_PLACEHOLDER}, request)
-        _shared_set(key, html)
+        _shared_set(_local_slots, key, html)
     return mark_safe(html)  # noqa: S308 - our own render

@@ -72,7 +72,7 @@ def _empty_cache():
     cache.clear()
     # And what each process keeps in front of it: a user id or a version may come round again.
     backends._users.clear()
-    pages._local.clear()
+    pages.forget_local()
 
 
 def seed_policy_and_roles() -> None:
