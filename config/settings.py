@@ -57,6 +57,8 @@ MIDDLEWARE = [
     # The public status page is served from its cache here, before sessions and auth.
     "statuspage.middleware.PublicStatusPageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Before authentication: a safe request may take the user from a few-seconds cache.
+    "incidents.middleware.SafeMethodMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -112,6 +114,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Users for safe requests come from a few-seconds cache per process (incidents.backends).
+AUTHENTICATION_BACKENDS = ["incidents.backends.CachedReaderBackend"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -131,13 +135,15 @@ WHITENOISE_USE_FINDERS = True
 # Redis (broker and cache) or the embedded filesystem broker and a per-process cache.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    # Sessions are read on every page: from Redis first, the database only when it lacks them.
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    # Sessions are read on every page: from Redis first, the database only when it lacks them;
+    # cached_db's, read together with the page versions (config/cached_sessions.py).
+    SESSION_ENGINE = "config.cached_sessions"
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's backend, keeping its Redis clients (config/cache.py).
+            "BACKEND": "config.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "incident-desk",
         }
@@ -266,6 +272,9 @@ DEMO_DATA_STEPS = [
     "statuspage.services.demo_data_load",
     "postmortems.demo.demo_data_load",
 ]
+# The data the cached dashboard and incident page show, by app (config.versions, incidents.pages):
+# each of these apps bumps its version with every write.
+PAGE_VERSIONS = ["incidents", "runbooks", "postmortems", "statuspage"]
 INCIDENT_EVENT_HANDLERS = [
     "postmortems.services.incident_event_handle",
     "statuspage.services.incident_event_handle",

@@ -14,7 +14,9 @@ urlpatterns = [
     path("api/v1/", include("incidents.api_urls")),
     path("notifications/", include("notifications.urls")),
     path("runbooks/", include("runbooks.urls")),
+    # The dashboard and the incident page are the paths asked most (every open one polls), so
+    # incidents is tried first; no pattern of these three overlaps another's.
+    path("", include("incidents.urls")),
     path("", include("postmortems.urls")),
     path("", include("statuspage.urls")),
-    path("", include("incidents.urls")),
 ]

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from functools import cached_property
 
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from incidents import errors
@@ -93,8 +93,3 @@ def incident_timeline(
             events = events.filter(Q(occurred_at__lt=anchor) | Q(occurred_at=anchor, pk__lt=before))
     stamps = list(events.order_by("-occurred_at", "-id").values_list("pk", "starred")[: limit + 1])
     return TimelinePage(stamps=stamps[:limit], has_more=len(stamps) > limit)
-
-
-def timeline_version() -> int:
-    """The newest timeline event's id: it changes whenever any incident changes."""
-    return TimelineEvent.objects.aggregate(newest=Max("id"))["newest"] or 0

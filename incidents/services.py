@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from config.bulk import insert_rows, update_datetime_column
+from config.versions import INCIDENTS, atomic_bumping, version_bump
 from incidents import errors
 from incidents.formatting import humanize_delta, utc_clock
 from incidents.models import (
@@ -41,6 +42,9 @@ from notifications.models import Delivery
 from notifications.services import Outgoing
 
 logger = logging.getLogger(__name__)
+
+# Every write's transaction: it also tells the cached incident pages that incidents changed.
+writes = atomic_bumping(INCIDENTS)
 
 MILESTONES = {
     "detected_at": "Detected",
@@ -138,7 +142,7 @@ def _validate_lengths(model: type, **values: str) -> None:
             raise ValidationError({name: errors.TOO_LONG.format(limit=limit)})
 
 
-@transaction.atomic
+@writes
 def incident_declare(
     *,
     declared_by: AbstractBaseUser,
@@ -212,7 +216,7 @@ def incident_declare(
     return incident
 
 
-@transaction.atomic
+@writes
 def incident_severity_change(
     *, incident: Incident, severity: SeverityPolicy, actor: AbstractBaseUser, reason: str = ""
 ) -> Incident:
@@ -282,7 +286,7 @@ def _apply_status(*, incident: Incident, status: str, actor: AbstractBaseUser, n
         _stakeholders_notify(incident=incident, occasion="resolved", now=now)
 
 
-@transaction.atomic
+@writes
 def incident_status_change(*, incident: Incident, status: str, actor: AbstractBaseUser) -> Incident:
     """Move through Investigating → Identified → Monitoring → Resolved; resolving stops the update
     cadence, reopening restarts it."""
@@ -295,7 +299,7 @@ def incident_status_change(*, incident: Incident, status: str, actor: AbstractBa
     return incident
 
 
-@transaction.atomic
+@writes
 def incident_update_post(
     *,
     incident: Incident,
@@ -353,7 +357,7 @@ def incident_update_post(
 _ROLE_LABELS = {"lead": "Incident lead", "comms_lead": "Comms lead"}
 
 
-@transaction.atomic
+@writes
 def incident_roles_assign(
     *,
     incident: Incident,
@@ -413,7 +417,7 @@ def incident_roles_assign(
     return incident
 
 
-@transaction.atomic
+@writes
 def incident_note_add(
     *, incident: Incident, author: AbstractBaseUser, text: str, occurred_at: datetime | None = None
 ) -> TimelineEvent:
@@ -436,7 +440,7 @@ def incident_note_add(
     )
 
 
-@transaction.atomic
+@writes
 def incident_event_record(
     *,
     incident: Incident,
@@ -453,7 +457,7 @@ def incident_event_record(
     return _event(incident=incident, kind=kind, actor=actor, text=text[:200], body=body, data=data, now=timezone.now())
 
 
-@transaction.atomic
+@writes
 def incident_milestone_set(*, incident: Incident, actor: AbstractBaseUser, milestone: str, at: datetime) -> Incident:
     """Record when the incident was detected, acknowledged or mitigated (times may be earlier
     than now: people often log them after the fact)."""
@@ -493,7 +497,7 @@ _IMPACT_FIELDS = {
 }
 
 
-@transaction.atomic
+@writes
 def incident_impact_update(
     *, incident: Incident, actor: AbstractBaseUser, affected_services: Iterable | None = None, **changes
 ) -> Incident:
@@ -538,7 +542,7 @@ def incident_impact_update(
     return incident
 
 
-@transaction.atomic
+@writes
 def timeline_event_star(*, event: TimelineEvent, starred: bool) -> TimelineEvent:
     """Star an event for the postmortem. Starring is the one change a timeline event allows."""
     TimelineEvent.objects.filter(pk=event.pk).update(starred=starred)
@@ -546,7 +550,7 @@ def timeline_event_star(*, event: TimelineEvent, starred: bool) -> TimelineEvent
     return event
 
 
-@transaction.atomic
+@writes
 def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
     """Make a token for the JSON API; the clear text is returned once and never stored."""
     _validate_lengths(ApiToken, name=name.strip())
@@ -557,7 +561,7 @@ def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, st
     return token, raw
 
 
-@transaction.atomic
+@writes
 def api_token_revoke(*, token: ApiToken) -> None:
     token.delete()
 
@@ -934,12 +938,14 @@ def reminders_fan_out(*, reminder_ids: Iterable[int] | None = None, now: datetim
             ["incident", "kind", "recorded_at", "occurred_at", "text", "body", "data", "starred"],
             events,
         )
+        # Not `writes`: the fan-out runs after every sweep; it returned above when nothing was due.
+        version_bump(INCIDENTS)
         Reminder.objects.filter(pk__in=[pk for pk, _, _, _, _ in steps]).update(told_at=now)
         notification_services.messages_send(outgoing=outgoing, now=now)
     return len(steps)
 
 
-@transaction.atomic
+@writes
 def incident_update_snooze(*, incident: Incident, actor: AbstractBaseUser, minutes: int, reason: str) -> Incident:
     """The incident lead pushes the next update by at most one cadence, with a reason on the
     timeline. The reminder ladder starts again from the new due time."""
@@ -1067,7 +1073,7 @@ def _active_incidents_replan(policy: SeverityPolicy) -> int:
     )
 
 
-@transaction.atomic
+@writes
 def severity_policy_update(*, policy: SeverityPolicy, actor: AbstractBaseUser, **changes) -> SeverityPolicy:
     """Change a severity's response targets, update cadence, escalation ladder and who is told.
 

@@ -20,7 +20,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from config.forms import service_errors_apply
-from incidents import errors, selectors, services
+from incidents import errors, pages, selectors, services
 from incidents.forms import (
     DeclareForm,
     ImpactForm,
@@ -48,33 +48,15 @@ def _require_responder(request: HttpRequest) -> None:
         raise PermissionDenied(errors.NOT_PERMITTED)
 
 
-DASHBOARD_CACHE_SECONDS = 120
-
-
 @login_required
 @require_GET
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
-    """Every open dashboard asks again every 10 s, so the rendered board is cached. It is the same
-    for every reader; the key holds what changes it: the newest timeline event (every change to an
-    incident writes one), the minute (ages and countdowns are rendered to the minute, and the
-    browser keeps them exact), the reader's time zone and the filters."""
+    """Every open dashboard asks again every 10 s, so the page is served from the cache
+    (incidents.pages) keyed on the filters and the htmx fragment; "my action items" is the
+    reader's own slot in it."""
     fragment = "#incident-table" if request.htmx else ""
-    key = (
-        "dashboard:"
-        + hashlib.sha256(
-            "|".join(
-                [
-                    str(selectors.timeline_version()),
-                    timezone.now().strftime("%Y%m%d%H%M"),
-                    timezone.get_current_timezone_name(),
-                    request.GET.urlencode(),
-                    fragment,
-                ]
-            ).encode()
-        ).hexdigest()
-    )
-    html = cache.get(key)
-    if html is None:
+
+    def render_page(extra: dict[str, Any]) -> tuple[str, None]:
         severity_keys = request.GET.getlist("severity")
         statuses = request.GET.getlist("status")
         context = {
@@ -86,11 +68,15 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
             "selected_statuses": statuses,
             "filter_query": request.GET.urlencode(),
         }
-        html = render_to_string(f"incidents/_dashboard.html{fragment}", context)
-        cache.set(key, html, DASHBOARD_CACHE_SECONDS)
-    if request.htmx:
-        return HttpResponse(html)
-    return render(request, "incidents/dashboard.html", {"board": mark_safe(html)})  # noqa: S308 - our own render
+        board = render_to_string(f"incidents/_dashboard.html{fragment}", context)
+        if fragment:
+            return board, None
+        page = {"board": mark_safe(board), **extra}  # noqa: S308 - our own render
+        return render_to_string("incidents/dashboard.html", page, request), None
+
+    return pages.cached_page(
+        request, page="dashboard", parts=(request.META.get("QUERY_STRING", ""), fragment), render=render_page
+    )
 
 
 @login_required
@@ -182,20 +168,20 @@ FRAGMENTS = {
 }
 
 
-# Stands for the reader's CSRF token in cached timeline rows; swapped for the real one on every serve.
-CSRF_PLACEHOLDER = "csrf-placeholder-4b1f0e"
 TIMELINE_CACHE_SECONDS = 300
 
 
 def _timeline_rows(
-    request: HttpRequest, incident: Incident, page: selectors.TimelinePage, older: bool, responder: bool
+    request: HttpRequest, incident: Incident, page: selectors.TimelinePage, older: bool, responder: bool, shared: bool
 ) -> str:
     """The rendered events of a timeline page. Rendering 50 events is most of an incident page's
     cost and the page is reloaded every 15 s by everyone on the incident, so the rows are cached
     under what they depend on: the events' ids and stars (events never change otherwise), the
-    reader's time zone and role, and the minute (each row's relative age)."""
+    reader's time zone and role, and the minute (each row's relative age). The star forms' CSRF
+    token is a placeholder, swapped for the reader's own unless the page is `shared` (rendered for
+    the page cache, which swaps it on every serve)."""
     key = (
-        "timeline-rows:"
+        "timeline-rows:v2:"
         + hashlib.sha256(
             repr(
                 (
@@ -218,14 +204,18 @@ def _timeline_rows(
                 "timeline_older": older,
                 "can_respond": responder,
                 "star_url": f"{incident.get_absolute_url()}events/",
-                "csrf_token": CSRF_PLACEHOLDER,
+                "csrf_token": pages.CSRF_PLACEHOLDER,
             },
         )
         cache.set(key, html, TIMELINE_CACHE_SECONDS)
-    return mark_safe(html.replace(CSRF_PLACEHOLDER, get_token(request)))  # noqa: S308 - our own render
+    if not shared:
+        html = html.replace(pages.CSRF_PLACEHOLDER, get_token(request))
+    return mark_safe(html)  # noqa: S308 - our own render
 
 
-def _detail_context(request: HttpRequest, incident: Incident, bound: dict[str, Form] | None = None) -> dict[str, Any]:
+def _detail_context(
+    request: HttpRequest, incident: Incident, bound: dict[str, Form] | None = None, *, shared: bool = False
+) -> dict[str, Any]:
     kinds = request.GET.getlist("kind")
     before = request.GET.get("before", "")
     page = selectors.incident_timeline(incident=incident, kinds=kinds, before=int(before) if before.isdigit() else None)
@@ -233,7 +223,7 @@ def _detail_context(request: HttpRequest, incident: Incident, bound: dict[str, F
     context: dict[str, Any] = {
         "incident": incident,
         "timeline": SimpleLazyObject(lambda: page.events),
-        "timeline_rows": functools.partial(_timeline_rows, request, incident, page, before != "", responder),
+        "timeline_rows": functools.partial(_timeline_rows, request, incident, page, before != "", responder, shared),
         "timeline_has_more": page.has_more,
         "timeline_last_id": page.stamps[-1][0] if page.stamps else None,
         "timeline_older": before != "",
@@ -270,11 +260,27 @@ def _detail_context(request: HttpRequest, incident: Incident, bound: dict[str, F
 @login_required
 @require_GET
 def incident_detail(request: HtmxHttpRequest, reference: str) -> HttpResponse:
-    incident = selectors.incident_get(reference=reference)
+    """Reloaded every 15 s (its live header and timeline) by everyone on the incident, so served
+    from the cache (incidents.pages). Only the incident's lead (or a superuser) may push the next
+    update, so the cached page has a variant for them, told apart by the lead it was drawn with."""
     template_name = "incidents/incident_detail.html"
     if request.htmx and request.htmx.target in FRAGMENTS:
         template_name += f"#{FRAGMENTS[request.htmx.target]}"
-    return render(request, template_name, _detail_context(request, incident))
+
+    def render_page(extra: dict[str, Any]) -> tuple[str, int]:
+        incident = selectors.incident_get(reference=reference)
+        context = _detail_context(request, incident, shared=bool(extra))
+        context.update(extra)
+        return render_to_string(template_name, context, request), incident.lead_id
+
+    user = request.user
+    return pages.cached_page(
+        request,
+        page="incident",
+        parts=(reference, template_name, request.META.get("QUERY_STRING", "")),
+        render=render_page,
+        variant=lambda lead_id: user.is_superuser or user.pk == lead_id,
+    )
 
 
 def _mutation(

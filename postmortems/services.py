@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from config.versions import POSTMORTEMS, atomic_bumping
 from incidents.formatting import humanize_delta
 from incidents.models import EventKind, Incident, IncidentStatus, TimelineEvent
 from incidents.services import incident_event_record
@@ -37,6 +38,9 @@ from postmortems.models import (
     Requirement,
 )
 from runbooks.models import StepOutcome
+
+# Every write's transaction: it also tells the cached incident pages that postmortems changed.
+writes = atomic_bumping(POSTMORTEMS)
 
 # Used when an admin has deleted a priority's row: a week, as the seed gives every priority but urgent.
 DEFAULT_ACTION_ITEM_DAYS = 7
@@ -187,7 +191,7 @@ def _create(*, incident: Incident, actor: AbstractBaseUser | None, now: datetime
     return postmortem
 
 
-@transaction.atomic
+@writes
 def postmortem_start(*, incident: Incident, actor: AbstractBaseUser) -> Postmortem:
     """Start the postmortem by hand (before resolution, or when the policy only offers one)."""
     if Postmortem.objects.filter(incident=incident).exists():
@@ -223,7 +227,7 @@ def _check_editable(postmortem: Postmortem) -> None:
         raise ValidationError({"__all__": errors.READ_ONLY})
 
 
-@transaction.atomic
+@writes
 def postmortem_sections_save(
     *, postmortem: Postmortem, actor: AbstractBaseUser, base_version: int, sections: dict[str, str]
 ) -> Postmortem:
@@ -267,7 +271,7 @@ def postmortem_sections_save(
     return postmortem
 
 
-@transaction.atomic
+@writes
 def postmortem_revision_restore(*, postmortem: Postmortem, actor: AbstractBaseUser, version: int) -> Postmortem:
     """Bring back the text of an earlier revision as a new version; history keeps everything."""
     postmortem = _locked(postmortem)
@@ -305,7 +309,7 @@ def _text(value: str, *, message: str, limit: int = 500) -> str:
     return value
 
 
-@transaction.atomic
+@writes
 def postmortem_timeline_row_save(
     *,
     postmortem: Postmortem,
@@ -331,7 +335,7 @@ def postmortem_timeline_row_save(
     return row
 
 
-@transaction.atomic
+@writes
 def postmortem_timeline_starred_add(*, postmortem: Postmortem, actor: AbstractBaseUser) -> list[PostmortemTimelineRow]:
     """Bring the events starred since the postmortem started into its timeline: one row for each
     starred event no row links to yet, so adding twice adds nothing the second time."""
@@ -343,13 +347,13 @@ def postmortem_timeline_starred_add(*, postmortem: Postmortem, actor: AbstractBa
     return rows
 
 
-@transaction.atomic
+@writes
 def postmortem_timeline_row_delete(*, row: PostmortemTimelineRow, actor: AbstractBaseUser) -> None:
     _check_editable(_locked(row.postmortem))
     row.delete()
 
 
-@transaction.atomic
+@writes
 def postmortem_five_why_add(*, postmortem: Postmortem, actor: AbstractBaseUser, why: str, because: str = "") -> FiveWhy:
     postmortem = _locked(postmortem)
     _check_editable(postmortem)
@@ -358,7 +362,7 @@ def postmortem_five_why_add(*, postmortem: Postmortem, actor: AbstractBaseUser, 
     return FiveWhy.objects.create(postmortem=postmortem, position=position, why=why, because=because.strip()[:500])
 
 
-@transaction.atomic
+@writes
 def postmortem_five_why_delete(*, five_why: FiveWhy, actor: AbstractBaseUser) -> None:
     _check_editable(_locked(five_why.postmortem))
     five_why.delete()
@@ -387,7 +391,7 @@ def _move(postmortem: Postmortem, wanted: str) -> None:
     postmortem.status = wanted
 
 
-@transaction.atomic
+@writes
 def postmortem_review_request(
     *, postmortem: Postmortem, actor: AbstractBaseUser, reviewers: Iterable[AbstractBaseUser]
 ) -> Postmortem:
@@ -404,7 +408,7 @@ def postmortem_review_request(
     return postmortem
 
 
-@transaction.atomic
+@writes
 def postmortem_approve(*, postmortem: Postmortem, actor: AbstractBaseUser) -> Postmortem:
     postmortem = _locked(postmortem)
     if not actor.is_superuser and not postmortem.reviewers.filter(pk=actor.pk).exists():
@@ -416,7 +420,7 @@ def postmortem_approve(*, postmortem: Postmortem, actor: AbstractBaseUser) -> Po
     return postmortem
 
 
-@transaction.atomic
+@writes
 def postmortem_publish(*, postmortem: Postmortem, actor: AbstractBaseUser) -> Postmortem:
     """Publish an approved postmortem; it is read-only from now on and its text is kept as a
     revision, so the published words can always be found again."""
@@ -432,7 +436,7 @@ def postmortem_publish(*, postmortem: Postmortem, actor: AbstractBaseUser) -> Po
     return postmortem
 
 
-@transaction.atomic
+@writes
 def postmortem_amend(*, postmortem: Postmortem, actor: AbstractBaseUser, reason: str = "") -> Postmortem:
     """Reopen a published postmortem for a change: it goes back to draft, and the published text
     stays in the history as its own revision."""
@@ -445,7 +449,7 @@ def postmortem_amend(*, postmortem: Postmortem, actor: AbstractBaseUser, reason:
     return postmortem
 
 
-@transaction.atomic
+@writes
 def postmortem_not_required(*, postmortem: Postmortem, actor: AbstractBaseUser, reason: str) -> Postmortem:
     postmortem = _locked(postmortem)
     reason = reason.strip()
@@ -470,7 +474,7 @@ def action_item_due(*, priority: str, today: date | None = None) -> date:
     return (today or team_today()) + timedelta(days=days)
 
 
-@transaction.atomic
+@writes
 def action_item_add(
     *,
     postmortem: Postmortem,
@@ -502,7 +506,7 @@ def action_item_add(
     )
 
 
-@transaction.atomic
+@writes
 def action_item_update(*, item: ActionItem, actor: AbstractBaseUser, **changes) -> ActionItem:
     """Change an action item's status, owner, priority, kind, due date or title."""
     allowed = {"status", "owner", "priority", "kind", "due_on", "title"}

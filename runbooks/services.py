@@ -9,11 +9,12 @@ from datetime import date
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.postgres.search import SearchVector
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Q, Value
 from django.utils import timezone
 from django.utils.text import slugify
 
+from config.versions import RUNBOOKS, atomic_bumping
 from incidents.models import EventKind, Incident, Service
 from incidents.services import incident_event_record
 from runbooks import errors
@@ -38,6 +39,8 @@ STEP_FIELDS = [
     "title", "goal", "details", "commands", "commands_language", "expected_output", "success_criteria", "if_fails",
 ]  # fmt: skip
 SEARCH_CONFIG = "english"
+# Every write's transaction: it also tells the cached incident pages that runbooks changed.
+writes = atomic_bumping(RUNBOOKS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,7 +197,7 @@ def _write(
     return runbook, unknown
 
 
-@transaction.atomic
+@writes
 def runbook_create(
     *, data: RunbookData, actor: AbstractBaseUser | None, change_note: str = "Created"
 ) -> tuple[Runbook, list[str]]:
@@ -204,7 +207,7 @@ def runbook_create(
     return _write(runbook=runbook, data=data, actor=actor, change_note=change_note)
 
 
-@transaction.atomic
+@writes
 def runbook_update(
     *,
     runbook: Runbook,
@@ -222,13 +225,13 @@ def runbook_update(
     return _write(runbook=runbook, data=data, actor=actor, change_note=change_note or "Edited")
 
 
-@transaction.atomic
+@writes
 def runbook_import(*, text: str, actor: AbstractBaseUser | None) -> tuple[Runbook, list[str]]:
     """A runbook from Markdown in the seeds' format (RunbookFormatError if it has no title)."""
     return runbook_create(data=parse(text), actor=actor, change_note="Imported from Markdown")
 
 
-@transaction.atomic
+@writes
 def runbook_restore(*, runbook: Runbook, revision: RunbookRevision, actor: AbstractBaseUser) -> Runbook:
     """Restoring is writing the old content as the newest version, so history only grows. The
     last-tested date is not content: it stays."""
@@ -258,7 +261,7 @@ def _new_run(*, runbook: Runbook, incident: Incident | None, actor: AbstractBase
     return run
 
 
-@transaction.atomic
+@writes
 def runbook_attach(*, runbook: Runbook, incident: Incident, actor: AbstractBaseUser) -> RunbookRun:
     """The runbook becomes the incident's checklist; the timeline says so."""
     if RunbookRun.objects.filter(runbook=runbook, incident=incident).exists():
@@ -274,7 +277,7 @@ def runbook_attach(*, runbook: Runbook, incident: Incident, actor: AbstractBaseU
     return run
 
 
-@transaction.atomic
+@writes
 def run_step_record(
     *, run_step: RunStep, outcome: str, actor: AbstractBaseUser, note: str = "", output: str = ""
 ) -> RunStep:
@@ -308,13 +311,13 @@ def run_step_record(
     return run_step
 
 
-@transaction.atomic
+@writes
 def drill_start(*, runbook: Runbook, actor: AbstractBaseUser) -> RunbookRun:
     """Run the runbook without an incident (seed 000: "How to test this runbook")."""
     return _new_run(runbook=runbook, incident=None, actor=actor)
 
 
-@transaction.atomic
+@writes
 def drill_finish(*, run: RunbookRun, actor: AbstractBaseUser, today: date | None = None) -> RunbookRun:
     """A finished drill is a test of the runbook: it sets last tested and the next review."""
     run = RunbookRun.objects.select_for_update().get(pk=run.pk)
@@ -441,7 +444,7 @@ class DemoResult:
     created: list[Runbook] = field(default_factory=list)
 
 
-@transaction.atomic
+@writes
 def runbooks_demo_load(*, actor: AbstractBaseUser | None, templates: list[str]) -> DemoResult:
     """Demo runbooks: the given seed templates and one for the demo database service. Idempotent:
     a runbook whose title exists is left alone."""

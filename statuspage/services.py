@@ -14,6 +14,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from config.versions import STATUS_PAGE, version_bump
 from incidents import services as incident_services
 from incidents.models import (
     ACTIVE_STATUSES,
@@ -60,6 +61,8 @@ def page_version_bump() -> None:
     """After commit: a reader must never cache the page as it was before a write under the new
     version."""
     transaction.on_commit(lambda: cache.set(VERSION_KEY, str(time.time_ns()), timeout=None))
+    # The incident page shows the components an incident moves (incidents.pages).
+    version_bump(STATUS_PAGE)
 
 
 # --- Component status ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.utils.safestring import mark_safe
 
 from incidents.formatting import humanize_delta
 from incidents.markdown import render_markdown
+from incidents.pages import SLOT_PLACEHOLDER
 from incidents.permissions import can_respond
 
 register = template.Library()
@@ -99,3 +100,16 @@ def markdown(text: str) -> str:
 def may_respond(user) -> bool:
     """{% if user|may_respond %}: incidents.permissions.can_respond in a template."""
     return can_respond(user)
+
+
+@register.simple_tag(takes_context=True)
+def reader_slot(context: template.Context, template_name: str) -> str:
+    """{% include %} for a part of a page that differs per reader. Rendered for the page cache
+    (incidents.pages), it leaves a placeholder that the reader's own rendering replaces on serve,
+    from the request's context alone; otherwise it is a plain include."""
+    slots = context.get("reader_slots")
+    if slots is None:
+        with context.push():
+            return context.template.engine.get_template(template_name).render(context)
+    slots.append(template_name)
+    return mark_safe(SLOT_PLACEHOLDER.format(len(slots) - 1))  # noqa: S308 - a constant

@@ -1,5 +1,5 @@
-"""The postmortem panels other apps' pages include: one query each, and nothing cached, because
-"my action items" differ per reader while the dashboard board above them is shared."""
+"""The postmortem panels other apps' pages include: one query each. "My action items" differ per
+reader, so the dashboard renders them as a reader slot of its cached page (incidents.pages)."""
 
 from django import template
 

@@ -1,0 +1,86 @@
+"""Versions of the data that cached pages show, one per app, kept in the cache (Redis in
+production, the per-process cache on the embedded default).
+
+A page rendered from an app's data is cached under the versions it read, so a reader asks the
+cache one MGET instead of the database. Each app's service module opens its transactions with
+`atomic_bumping(name)` instead of `transaction.atomic`, so every write bumps its app's version:
+once as the transaction starts and again after it commits. A reader who renders between the two
+caches the old data under a version the second bump replaces; the first bump makes a write
+visible inside a transaction that never commits (a test's)."""
+
+import functools
+import logging
+import secrets
+from collections.abc import Sequence
+
+from django.core.cache import cache
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+INCIDENTS = "incidents"
+RUNBOOKS = "runbooks"
+POSTMORTEMS = "postmortems"
+STATUS_PAGE = "statuspage"
+
+
+def version_key(name: str) -> str:
+    return f"version:{name}"
+
+
+def versions_found(names: Sequence[str], found: dict[str, str]) -> dict[str, str] | None:
+    """The versions among the values of a cache.get_many that asked for them too (config.cached_sessions);
+    None unless all of them are there."""
+    versions = {name: found.get(version_key(name)) for name in names}
+    return None if None in versions.values() else versions
+
+
+def versions_get(names: Sequence[str]) -> dict[str, str] | None:
+    """Each name's current version, in one cache round trip. None when the cache cannot answer:
+    the caller then renders from the database and caches nothing."""
+    keys = [version_key(name) for name in names]
+    try:
+        found = cache.get_many(keys)
+        missing = [key for key in keys if key not in found]
+        if missing:
+            # A fresh or flushed cache: any new value will do, as long as every reader agrees on it.
+            for key in missing:
+                cache.add(key, secrets.token_hex(8), timeout=None)
+            found.update(cache.get_many(missing))
+    except Exception:
+        logger.warning("Page versions unavailable; rendering without the page cache", exc_info=True)
+        return None
+    if len(found) != len(keys):
+        return None
+    return {name: found[key] for name, key in zip(names, keys, strict=True)}
+
+
+def _set(name: str) -> None:
+    try:
+        cache.set(version_key(name), secrets.token_hex(8), timeout=None)
+    except Exception:
+        # The write stands; pages cached before it expire with their minute (see incidents.pages).
+        logger.error("Could not bump the %s page version", name, exc_info=True)
+
+
+def version_bump(name: str) -> None:
+    """Now, and again once the surrounding transaction commits (at once outside one)."""
+    _set(name)
+    transaction.on_commit(functools.partial(_set, name))
+
+
+class _AtomicBumping(transaction.Atomic):
+    def __init__(self, name: str) -> None:
+        super().__init__(using=None, savepoint=True, durable=False)
+        self.name = name
+
+    def __enter__(self) -> None:
+        super().__enter__()
+        version_bump(self.name)
+
+
+def atomic_bumping(name: str) -> transaction.Atomic:
+    """`transaction.atomic` (as a decorator or a `with` block) that bumps `name`'s version. The
+    services of an app whose data a cached page shows use it for every write instead of
+    transaction.atomic; tests/test_page_versions.py holds them to it."""
+    return _AtomicBumping(name)

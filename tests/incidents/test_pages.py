@@ -1,0 +1,288 @@
+"""The dashboard and the incident page are served from the page cache (incidents.pages). What a
+reader gets from it must be exactly what the page renders for them from the database, and a write
+through any app's services must show on the very next read."""
+
+import re
+from datetime import UTC, datetime
+from unittest import mock
+
+import pytest
+import time_machine
+from django.contrib import messages
+from django.contrib.messages.storage.base import Message
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpResponse
+from django.middleware.csrf import _unmask_cipher_token
+from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
+
+from incidents import backends, pages, services
+from incidents.models import IncidentStatus
+from postmortems import services as postmortem_services
+from runbooks import services as runbook_services
+from statuspage import services as statuspage_services
+from statuspage.models import Component, ComponentStatus
+from tests.factories import ServiceFactory, UserFactory, declare_incident
+from tests.runbooks.conftest import make_runbook
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+# Mid-minute, and frozen: every read of a test falls in the same minute of the page cache's key.
+NOW = datetime(2026, 3, 2, 14, 0, 30, tzinfo=UTC)
+TOKEN = re.compile(r'(csrfmiddlewaretoken" value="|"X-CSRFToken": ")([A-Za-z0-9]{64})')
+# What only a responder's page holds.
+RESPONDER_FORMS = [
+    'id="update-form"',
+    "Change severity",
+    'class="star"',
+    "Add note",
+    "Record this step",
+    "Find a runbook to attach",
+    "Set component status",
+]
+
+
+def unmasked(html: str) -> str:
+    """Every rendering masks the reader's CSRF secret afresh; the secret is what must match."""
+    return TOKEN.sub(lambda match: match[1] + _unmask_cipher_token(match[2]), html)
+
+
+def uncached(client: Client, path: str, **headers) -> str:
+    """The page as the view renders it from the database, the cache left out."""
+    with mock.patch.object(pages, "versions_get", return_value=None):
+        response = client.get(path, **headers)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def reader(user, zone: str) -> Client:
+    client = Client()
+    client.force_login(user)
+    client.cookies["tz"] = zone
+    return client
+
+
+def app_queries(queries: CaptureQueriesContext) -> list[str]:
+    """What a request read besides its session (from the database when no Redis is configured)."""
+    return [query["sql"] for query in queries.captured_queries if "django_session" not in query["sql"]]
+
+
+@pytest.fixture(autouse=True)
+def _users_kept_all_test(monkeypatch):
+    """These tests count what a cached read queries: on a slow machine a reader's few seconds in
+    the user cache (incidents.backends) could run out between two reads."""
+    monkeypatch.setattr(backends, "USER_CACHE_SECONDS", 3600)
+
+
+@pytest.fixture
+def scene(db):
+    """An incident with everything its pages show from other apps: a postmortem with an action
+    item, an attached runbook, a status page component."""
+    service = ServiceFactory(name="Checkout", slug="checkout")
+    Component.objects.create(name="Checkout", service=service)
+    lead = UserFactory(role="responder", first_name="Lena", last_name="Lead")
+    incident = declare_incident(declared_by=lead, title="Checkout API returns 500s", affected_services=[service])
+    services.incident_note_add(incident=incident, author=lead, text="Rolled back the deploy")
+    postmortem = postmortem_services.postmortem_start(incident=incident, actor=lead)
+    responder = UserFactory(role="responder", first_name="Rita", last_name="O'Responder <3")
+    postmortem_services.action_item_add(postmortem=postmortem, actor=lead, title="Alert on 500s", owner=responder)
+    run = runbook_services.runbook_attach(runbook=make_runbook(), incident=incident, actor=lead)
+    return {
+        "incident": incident,
+        "postmortem": postmortem,
+        "run": run,
+        "lead": lead,
+        "responder": responder,
+        "viewer": UserFactory(role="viewer", first_name="Vic", last_name="Viewer"),
+        "staff": UserFactory(role="responder", is_staff=True),
+    }
+
+
+def _paths(incident) -> list[tuple[str, dict]]:
+    page = incident.get_absolute_url()
+    return [
+        ("/", {}),
+        ("/?severity=SEV2&status=investigating", {}),
+        ("/", HTMX),
+        (page, {}),
+        (page + "?kind=note", {}),
+        (page + "?edit=impact", {}),
+        (page, {**HTMX, "HTTP_HX_TARGET": "timeline"}),
+        (page, {**HTMX, "HTTP_HX_TARGET": "incident-live"}),
+        (page + "?edit=snooze", {**HTMX, "HTTP_HX_TARGET": "snooze-editor"}),
+    ]
+
+
+def test_a_cached_page_is_byte_for_byte_what_each_reader_would_get_uncached(scene):
+    """Readers of different roles, time zones and names, and the lead with the snooze control,
+    each get from the cache what the view renders for them alone, on both pages and their
+    fragments; the cached read touches no table but the session's."""
+    readers = [
+        (scene["lead"], "Europe/Berlin"),
+        (scene["responder"], "America/New_York"),
+        (scene["viewer"], "Asia/Kolkata"),
+        (scene["staff"], "UTC"),
+        (scene["viewer"], "UTC"),
+    ]
+    with time_machine.travel(NOW, tick=False):
+        for path, headers in _paths(scene["incident"]):
+            for user, zone in readers:
+                client = reader(user, zone)
+                first = client.get(path, **headers).content.decode()
+                with CaptureQueriesContext(connection) as queries:
+                    second = client.get(path, **headers).content.decode()
+                assert app_queries(queries) == [], (path, user.username)
+                expected = unmasked(uncached(client, path, **headers))
+                assert unmasked(first) == expected, (path, user.username, zone)
+                assert unmasked(second) == expected, (path, user.username, zone)
+                assert "<!--reader:" not in second
+
+
+def test_each_reader_gets_their_own_name_token_and_action_items(scene):
+    with time_machine.travel(NOW, tick=False):
+        responder, viewer = reader(scene["responder"], "UTC"), reader(scene["viewer"], "UTC")
+        responder.get("/")
+        mine = responder.get("/").content.decode()
+        theirs = viewer.get("/").content.decode()
+    assert "Rita O&#x27;Responder &lt;3" in mine
+    assert "Alert on 500s" in mine
+    assert "Rita" not in theirs
+    assert "Alert on 500s" not in theirs
+    assert "No open action items assigned to you." in theirs
+    secret = {_unmask_cipher_token(token) for _prefix, token in TOKEN.findall(mine)}
+    assert secret == {responder.cookies["csrftoken"].value}
+
+
+def test_a_viewer_never_gets_the_responders_forms_from_the_cache(scene):
+    page = scene["incident"].get_absolute_url()
+    with time_machine.travel(NOW, tick=False):
+        for path in (page, page + "?edit=impact", page + "?edit=roles"):
+            lead = reader(scene["lead"], "UTC").get(path).content.decode()
+            assert all(form in lead for form in RESPONDER_FORMS), path
+            body = reader(scene["viewer"], "UTC").get(path).content.decode()
+            assert [form for form in RESPONDER_FORMS if form in body] == [], path
+            assert 'name="csrfmiddlewaretoken"' in body  # the log-out form only
+            assert body.count('name="csrfmiddlewaretoken"') == 1
+
+
+def test_only_the_lead_gets_the_snooze_control_whoever_read_first(scene):
+    page = scene["incident"].get_absolute_url()
+    with time_machine.travel(NOW, tick=False):
+        for order in ((scene["responder"], scene["lead"]), (scene["lead"], scene["responder"])):
+            cache.clear()
+            pages.forget_local()
+            bodies = {user.pk: reader(user, "UTC").get(page).content.decode() for user in order}
+            assert "Push the next update" in bodies[scene["lead"].pk]
+            assert "Push the next update" not in bodies[scene["responder"].pk]
+
+
+def _warm(client: Client, path: str) -> None:
+    client.get(path)
+    with CaptureQueriesContext(connection) as queries:
+        client.get(path)
+    assert app_queries(queries) == [], "the page came from the cache"
+
+
+def test_every_apps_write_shows_on_the_very_next_read(scene):
+    incident, run = scene["incident"], scene["run"]
+    page = incident.get_absolute_url()
+    lead = scene["lead"]
+    client = reader(scene["responder"], "UTC")
+    viewer = reader(scene["viewer"], "UTC")
+    with time_machine.travel(NOW, tick=False):
+        # Incidents: a status change, on both pages.
+        for path in ("/", page):
+            _warm(client, path)
+        services.incident_status_change(incident=incident, status=IncidentStatus.MONITORING, actor=lead)
+        for path in ("/", page):
+            assert 'status-monitoring">Monitoring' in client.get(path).content.decode(), path
+
+        # Incidents: a star, which writes no event.
+        event = incident.timeline.filter(text="Rolled back the deploy").get()
+        _warm(viewer, page)
+        services.timeline_event_star(event=event, starred=True)
+        assert f'<li id="event-{event.pk}" class="event event-note starred' in viewer.get(page).content.decode()
+
+        # Postmortems: my action items on the dashboard, the postmortem panel on the incident page.
+        _warm(client, "/")
+        item = postmortem_services.action_item_add(
+            postmortem=scene["postmortem"], actor=lead, title="Load-test checkout", owner=scene["responder"]
+        )
+        assert "Load-test checkout" in client.get("/").content.decode()
+        _warm(client, "/")
+        postmortem_services.action_item_update(item=item, actor=lead, title="Load-test checkout weekly")
+        assert "Load-test checkout weekly" in client.get("/").content.decode()
+        _warm(client, page)
+        postmortem_services.postmortem_not_required(postmortem=scene["postmortem"], actor=lead, reason="Drill")
+        assert "Not required" in client.get(page).content.decode()
+
+        # Runbooks: a step recorded, and the runbook itself edited (no incident event).
+        _warm(client, page)
+        step = run.steps.order_by("position").first()
+        runbook_services.run_step_record(run_step=step, outcome="done", actor=lead)
+        assert "1 of 3 steps recorded" in client.get(page).content.decode()
+        _warm(client, page)
+        data = runbook_services.runbook_to_data(run.runbook)
+        data.title = "Checkout 500s playbook"
+        runbook_services.runbook_update(runbook=run.runbook, data=data, actor=lead)
+        assert "Checkout 500s playbook" in client.get(page).content.decode()
+
+        # The status page: a responder sets the component's status.
+        _warm(client, page)
+        statuspage_services.component_status_set(
+            component=Component.objects.get(name="Checkout"), status=ComponentStatus.MAJOR_OUTAGE, actor=lead
+        )
+        assert ComponentStatus.MAJOR_OUTAGE.label in client.get(page).content.decode()
+
+
+def _flash(client: Client, text: str) -> None:
+    """A message waiting for the reader's next page, as a redirect after a form leaves it."""
+    response = HttpResponse()
+    CookieStorage(RequestFactory().get("/"))._store([Message(messages.SUCCESS, text)], response)
+    client.cookies["messages"] = response.cookies["messages"].value
+
+
+def test_a_page_with_a_flash_message_is_neither_served_from_nor_stored_in_the_cache(scene):
+    page = scene["incident"].get_absolute_url()
+    client, other = reader(scene["responder"], "UTC"), reader(scene["responder"], "UTC")
+    with time_machine.travel(NOW, tick=False):
+        for path in ("/", page):
+            _warm(client, path)
+            _flash(client, "Status update posted.")
+            assert "Status update posted." in client.get(path).content.decode()
+            assert "Status update posted." not in client.get(path).content.decode()
+            assert "Status update posted." not in other.get(path).content.decode()
+
+
+def test_pages_render_from_the_database_when_the_cache_is_down(scene):
+    page = scene["incident"].get_absolute_url()
+    client = reader(scene["responder"], "UTC")
+    with time_machine.travel(NOW, tick=False):
+        expected = {path: unmasked(uncached(client, path)) for path in ("/", page)}
+        with mock.patch.object(cache, "get_many", side_effect=ConnectionError("cache down")):
+            for path in ("/", page):
+                response = client.get(path)
+                assert response.status_code == 200
+                assert unmasked(response.content.decode()) == expected[path]
+
+
+def test_with_cached_sessions_the_versions_come_with_the_session(scene, settings):
+    """config.cached_sessions reads the session and the page versions in one cache round trip;
+    the page uses those, and they are read again with every request's session."""
+    settings.SESSION_ENGINE = "config.cached_sessions"
+    page = scene["incident"].get_absolute_url()
+    client = reader(scene["responder"], "UTC")
+    with time_machine.travel(NOW, tick=False):
+        expected = unmasked(uncached(client, page))
+        client.get(page)
+        with mock.patch.object(pages, "versions_get", side_effect=AssertionError("a second round trip")):
+            with mock.patch.object(cache, "get_many", wraps=cache.get_many) as get_many:
+                assert unmasked(client.get(page).content.decode()) == expected
+            assert get_many.call_count == 1
+            services.incident_status_change(
+                incident=scene["incident"], status=IncidentStatus.MONITORING, actor=scene["lead"]
+            )
+            assert 'status-monitoring">Monitoring' in client.get(page).content.decode()
