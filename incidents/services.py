@@ -895,7 +895,9 @@ def reminders_fan_out(*, reminder_ids: Iterable[int] | None = None, now: datetim
         urls: dict[int, str] = {}
         for _, incident_id, due, step, recorded in steps:
             incident = incidents[incident_id]
-            url = urls.get(incident_id) or urls.setdefault(incident_id, _incident_url(incident))
+            if incident_id not in urls:
+                urls[incident_id] = _incident_url(incident)
+            url = urls[incident_id]
             users, webhooks = _step_recipients(incident, step, contacts, responders.get(incident_id, []))
             subject, body = _reminder_text(incident, step, due, recorded, url)
             outgoing.append(
