@@ -42,7 +42,7 @@ class RedisCache(redis.RedisCache):
         """`get_many`, from this process's near cache where Redis says nothing changed."""
         if self._near is None:
             return self.get_many(keys)
-        made = {self.make_and_validate_key(key).encode(): key for key in keys}
+        made = {self.make_key(key).encode(): key for key in keys}
         try:
             found = self._near.get_many(list(made))
         except NearCacheUnavailable:

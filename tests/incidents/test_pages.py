@@ -156,6 +156,24 @@ def test_each_reader_gets_their_own_name_token_and_action_items(scene):
     assert secret == {responder.cookies["csrftoken"].value}
 
 
+def test_a_cached_pages_csrf_token_is_new_each_time_and_accepted_by_its_forms(scene):
+    """The token is masked afresh on every serve (a compressed page must not repeat it, BREACH),
+    and a form on the cached page posts with it."""
+    page = scene["incident"].get_absolute_url()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(scene["responder"])
+    client.get(page)  # Django sets the CSRF cookie
+    with time_machine.travel(NOW, tick=False):
+        served = [client.get(page).content.decode() for _ in range(3)]
+    tokens = [dict(TOKEN.findall(html))['csrfmiddlewaretoken" value="'] for html in served]
+    assert len(set(tokens)) == 3
+    response = client.post(f"{page}notes/", {"text": "Posted from a cached page", "csrfmiddlewaretoken": tokens[-1]})
+    assert response.status_code == 302
+    assert "Posted from a cached page" in client.get(page).content.decode()
+    forged = client.post(f"{page}notes/", {"text": "Forged", "csrfmiddlewaretoken": tokens[-1][::-1]})
+    assert forged.status_code == 403
+
+
 def test_a_viewer_never_gets_the_responders_forms_from_the_cache(scene):
     page = scene["incident"].get_absolute_url()
     with time_machine.travel(NOW, tick=False):
