@@ -21,8 +21,9 @@ uses the Redis database of REDIS_URL. Everything talks to 127.0.0.1 only; other 
 3. Faults: `--kills` times, 2 to 4 s after the worker is ready and while deliveries are going out
    (after the Redis restart that means once the requeue has found the lost ones), SIGKILL its
    whole process group (worker, pool and beat) and start it again; once, between the kills
-   (`--redis-restart-after`), restart Redis (`shutdown nosave`, then `redis-server --daemonize
-   yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no`). That Redis keeps nothing, so
+   (`--redis-restart-after`), restart the Redis of REDIS_URL (`shutdown nosave`, then
+   `redis-server --daemonize yes --bind 127.0.0.1 --port <its port> --save "" --appendonly no`),
+   so point REDIS_URL at a Redis of its own when others use yours. That Redis keeps nothing, so
    every queued task message is lost (other users of that Redis lose theirs too: it happens at
    most once a run); the app's periodic requeue of deliveries still pending after 60 s must
    recover them. A whole run takes about 3 to 4 minutes.

@@ -1,24 +1,25 @@
-"""Sending one delivery so that a worker killed at any moment neither loses nor repeats it.
+"""Sending one delivery so that a worker killed at any moment never loses it.
 
 Each protocol has a moment at which the receiver takes the message, and the delivery is committed
 as sent right at that moment, with the row locked throughout:
 
 - A mail server takes responsibility for a message when it answers 250 to the line holding a
-  single dot (RFC 5321, 4.1.1.4); until then, a dropped connection discards the message. So the
-  delivery is marked sent in the open transaction, the message is finished, and the transaction
-  commits as soon as the 250 arrives: a worker killed before it leaves a pending delivery and no
-  message, one killed after it has committed.
-- A web server acts on a request once it has read as many bytes as Content-Length says, whether
-  or not the client waits for the answer. So everything but the body's last byte is sent, the
-  delivery is committed as sent, and then the last byte goes: a worker killed before the commit
-  leaves an unfinished request the server drops and a pending delivery.
-
-What remains is the gap between the receiver taking the message and the commit (email) or
-between the commit and the last write (webhook): tens of microseconds, where sending first and
-committing after the answer left the whole time the receiver takes to answer. Receivers that
-take a message later or earlier than their protocol says (a mail server that keeps a message whose
-sender vanished before the 250) narrow the guarantee to what the stable Message-ID and
-Idempotency-Key let them drop.
+  single dot (RFC 5321, 4.1.1.4), and some drop it until then: aiosmtpd, which the tests' SMTP
+  sink runs, cancels its handler when the client goes away before the answer. Others (Postfix)
+  keep a message once they have read the dot, whether or not the client stays for the 250: the
+  duplicate problem of RFC 1047. No commit point suits both: committing on the dot loses the
+  message to the first kind when the worker dies while the server works on it, committing on the
+  250 repeats it to the second. A repeat is the lesser harm, and the stable Message-ID lets mail
+  systems drop it; so the delivery is marked sent in the open transaction, the dot goes out and
+  the transaction commits as soon as the 250 arrives.
+- A web server acts on a request once it has read as many body bytes as Content-Length says,
+  whether or not the client waits for the answer. So the delivery is marked sent, the body's last
+  byte goes out and the transaction commits at once; only then is the answer read. A worker
+  killed before the last byte leaves an unfinished request the server drops and a pending
+  delivery; once the COMMIT is in PostgreSQL's socket, the commit happens even if the worker dies
+  before the reply. Between the last byte and the COMMIT there is only the exit of a `with`
+  block: a worker killed there repeats the request (the Idempotency-Key lets receivers drop it),
+  never loses it.
 
 Backends that cannot stop short (the console and in-memory mail backends of development and
 tests) send at once, before the commit.
@@ -43,36 +44,43 @@ LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 class Send:
-    """A message sent up to its last step. `complete()` sends the rest and reads the answer,
-    raising if the receiver refuses it; `close()` ends the connection politely afterwards;
-    `abort()` drops it so the receiver discards what it got. `taken_on_answer`: the receiver takes
-    the message when it answers (commit after complete), rather than when it has the whole of it
-    (commit before complete)."""
+    """A message sent but for its last piece. `finish()` sends that piece without waiting;
+    `answer()` reads the receiver's answer, raising if it refused the message; `close()` ends the
+    connection politely afterwards; `abort()` drops it, so a receiver still short of the last
+    piece, or one that has not answered yet, discards what it got. `taken_on_answer`: the
+    receiver may drop the message until it has answered (a mail server), so the answer is read
+    before the commit rather than after it."""
 
     def __init__(
         self,
-        complete: Callable[[], None] | None = None,
+        finish: Callable[[], None] | None = None,
+        answer: Callable[[], None] | None = None,
         abort: Callable[[], None] | None = None,
         close: Callable[[], None] | None = None,
         *,
         taken_on_answer: bool = False,
     ) -> None:
-        self._complete = complete
+        self._finish = finish
+        self._answer = answer
         self._abort = abort
         self._close = close
         self.taken_on_answer = taken_on_answer
 
-    def complete(self) -> None:
-        if self._complete is not None:
-            self._complete()
+    def finish(self) -> None:
+        if self._finish is not None:
+            self._finish()
 
-    def close(self) -> None:
-        if self._close is not None:
-            self._close()
+    def answer(self) -> None:
+        if self._answer is not None:
+            self._answer()
 
     def abort(self) -> None:
         if self._abort is not None:
             self._abort()
+
+    def close(self) -> None:
+        if self._close is not None:
+            self._close()
 
 
 SENT_ALREADY = Send()
@@ -128,17 +136,15 @@ def open_email(delivery: Delivery) -> Send:
         _smtp_drop(backend)
         raise
 
-    def complete() -> None:
-        try:
-            smtp.send(b".\r\n")
-            code, reply = smtp.getreply()
-            if code != 250:
-                raise OSError(f"SMTP {code} at end of data: {reply.decode(errors='replace')}")
-        except BaseException:
-            _smtp_drop(backend)
-            raise
+    def finish() -> None:
+        smtp.send(b".\r\n")
 
-    return Send(complete, lambda: _smtp_drop(backend), backend.close, taken_on_answer=True)
+    def answer() -> None:
+        code, reply = smtp.getreply()
+        if code != 250:
+            raise OSError(f"SMTP {code} at end of data: {reply.decode(errors='replace')}")
+
+    return Send(finish, answer, lambda: _smtp_drop(backend), backend.close, taken_on_answer=True)
 
 
 def _smtp_drop(backend: SmtpBackend) -> None:
@@ -198,17 +204,16 @@ def open_webhook(delivery: Delivery) -> Send:
         connection.close()
         raise
 
-    def complete() -> None:
-        try:
-            connection.send(body[-1:])
-            response = connection.getresponse()
-            response.read(1024)
-            if not 200 <= response.status < 300:
-                raise OSError(f"HTTP {response.status} from webhook")
-        finally:
-            connection.close()
+    def finish() -> None:
+        connection.send(body[-1:])
 
-    return Send(complete, connection.close, connection.close)
+    def answer() -> None:
+        response = connection.getresponse()
+        response.read(1024)
+        if not 200 <= response.status < 300:
+            raise OSError(f"HTTP {response.status} from webhook")
+
+    return Send(finish, answer, connection.close, connection.close)
 
 
 OPENERS: dict[str, Callable[[Delivery], Send]] = {Channel.EMAIL: open_email, Channel.WEBHOOK: open_webhook}

@@ -2,8 +2,8 @@
 
 Every message has a dedup key and every delivery is unique per (message, channel, target), so
 asking twice never sends twice. A delivery task locks its row while it sends, so two workers can
-never both send it, and records it sent just before the message's last line or byte goes out
-(senders.py), so a killed worker neither loses nor repeats it. A final failure is handed to
+never both send it, and commits it as sent at the moment its receiver takes the message
+(senders.py), so a killed worker never loses it. A final failure is handed to
 NOTIFICATIONS_FAILURE_HANDLER (the incident app puts it on the timeline) instead of being lost.
 """
 
@@ -198,8 +198,9 @@ def delivery_attempt(*, delivery_id: int) -> Attempt:
 
     The row stays locked while the message is sent, so a second worker holding the same task
     waits and then finds it sent. The delivery is committed as sent at the moment its receiver
-    takes the message (senders.py): right after a mail server's 250, right before a web
-    request's last byte. A receiver refusing it makes it pending again, with a retry planned."""
+    takes the message (senders.py): right after a mail server's 250, right after a web request's
+    last byte, before its answer is read. A receiver refusing it makes it pending again, with a
+    retry planned."""
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(of=("self",))
@@ -219,18 +220,24 @@ def delivery_attempt(*, delivery_id: int) -> Attempt:
             delivery.status = DeliveryStatus.SENT
             delivery.sent_at = timezone.now()
             delivery.save(update_fields=["attempts", "status", "sent_at"])
-            if send.taken_on_answer:
-                try:
-                    send.complete()
-                except Exception as error:
-                    delivery.status, delivery.sent_at = DeliveryStatus.PENDING, None
-                    return _attempt_failed(delivery, error, also=["status", "sent_at"])
         except BaseException:
             send.abort()
             raise
+        try:
+            send.finish()
+            if send.taken_on_answer:
+                send.answer()
+        except Exception as error:
+            # Dropping the connection makes a receiver that has not taken the message discard it;
+            # the delivery goes out again.
+            send.abort()
+            delivery.status, delivery.sent_at = DeliveryStatus.PENDING, None
+            return _attempt_failed(delivery, error, also=["status", "sent_at"])
+        # Nothing but the commit may come between the receiver taking the message and the end of
+        # this block: a worker killed in between repeats the message.
     try:
         if not send.taken_on_answer:
-            send.complete()
+            send.answer()
     except Exception as error:
         return _refused_after_commit(delivery, error)
     finally:
@@ -249,12 +256,12 @@ def _refused_after_commit(delivery: Delivery, error: Exception) -> Attempt:
 
 def _commit_without_waiting_for_disk() -> None:
     """The commit that marks a delivery sent is the one moment a killed worker can still get
-    wrong (senders.py): between a mail server's 250 and the commit it repeats the message,
-    between the commit and a web request's last byte it loses it. Not waiting for the disk makes
-    that moment tens of microseconds instead of a flush. The cost falls on a PostgreSQL crash in
-    the next fraction of a second, which would forget the mark and send the message again: a
-    duplicate, never a loss. Said before the message goes out, so that nothing but the COMMIT
-    stands between a mail server's 250 and the commit."""
+    wrong (senders.py): between a receiver taking the message (a mail server's 250, a web
+    request's last byte) and the commit, it repeats the message. Not waiting for the disk makes
+    that moment tens of microseconds instead of a flush, and keeps the row locked for less. The
+    cost falls on a PostgreSQL crash in the next fraction of a second, which would forget the mark
+    and send the message again: a duplicate, never a loss. Said before the message goes out, so
+    that nothing but the COMMIT stands between the receiver taking the message and the commit."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")

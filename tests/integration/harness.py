@@ -90,12 +90,14 @@ class ReceivedEmail:
 
 class SmtpSink:
     """An aiosmtpd server in a thread of this process, collecting every message it accepts.
-    `delay` makes each message take that long to accept, like a real mail server."""
+    `delay` makes each message take that long to accept, like a real mail server; `message_read`
+    is set when a message's end-of-data line has been read, before that delay."""
 
     def __init__(self, *, delay: float = 0.0) -> None:
         self.delay = delay
         self.port = free_port()
         self.messages: list[ReceivedEmail] = []
+        self.message_read = threading.Event()
         self._lock = threading.Lock()
         self._controller = None
 
@@ -106,6 +108,7 @@ class SmtpSink:
     async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd's handler hook
         import asyncio
 
+        self.message_read.set()
         if self.delay:
             await asyncio.sleep(self.delay)
         parsed = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
@@ -161,7 +164,9 @@ class ReceivedWebhook:
 
 @dataclass
 class WebhookReceiver:
-    """A threaded HTTP server on 127.0.0.1 recording every POST. `status` is what it answers."""
+    """A threaded HTTP server on 127.0.0.1 recording every POST. `status` is what it answers;
+    `delay` makes each request take that long to record and answer; `message_read` is set when a
+    request's whole body has been read, before that delay."""
 
     status: int = 200
     delay: float = 0.0
@@ -170,6 +175,7 @@ class WebhookReceiver:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
+        self.message_read = threading.Event()
 
     @property
     def url(self) -> str:
@@ -188,6 +194,7 @@ class WebhookReceiver:
                     # this is no request, and nothing was received.
                     self.close_connection = True
                     return
+                receiver.message_read.set()
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 try:
