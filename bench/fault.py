@@ -25,7 +25,7 @@ uses the Redis database of REDIS_URL. Everything talks to 127.0.0.1 only; other 
    `redis-server --daemonize yes --bind 127.0.0.1 --port <its port> --save "" --appendonly no`),
    so point REDIS_URL at a Redis of its own when others use yours. That Redis keeps nothing, so
    every queued task message is lost (other users of that Redis lose theirs too: it happens at
-   most once a run); the app's periodic requeue of deliveries still pending after 60 s must
+   most once a run); the app's periodic requeue of deliveries still pending after 20 s (run every 30 s) must
    recover them. A whole run takes about 3 to 4 minutes.
 4. Settle: wait (up to `--settle-timeout`) until every ladder step is recorded and its people
    told, no delivery is pending and nothing new has arrived for `--quiet` seconds; stop the worker.
@@ -397,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(rng.uniform(1, 2))
             if not delivering(within=1.0):
                 # After the Redis restart nothing is queued until the requeue finds the lost
-                # deliveries (60 to 90 s); a kill is only a fault while deliveries are going out.
+                # deliveries (20 to 50 s); a kill is only a fault while deliveries are going out.
                 run.note(f"waiting for deliveries to flow again before SIGKILL {kill}; {run.status()}")
                 if not wait_delivering(timeout=args.settle_timeout):
                     run.note("nothing left to deliver; killing anyway")
