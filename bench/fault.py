@@ -294,6 +294,13 @@ def wait_delivering(*, timeout: float) -> bool:
 # --- Counting ------------------------------------------------------------------------------------
 
 
+def nearest_ms(kills: list[float], moment: float) -> float | None:
+    """Milliseconds from `moment` to the SIGKILL nearest it (negative: the kill came first)."""
+    if not kills:
+        return None
+    return round((min(kills, key=lambda kill: abs(kill - moment)) - moment) * 1000, 1)
+
+
 def tally(expected_ids: set[int], received: list, kills: list[float]) -> dict:
     """Per channel: how many planned deliveries arrived 0, 1 or more times."""
     identified = [item for item in received if item.delivery_id is not None]
@@ -318,6 +325,9 @@ def tally(expected_ids: set[int], received: list, kills: list[float]) -> dict:
                 "times": counts[pk],
                 "gap_seconds": round(max(arrivals[pk]) - min(arrivals[pk]), 2),
                 "sigkill_between": any(min(arrivals[pk]) <= k <= max(arrivals[pk]) for k in kills),
+                # A receiver busy with a message when its sender dies may still record it after
+                # the SIGKILL: the kill then falls just before the first arrival.
+                "nearest_sigkill_ms": nearest_ms(kills, min(arrivals[pk])),
             }
             for pk in duplicated
         ],
@@ -516,6 +526,9 @@ def report(
         print(f"{channel:8} " + " ".join(f"{value:>10}" for value in values))
         for item in r["duplicate_detail"]:
             why = "a SIGKILL fell between the arrivals" if item["sigkill_between"] else "no SIGKILL between them"
+            nearest = item["nearest_sigkill_ms"]
+            if nearest is not None:
+                why += f"; the nearest SIGKILL {abs(nearest):.1f} ms {'before' if nearest < 0 else 'after'} the first"
             print(f"    duplicate: delivery {item['delivery']} x{item['times']}, {item['gap_seconds']} s apart, {why}")
         if r["lost"]:
             print(f"    lost delivery ids: {r['lost'][:20]}{' …' if len(r['lost']) > 20 else ''}")
