@@ -84,3 +84,24 @@ def atomic_bumping(name: str) -> transaction.Atomic:
     services of an app whose data a cached page shows use it for every write instead of
     transaction.atomic; tests/test_page_versions.py holds them to it."""
     return _AtomicBumping(name)
+
+
+class BumpsPageVersion:
+    """For a ModelAdmin whose model the cached pages show (a severity's name, a service, a due-date
+    policy): each save or delete bumps `page_version`, so the change shows on the next read
+    rather than when the minute in the page cache's key runs out. List-editable saves come
+    through save_related too."""
+
+    page_version: str
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        version_bump(self.page_version)
+
+    def delete_model(self, request, obj) -> None:
+        super().delete_model(request, obj)
+        version_bump(self.page_version)
+
+    def delete_queryset(self, request, queryset) -> None:
+        super().delete_queryset(request, queryset)
+        version_bump(self.page_version)

@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from config.versions import INCIDENTS, BumpsPageVersion
 from incidents.models import ApiToken, Incident, Service, SeverityPolicy, TimelineEvent
 
 
 @admin.register(SeverityPolicy)
-class SeverityPolicyAdmin(admin.ModelAdmin):
+class SeverityPolicyAdmin(BumpsPageVersion, admin.ModelAdmin):
+    page_version = INCIDENTS
     list_display = [
         "key",
         "name",
@@ -24,7 +26,8 @@ class SeverityPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(BumpsPageVersion, admin.ModelAdmin):
+    page_version = INCIDENTS
     list_display = ["name", "owning_team", "description"]
     search_fields = ["name", "owning_team"]
     prepopulated_fields = {"slug": ["name"]}

@@ -1,17 +1,20 @@
 from django.contrib import admin
 
+from config.versions import POSTMORTEMS, BumpsPageVersion
 from postmortems.models import ActionItem, ActionItemDuePolicy, Postmortem, PostmortemPolicy
 
 
 @admin.register(PostmortemPolicy)
-class PostmortemPolicyAdmin(admin.ModelAdmin):
+class PostmortemPolicyAdmin(BumpsPageVersion, admin.ModelAdmin):
+    page_version = POSTMORTEMS
     list_display = ["severity", "requirement", "business_days"]
     list_editable = ["requirement", "business_days"]
     list_select_related = ["severity"]
 
 
 @admin.register(ActionItemDuePolicy)
-class ActionItemDuePolicyAdmin(admin.ModelAdmin):
+class ActionItemDuePolicyAdmin(BumpsPageVersion, admin.ModelAdmin):
+    page_version = POSTMORTEMS
     list_display = ["priority", "days"]
     list_editable = ["days"]
 
@@ -35,7 +38,8 @@ class PostmortemAdmin(admin.ModelAdmin):
 
 
 @admin.register(ActionItem)
-class ActionItemAdmin(admin.ModelAdmin):
+class ActionItemAdmin(BumpsPageVersion, admin.ModelAdmin):
+    page_version = POSTMORTEMS
     list_display = ["title", "owner", "priority", "kind", "status", "due_on"]
     list_filter = ["status", "priority", "kind"]
     list_select_related = ["owner"]

@@ -174,6 +174,20 @@ def test_a_cached_pages_csrf_token_is_new_each_time_and_accepted_by_its_forms(sc
     assert forged.status_code == 403
 
 
+def test_a_service_renamed_in_the_admin_shows_on_the_next_read(scene, django_user_model):
+    page = scene["incident"].get_absolute_url()
+    client = reader(scene["responder"], "UTC")
+    admin_user = django_user_model.objects.create_superuser("root", "root@example.com", "secret-words-42")
+    staff = Client()
+    staff.force_login(admin_user)
+    service = scene["incident"].affected_services.get()
+    with time_machine.travel(NOW, tick=False):
+        assert "Payments API" not in client.get(page).content.decode()
+        form = {"name": "Payments API", "slug": service.slug, "owning_team": service.owning_team, "description": ""}
+        assert staff.post(f"/admin/incidents/service/{service.pk}/change/", form).status_code == 302
+        assert "Payments API" in client.get(page).content.decode()
+
+
 def test_a_viewer_never_gets_the_responders_forms_from_the_cache(scene):
     page = scene["incident"].get_absolute_url()
     with time_machine.travel(NOW, tick=False):
