@@ -63,6 +63,14 @@ def test_login_page_logs_in(client):
     assert client.get("/").status_code == 200
 
 
+def test_only_those_who_may_declare_are_offered_the_declare_button(client, viewer, responder):
+    # The `n` shortcut follows the same link, so a viewer's does nothing either.
+    client.force_login(viewer)
+    assert 'href="/incidents/new/"' not in client.get("/").content.decode()
+    client.force_login(responder)
+    assert 'href="/incidents/new/"' in client.get("/").content.decode()
+
+
 def test_viewer_cannot_declare(viewer_client):
     assert viewer_client.get(url("declare")).status_code == 403
     response = viewer_client.post(url("declare"), {"title": "x", "severity": SeverityPolicy.objects.first().pk})
