@@ -8,6 +8,10 @@ NOTE_IN_FUTURE = "A note cannot have happened in the future."
 PERCENT_OUT_OF_RANGE = "Affected users as a percentage must be between 0 and 100."
 SAME_SEVERITY = "The incident already has this severity."
 SAME_STATUS = "The incident already has this status."
+UPDATE_WOULD_REOPEN = (
+    "{reference} was resolved while you wrote this. Post the update as Resolved, or reopen the incident "
+    "first with Reopen: an update never reopens it."
+)
 UPDATE_PROGRESS_REQUIRED = "Say what you know or what has been done: the update's progress cannot be empty."
 NOTE_REQUIRED = "A note cannot be empty."
 ALREADY_RESOLVED = "This incident is resolved. Reopen it first."

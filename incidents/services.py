@@ -310,8 +310,9 @@ def incident_update_post(
     eta: str = "",
     visibility: str = UpdateVisibility.INTERNAL,
 ) -> StatusUpdate:
-    """Post a status update. It may move the status too; the next update falls due one cadence
-    of the current severity from now (none once resolved)."""
+    """Post a status update. It may move the status too, but never out of Resolved (reopening is
+    a status change of its own); the next update falls due one cadence of the current severity
+    from now (none once resolved)."""
     incident = _locked(incident)
     progress = progress.strip()
     if not progress:
@@ -320,6 +321,10 @@ def incident_update_post(
     status = status or incident.status
     if status not in IncidentStatus.values:
         raise ValidationError({"status": errors.UNKNOWN_STATUS.format(values=", ".join(IncidentStatus.values))})
+    if not incident.is_active and status != incident.status:
+        # A form left open while someone else resolved the incident still says Investigating:
+        # posting it must not reopen the incident and put the status page back to an outage.
+        raise ValidationError({"status": errors.UPDATE_WOULD_REOPEN.format(reference=incident.reference)})
     if visibility not in UpdateVisibility.values:
         raise ValidationError(
             {"visibility": errors.UNKNOWN_VISIBILITY.format(values=", ".join(UpdateVisibility.values))}

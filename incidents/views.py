@@ -67,6 +67,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
             "selected_severities": severity_keys,
             "selected_statuses": statuses,
             "filter_query": request.GET.urlencode(),
+            "may_declare": can_respond(request.user),
         }
         board = render_to_string(f"incidents/_dashboard.html{fragment}", context)
         if fragment:

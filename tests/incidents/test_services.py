@@ -176,6 +176,26 @@ def test_resolving_clears_the_due_time_and_reopening_restarts_the_cadence():
     assert reopened.data["reopened"] is True
 
 
+def test_an_update_from_a_page_left_open_never_reopens_a_resolved_incident():
+    incident = declare_incident(severity="SEV2")
+    services.incident_status_change(incident=incident, status=IncidentStatus.RESOLVED, actor=incident.lead)
+    with pytest.raises(ValidationError) as refused:
+        services.incident_update_post(
+            incident=incident, author=incident.lead, progress="Error rate back to baseline", status="investigating"
+        )
+    assert refused.value.message_dict == {"status": [errors.UPDATE_WOULD_REOPEN.format(reference=incident.reference)]}
+    incident.refresh_from_db()
+    assert incident.status == IncidentStatus.RESOLVED
+    assert not incident.status_updates.exists()
+
+    # Said as Resolved, the update is posted and the incident stays resolved.
+    services.incident_update_post(
+        incident=incident, author=incident.lead, progress="Root cause: a bad deploy", status="resolved"
+    )
+    incident.refresh_from_db()
+    assert (incident.status, incident.next_update_due_at) == (IncidentStatus.RESOLVED, None)
+
+
 def test_monitoring_records_mitigation():
     incident = declare_incident()
     services.incident_status_change(incident=incident, status=IncidentStatus.MONITORING, actor=incident.lead)

@@ -530,3 +530,15 @@ def test_events_of_an_earlier_day_show_their_day(responder_client):
     # Declared two days earlier: with its day; the note of today: the clock alone.
     assert ">Mon 2 Mar 22:30</time>" in body
     assert ">09:00</time>" in body
+
+
+def test_an_update_posted_after_someone_resolved_the_incident_is_refused_and_kept(responder_client, responder):
+    incident = declare_incident(declared_by=responder)
+    services.incident_status_change(incident=incident, status="resolved", actor=responder)
+    data = {"progress": "Error rate back to baseline in all EU regions", "status": "investigating"}
+    response = responder_client.post(url("update_post", incident), {**data, "visibility": "internal"})
+    body = response.content.decode()
+    assert escape(errors.UPDATE_WOULD_REOPEN.format(reference=incident.reference)) in body
+    assert "Error rate back to baseline in all EU regions" in body  # nothing typed is lost
+    incident.refresh_from_db()
+    assert incident.status == "resolved"
