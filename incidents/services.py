@@ -954,8 +954,9 @@ def reminders_fan_out(*, reminder_ids: Iterable[int] | None = None, now: datetim
 
 @writes
 def incident_update_snooze(*, incident: Incident, actor: AbstractBaseUser, minutes: int, reason: str) -> Incident:
-    """The incident lead pushes the next update by at most one cadence, with a reason on the
-    timeline. The reminder ladder starts again from the new due time."""
+    """The incident lead pushes the next update by at most one cadence (counted from now when it
+    is already overdue), with a reason on the timeline. The reminder ladder starts again from the
+    new due time."""
     incident = _locked(incident)
     cadence = incident.severity.update_cadence_minutes
     if not incident.is_active or incident.next_update_due_at is None or cadence is None:
@@ -969,7 +970,9 @@ def incident_update_snooze(*, incident: Incident, actor: AbstractBaseUser, minut
         raise ValidationError({"reason": errors.SNOOZE_REASON_REQUIRED})
     now = timezone.now()
     previous_due = incident.next_update_due_at
-    incident.next_update_due_at = previous_due + timedelta(minutes=minutes)
+    # Pushing an overdue update counts from now: from the old due time it would still be overdue
+    # and remind everyone at once.
+    incident.next_update_due_at = max(previous_due, now) + timedelta(minutes=minutes)
     incident.next_reminder_at = incident.next_update_due_at
     incident.save(update_fields=["next_update_due_at", "next_reminder_at"])
     _event(

@@ -182,6 +182,19 @@ def test_lead_snoozes_the_next_update_with_a_reason(sev2_incident, people):
     assert sweep_at(T0 + timedelta(minutes=40)) == 1
 
 
+def test_pushing_an_overdue_update_counts_from_now(sev2_incident, people):
+    overdue = T0 + timedelta(minutes=43)  # due at 30
+    sweep_at(T0 + timedelta(minutes=30))
+    with time_machine.travel(overdue, tick=False):
+        services.incident_update_snooze(
+            incident=sev2_incident, actor=people["lead"], minutes=10, reason="Vendor call at the top of the hour"
+        )
+    sev2_incident.refresh_from_db()
+    assert sev2_incident.next_update_due_at == overdue + timedelta(minutes=10)
+    assert sweep_at(overdue + timedelta(minutes=9)) == 0
+    assert sweep_at(overdue + timedelta(minutes=10)) == 1
+
+
 @pytest.mark.parametrize(
     ("who", "minutes", "reason", "field", "message"),
     [
