@@ -45,6 +45,14 @@ class Message(models.Model):
     def __str__(self) -> str:
         return self.subject
 
+    @property
+    def link_here(self) -> str:
+        """The link for a page of this site: emails and webhooks need SITE_URL's absolute address,
+        but in the app, served under whatever address the reader used, the path is what works."""
+        if self.link.startswith(settings.SITE_URL + "/"):
+            return self.link[len(settings.SITE_URL) :]
+        return self.link
+
 
 class Delivery(models.Model):
     """One message to one recipient through one channel. Unique, so a retried sweep or task can

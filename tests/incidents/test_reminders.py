@@ -81,6 +81,17 @@ def test_at_the_due_time_the_lead_and_comms_lead_are_reminded_once(sev2_incident
     assert "by in-app, email" in event.text
 
 
+def test_the_inbox_links_to_the_incident_on_the_address_the_reader_uses(sev2_incident, people, client, settings):
+    """Messages carry SITE_URL's absolute link for email; served under another address (a
+    reverse proxy, a laptop), the inbox must still open the incident."""
+    settings.SITE_URL = "https://incidents.example.com"
+    sweep_at(T0 + timedelta(minutes=30))
+    client.force_login(people["lead"])
+    body = client.get("/notifications/").content.decode()
+    assert f'href="{sev2_incident.get_absolute_url()}#update-form"' in body
+    assert 'href="https://incidents.example.com' not in body
+
+
 def test_ladder_escalates_to_responders_then_to_escalation_contacts(sev2_incident, people):
     due = T0 + timedelta(minutes=30)
     sweep_at(due)
