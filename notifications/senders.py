@@ -60,27 +60,15 @@ class Send:
         *,
         taken_on_answer: bool = False,
     ) -> None:
-        self._finish = finish
-        self._answer = answer
-        self._abort = abort
-        self._close = close
+        self.finish = finish or _nothing
+        self.answer = answer or _nothing
+        self.abort = abort or _nothing
+        self.close = close or _nothing
         self.taken_on_answer = taken_on_answer
 
-    def finish(self) -> None:
-        if self._finish is not None:
-            self._finish()
 
-    def answer(self) -> None:
-        if self._answer is not None:
-            self._answer()
-
-    def abort(self) -> None:
-        if self._abort is not None:
-            self._abort()
-
-    def close(self) -> None:
-        if self._close is not None:
-            self._close()
+def _nothing() -> None:
+    pass
 
 
 SENT_ALREADY = Send()
