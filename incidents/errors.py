@@ -12,6 +12,15 @@ UPDATE_WOULD_REOPEN = (
     "{reference} was resolved while you wrote this. Post the update as Resolved, or reopen the incident "
     "first with Reopen: an update never reopens it."
 )
+# A form sent from a page that no longer shows the incident as it is.
+CHANGED_MEANWHILE = (
+    "While you had this page open, {who} made a change {ago} ago: “{what}”. Nothing was saved. "
+    "The page now shows the incident as it is: check your entry and submit again."
+)
+CHANGED_MEANWHILE_UNKNOWN = (
+    "This changed while you had the page open. Nothing was saved. The page now shows the incident as it "
+    "is: check your entry and submit again."
+)
 UPDATE_PROGRESS_REQUIRED = "Say what you know or what has been done: the update's progress cannot be empty."
 NOTE_REQUIRED = "A note cannot be empty."
 ALREADY_RESOLVED = "This incident is resolved. Reopen it first."

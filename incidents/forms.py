@@ -21,6 +21,14 @@ class Form(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+class StartsFromIncident(Form):
+    """A form whose fields start from the incident's state. `seen` carries a fingerprint of that
+    state as the page showed it (selectors.incident_form_state), so a change someone else made
+    meanwhile is caught instead of silently overwritten. Without it (a script) nothing is checked."""
+
+    seen = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
 class LocalDateTimeInput(forms.DateTimeInput):
     """A browser date-time picker; the value is read in the viewer's time zone."""
 
@@ -107,14 +115,14 @@ class DeclareForm(ImpactFields):
             self.fields["title"].widget.attrs["autofocus"] = True
 
 
-class ImpactForm(ImpactFields):
+class ImpactForm(StartsFromIncident, ImpactFields):
     title = forms.CharField(max_length=200, error_messages={"required": errors.TITLE_REQUIRED})
     summary = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
     field_order = ["title", "summary"]
 
 
-class StatusUpdateForm(Form):
+class StatusUpdateForm(StartsFromIncident):
     status = forms.ChoiceField(choices=IncidentStatus.choices)
     progress = forms.CharField(
         label="What we know / progress",
@@ -139,16 +147,16 @@ class StatusUpdateForm(Form):
     )
 
 
-class SeverityForm(Form):
+class SeverityForm(StartsFromIncident):
     severity = SeverityChoiceField(queryset=SeverityPolicy.objects.order_by("rank"), empty_label=None)
     reason = forms.CharField(required=False, max_length=500)
 
 
-class StatusForm(Form):
+class StatusForm(StartsFromIncident):
     status = forms.ChoiceField(choices=IncidentStatus.choices)
 
 
-class RolesForm(Form):
+class RolesForm(StartsFromIncident):
     lead = PersonChoiceField(
         queryset=people(), label="Incident lead", error_messages={"required": errors.LEAD_REQUIRED}
     )
@@ -177,7 +185,7 @@ class MilestoneForm(Form):
     at = forms.DateTimeField(label="At", widget=LocalDateTimeInput())
 
 
-class SnoozeForm(Form):
+class SnoozeForm(StartsFromIncident):
     minutes = forms.IntegerField(
         min_value=1, label="Push by (minutes)", widget=forms.NumberInput(attrs={"placeholder": "10"})
     )

@@ -1,6 +1,8 @@
 """Reads that span relations. Each returns what a page needs in a fixed number of queries."""
 
+import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cached_property
 
 from django.db.models import Q, QuerySet
@@ -93,3 +95,70 @@ def incident_timeline(
             events = events.filter(Q(occurred_at__lt=anchor) | Q(occurred_at=anchor, pk__lt=before))
     stamps = list(events.order_by("-occurred_at", "-id").values_list("pk", "starred")[: limit + 1])
     return TimelinePage(stamps=stamps[:limit], has_more=len(stamps) > limit)
+
+
+def _responder_ids(incident: Incident) -> list[int]:
+    return sorted(incident.responders.values_list("pk", flat=True))
+
+
+def _impact_state(incident: Incident) -> tuple:
+    return (
+        incident.title,
+        incident.summary,
+        incident.affected_users_count,
+        None if incident.affected_users_percent is None else str(incident.affected_users_percent),
+        sorted(incident.affected_services.values_list("pk", flat=True)),
+        incident.business_impact,
+        incident.data_integrity_concern,
+        incident.security_concern,
+    )
+
+
+# The incident forms whose fields start from the incident's state: what that state is, and the
+# timeline kinds that change it. A form carries a fingerprint of the state its page showed, so a
+# change someone made meanwhile is caught before the form overwrites it.
+FORM_STATES: dict[str, tuple] = {
+    "severity": (lambda incident: (incident.severity_id,), (EventKind.SEVERITY_CHANGED,)),
+    "status": (lambda incident: (incident.status,), (EventKind.STATUS_CHANGED,)),
+    "update": (lambda incident: (incident.status,), (EventKind.STATUS_CHANGED,)),
+    "roles": (
+        lambda incident: (incident.lead_id, incident.comms_lead_id, _responder_ids(incident)),
+        (EventKind.ROLE_ASSIGNED,),
+    ),
+    "impact": (_impact_state, (EventKind.IMPACT_CHANGED,)),
+    "snooze": (
+        lambda incident: (incident.next_update_due_at and incident.next_update_due_at.isoformat(),),
+        (EventKind.UPDATE_SNOOZED, EventKind.STATUS_UPDATE, EventKind.SEVERITY_CHANGED, EventKind.STATUS_CHANGED),
+    ),
+}
+
+
+def incident_form_state(*, incident: Incident, form: str) -> str:
+    """A short fingerprint of what the incident form `form` starts from."""
+    state, _kinds = FORM_STATES[form]
+    return hashlib.sha256(repr(state(incident)).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class UnseenChange:
+    """What a form's page did not show: the newest timeline event that changed it, if any."""
+
+    event: TimelineEvent | None
+
+
+def incident_change_unseen(*, incident: Incident, form: str, seen: str) -> UnseenChange | None:
+    """Whether what `form` starts from changed since a page showed it as `seen`. Called in a
+    transaction: the incident's row stays locked until the form's change commits, so no change
+    can slip in between this check and that one."""
+    locked = Incident.objects.select_for_update().get(pk=incident.pk)
+    if incident_form_state(incident=locked, form=form) == seen:
+        return None
+    _state, kinds = FORM_STATES[form]
+    # Newest first along the incident's timeline index; these kinds are never backdated.
+    event = (
+        TimelineEvent.objects.filter(incident=locked, kind__in=kinds)
+        .select_related("actor")
+        .order_by("-occurred_at", "-id")
+        .first()
+    )
+    return UnseenChange(event)

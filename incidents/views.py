@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
@@ -21,6 +22,7 @@ from django_htmx.middleware import HtmxDetails
 
 from config.forms import service_errors_apply
 from incidents import errors, pages, selectors, services
+from incidents.formatting import humanize_delta
 from incidents.forms import (
     DeclareForm,
     ImpactForm,
@@ -127,9 +129,14 @@ def declare(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template_name, {"form": form}, status=INVALID)
 
 
+def _seen(incident: Incident, form: str) -> str:
+    return selectors.incident_form_state(incident=incident, form=form)
+
+
 def _impact_form(incident: Incident) -> ImpactForm:
     return ImpactForm(
         initial={
+            "seen": _seen(incident, "impact"),
             "title": incident.title,
             "summary": incident.summary,
             "affected_users_count": incident.affected_users_count,
@@ -145,6 +152,7 @@ def _impact_form(incident: Incident) -> ImpactForm:
 def _roles_form(incident: Incident) -> RolesForm:
     return RolesForm(
         initial={
+            "seen": _seen(incident, "roles"),
             "lead": incident.lead,
             "comms_lead": incident.comms_lead,
             "responders": list(incident.responders.all()),
@@ -158,7 +166,7 @@ EDITORS: dict[str, Callable[[Incident], Form]] = {
     "impact": _impact_form,
     "roles": _roles_form,
     "milestone": lambda incident: MilestoneForm(),
-    "snooze": lambda incident: SnoozeForm(),
+    "snooze": lambda incident: SnoozeForm(initial={"seen": _seen(incident, "snooze")}),
 }
 # htmx target → the partial that answers it.
 FRAGMENTS = {
@@ -243,11 +251,18 @@ def _detail_context(
     if responder:
         bound = bound or {}
         context.update(
-            update_form=bound.get("update") or StatusUpdateForm(initial={"status": incident.status}),
+            update_form=bound.get("update")
+            or StatusUpdateForm(initial={"status": incident.status, "seen": _seen(incident, "update")}),
             note_form=bound.get("note") or NoteForm(),
-            severity_form=bound.get("severity") or SeverityForm(initial={"severity": incident.severity}),
+            severity_form=bound.get("severity")
+            or SeverityForm(initial={"severity": incident.severity, "seen": _seen(incident, "severity")}),
             status_form=bound.get("status")
-            or StatusForm(initial={"status": incident.status if incident.is_active else IncidentStatus.INVESTIGATING}),
+            or StatusForm(
+                initial={
+                    "status": incident.status if incident.is_active else IncidentStatus.INVESTIGATING,
+                    "seen": _seen(incident, "status"),
+                }
+            ),
         )
         wanted = request.GET.get("edit")
         for name, make in EDITORS.items():
@@ -300,10 +315,24 @@ def _mutation(
     incident = selectors.incident_get(reference=reference)
     form = form_class(request.POST)
     if form.is_valid():
+        seen = form.cleaned_data.pop("seen", "")
         try:
-            apply(incident, form.cleaned_data)
+            with transaction.atomic():
+                unseen = seen and selectors.incident_change_unseen(incident=incident, form=form_key, seen=seen)
+                if unseen:
+                    raise ValidationError(_changed_meanwhile(unseen))
+                apply(incident, form.cleaned_data)
         except ValidationError as error:
             service_errors_apply(form, error)
+            if unseen:
+                # Shown again as typed, against the incident as it is now: sent again, it applies.
+                incident = selectors.incident_get(reference=reference)
+                form.data = form.data.copy()
+                form.data["seen"] = selectors.incident_form_state(incident=incident, form=form_key)
+                event = unseen.event
+                if form_key == "update" and event and form.data.get("status") == event.data.get("from"):
+                    # The update's status was the page's preset, which the change left behind.
+                    form.data["status"] = incident.status
         else:
             if not request.htmx:
                 messages.success(request, success)
@@ -316,6 +345,16 @@ def _mutation(
     if request.htmx:
         template_name += "#incident-body"
     return render(request, template_name, _detail_context(request, incident, {form_key: form}), status=INVALID)
+
+
+def _changed_meanwhile(unseen: selectors.UnseenChange) -> str:
+    event = unseen.event
+    if event is None:
+        return errors.CHANGED_MEANWHILE_UNKNOWN
+    who = (event.actor.get_full_name() or event.actor.get_username()) if event.actor else "Incident Desk"
+    return errors.CHANGED_MEANWHILE.format(
+        who=who, ago=humanize_delta(timezone.now() - event.recorded_at), what=event.text
+    )
 
 
 @login_required

@@ -1,3 +1,4 @@
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -542,3 +543,95 @@ def test_an_update_posted_after_someone_resolved_the_incident_is_refused_and_kep
     assert "Error rate back to baseline in all EU regions" in body  # nothing typed is lost
     incident.refresh_from_db()
     assert incident.status == "resolved"
+
+
+# --- forms sent from a page that missed someone else's change --------------------------------
+
+
+def seen_in(body: str, action: str) -> str:
+    """The `seen` fingerprint of the form on `body` that posts to `action`, as a browser sends it."""
+    form = body[body.index(f'action="{action}"') :]
+    form = form[: form.index("</form>")]
+    match = re.search(r'name="seen" value="([0-9a-f]+)"', form)
+    assert match, f"no seen field in the form posting to {action}"
+    return match.group(1)
+
+
+def test_an_update_from_a_page_that_missed_a_status_change_is_refused_and_kept(responder_client, responder):
+    incident = declare_incident(declared_by=responder)
+    page = responder_client.get(url("detail", incident)).content.decode()
+    colleague = UserFactory(role="responder", first_name="Bob", last_name="Lee")
+    services.incident_status_change(incident=incident, status="identified", actor=colleague)
+
+    # The form still says Investigating, as its page did; posting it would move the status back.
+    data = {"progress": "Rolled back the 14:02 deploy", "status": "investigating", "visibility": "internal"}
+    action = url("update_post", incident)
+    response = responder_client.post(action, {**data, "seen": seen_in(page, action)}, **HTMX)
+    body = response.content.decode()
+    assert response.status_code == 422
+    assert "While you had this page open, Bob Lee made a change" in body
+    assert escape("“Status changed from Investigating to Identified”") in body
+    assert "Rolled back the 14:02 deploy" in body  # nothing typed is lost
+    # Its status, left at the page's preset, now presets the status the incident has.
+    assert re.search(r'<option value="identified" selected>', body[body.index('id="update-form"') :])
+    incident.refresh_from_db()
+    assert incident.status == "identified"
+    assert not incident.status_updates.exists()
+
+    # Sent again from the form as it came back, it is taken: its page now showed the change.
+    response = responder_client.post(action, {**data, "status": "identified", "seen": seen_in(body, action)}, **HTMX)
+    assert response.status_code == 200
+    assert incident.status_updates.get().progress == "Rolled back the 14:02 deploy"
+
+
+def test_an_update_whose_status_was_chosen_keeps_it_when_refused(responder_client, responder):
+    incident = declare_incident(declared_by=responder)
+    page = responder_client.get(url("detail", incident)).content.decode()
+    services.incident_status_change(incident=incident, status="identified", actor=UserFactory(role="responder"))
+    action = url("update_post", incident)
+    data = {"progress": "Fix deployed", "status": "monitoring", "visibility": "internal", "seen": seen_in(page, action)}
+    body = responder_client.post(action, data).content.decode()
+    assert re.search(r'<option value="monitoring" selected>', body[body.index('id="update-form"') :])
+
+
+def test_a_severity_change_from_a_page_that_missed_another_is_refused(responder_client, responder):
+    incident = declare_incident(declared_by=responder, severity="SEV2")
+    page = responder_client.get(url("detail", incident)).content.decode()
+    services.incident_severity_change(
+        incident=incident, severity=SeverityPolicy.objects.get(key="SEV1"), actor=UserFactory(role="responder")
+    )
+    action = url("severity_change", incident)
+    sev3 = SeverityPolicy.objects.get(key="SEV3")
+    response = responder_client.post(action, {"severity": sev3.pk, "reason": "", "seen": seen_in(page, action)})
+    assert response.status_code == 422
+    assert escape("“Raised severity from SEV2 to SEV1”") in response.content.decode()
+    incident.refresh_from_db()
+    assert incident.severity.key == "SEV1"
+
+
+def test_roles_saved_from_an_editor_that_missed_a_new_responder_are_refused(responder_client, responder):
+    incident = declare_incident(declared_by=responder)
+    editor = responder_client.get(url("detail", incident) + "?edit=roles", **HTMX).content.decode()
+    newcomer = UserFactory(role="responder", first_name="Ana", last_name="Ruiz")
+    services.incident_roles_assign(incident=incident, actor=newcomer, responders=[newcomer])
+
+    action = url("roles_assign", incident)
+    response = responder_client.post(
+        action, {"lead": responder.pk, "comms_lead": "", "responders": [], "seen": seen_in(editor, action)}
+    )
+    assert response.status_code == 422
+    assert "made a change" in response.content.decode()
+    assert list(incident.responders.all()) == [newcomer]  # not dropped by a form that never showed her
+
+
+def test_a_change_elsewhere_on_the_incident_does_not_hold_up_a_form(responder_client, responder):
+    incident = declare_incident(declared_by=responder)
+    page = responder_client.get(url("detail", incident)).content.decode()
+    services.incident_note_add(incident=incident, author=responder, text="Paged the database team")
+    services.incident_update_post(incident=incident, author=responder, progress="Still looking")
+
+    action = url("status_change", incident)
+    response = responder_client.post(action, {"status": "identified", "seen": seen_in(page, action)})
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert incident.status == "identified"
