@@ -339,12 +339,14 @@ def _mutation(
                 return redirect(incident)
             incident = selectors.incident_get(reference=reference)
             context = _detail_context(request, incident)
-            context["flash"] = success
+            context.update(flash=success, answering_form=True)
             return render(request, "incidents/incident_detail.html#incident-body", context)
     template_name = "incidents/incident_detail.html"
+    context = _detail_context(request, incident, {form_key: form})
     if request.htmx:
         template_name += "#incident-body"
-    return render(request, template_name, _detail_context(request, incident, {form_key: form}), status=INVALID)
+        context["answering_form"] = True
+    return render(request, template_name, context, status=INVALID)
 
 
 def _changed_meanwhile(unseen: selectors.UnseenChange) -> str:

@@ -51,6 +51,13 @@ def test_import_find_attach_and_work_a_runbook(page, new_page, expect, log_in, s
 
     results.get_by_role("button", name=f"Attach [Incident/Task Name] to {incident.reference}").click()
     page.wait_for_url(f"{e2e_db}{incident.get_absolute_url()}")
+    messages = page.locator("#page-messages .message")
+    expect(messages).to_have_text(["Runbook '[Incident/Task Name]' attached; its steps are the checklist."])
+    # The next change made on the page says what it did, and only that.
+    note = page.locator(f"form[action='{incident.get_absolute_url()}notes/']")
+    note.get_by_label("Note").fill("Checking the pods first")
+    note.get_by_role("button", name="Add note").click()
+    expect(messages).to_have_text(["Note added to the timeline."])
     checklist = page.locator("section.checklist-card")
     expect(checklist.locator("[data-progress]")).to_have_text("0 of 3 steps recorded")
 
