@@ -80,7 +80,7 @@ def test_declare_update_escalate_resolve(page, expect, log_in, screenshot, e2e_d
 
     timeline = page.locator("#timeline")
     expect(timeline.locator(".status-update").first).to_contain_text("Rolled back deploy 4711")
-    expect(page.locator("#incident-body .messages")).to_contain_text("Status update posted.")
+    expect(page.locator("#page-messages .messages")).to_contain_text("Status update posted.")
     expect(page.locator("#update-form textarea[name='progress']")).to_have_value("")
     assert _still_marked(page), "posting the update reloaded the page"
 
