@@ -11,8 +11,9 @@ uses the Redis database of REDIS_URL. Everything talks to 127.0.0.1 only; other 
 1. Fixture, through the services: users, SEV2 with a 1-minute cadence, its webhook channel pointing
    at a local receiver and the admin group as escalation contacts; then `--incidents` incidents
    declared 125 s in the past (time-machine, this process only), so all three ladder steps are due.
-   Each incident owes 6 emails (step 1: lead and comms lead; step 2: those two and a responder;
-   step 3: the escalation contact) and 2 webhook posts (the declaration, step 2).
+   Each incident owes 8 emails (on declaration: its comms lead and responder are told their roles;
+   step 1: lead and comms lead; step 2: those two and the responder; step 3: the escalation
+   contact) and 2 webhook posts (the declaration, step 2).
 2. A Celery worker with embedded beat (sweep every second) delivering to an aiosmtpd SMTP server
    and an HTTP webhook receiver, each taking `--receiver-delay` to accept a message, so delivery
    is still going on while the faults come. Each receiver runs in a process of its own
@@ -69,7 +70,7 @@ RESULTS_DIR = BASE_DIR / "bench" / "results"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
 BENCH_ENV_FLAG = "INCIDENT_DESK_BENCH_ENV"
-EMAILS_PER_INCIDENT = 6
+EMAILS_PER_INCIDENT = 8
 WEBHOOKS_PER_INCIDENT = 2
 
 

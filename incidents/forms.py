@@ -1,9 +1,14 @@
+from collections.abc import Iterable
+
 from django import forms
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.forms.renderers import TemplatesSetting
+from django.utils import timezone
 
 from incidents import errors
-from incidents.models import IncidentStatus, Service, SeverityPolicy, UpdateVisibility
+from incidents.models import Incident, IncidentStatus, Service, SeverityPolicy, UpdateVisibility
+from incidents.permissions import responders_q
 from incidents.services import MILESTONES
 
 User = get_user_model()
@@ -28,6 +33,10 @@ class StartsFromIncident(Form):
 
     seen = forms.CharField(required=False, widget=forms.HiddenInput)
 
+    def __init__(self, *args, incident: Incident | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.incident = incident
+
 
 class LocalDateTimeInput(forms.DateTimeInput):
     """A browser date-time picker; the value is read in the viewer's time zone."""
@@ -48,8 +57,14 @@ class PeopleChoiceField(forms.ModelMultipleChoiceField):
         return user.get_full_name() or user.get_username()
 
 
-def people():
-    return User.objects.filter(is_active=True).order_by("first_name", "last_name", "username")
+def people(*, keeping: Iterable[int] = ()):
+    """Who a role can go to: active users who may respond (not read-only viewers, not the Alerts
+    account), and whoever in `keeping` holds one already, so a form can show and keep them."""
+    return (
+        User.objects.filter(Q(is_active=True) & responders_q() | Q(pk__in=list(keeping)))
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
 
 
 class SeverityChoiceField(forms.ModelChoiceField):
@@ -105,6 +120,13 @@ class DeclareForm(ImpactFields):
     comms_lead = PersonChoiceField(queryset=people(), required=False, label="Comms lead", empty_label="Nobody yet")
 
     field_order = ["title", "severity", "summary", "detected_at", "lead", "comms_lead"]
+
+    def clean_detected_at(self):
+        # The service refuses it too; said here as well, the form's check-as-you-type shows it.
+        detected_at = self.cleaned_data["detected_at"]
+        if detected_at is not None and detected_at > timezone.now():
+            raise forms.ValidationError(errors.DETECTED_IN_FUTURE)
+        return detected_at
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -165,8 +187,11 @@ class RolesForm(StartsFromIncident):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        incident, holders = self.incident, []
+        if incident is not None:
+            holders = [incident.lead_id, incident.comms_lead_id, *(user.pk for user in incident.responders.all())]
         for name in ("lead", "comms_lead", "responders"):
-            self.fields[name].queryset = people()
+            self.fields[name].queryset = people(keeping=[pk for pk in holders if pk is not None])
 
 
 class NoteForm(Form):

@@ -27,3 +27,13 @@ def can_respond(user: User | AnonymousUser) -> bool:
         )
         user._can_respond = cached
     return cached
+
+
+def responders_q() -> Q:
+    """Users who may act on incidents, as a filter on users: the people a role can go to."""
+    app_label, codename = RESPOND_PERMISSION.split(".")
+    return (
+        Q(is_superuser=True)
+        | Q(user_permissions__content_type__app_label=app_label, user_permissions__codename=codename)
+        | Q(groups__permissions__content_type__app_label=app_label, groups__permissions__codename=codename)
+    )

@@ -173,6 +173,7 @@ def incident_declare(
     _validate_impact(percent=affected_users_percent, count=affected_users_count)
     _validate_lengths(Incident, title=title)
     lead = lead or declared_by
+    responders = list(responders)
     incident = Incident.objects.create(
         title=title,
         summary=summary.strip(),
@@ -192,7 +193,7 @@ def incident_declare(
     _plan_next_update(incident, anchor=now)
     incident.save(update_fields=PLAN_FIELDS)
     incident.affected_services.set(list(affected_services))
-    incident.responders.set(list(responders))
+    incident.responders.set(responders)
     _event(
         incident=incident,
         kind=EventKind.DECLARED,
@@ -213,6 +214,12 @@ def incident_declare(
             data={"milestone": "detected_at", "at": detected_at.isoformat()},
         )
     _stakeholders_notify(incident=incident, occasion="declared", now=now)
+    _assignees_notify(
+        incident=incident,
+        actor=declared_by,
+        now=now,
+        assigned=[(lead, "lead"), (comms_lead, "comms_lead"), *((user, "responder") for user in responders)],
+    )
     return incident
 
 
@@ -383,11 +390,13 @@ def incident_roles_assign(
     elif comms_lead is not None:
         wanted_roles["comms_lead"] = comms_lead
     changed_fields = []
+    assigned: list[tuple[AbstractBaseUser | None, str]] = []
     for field, new in wanted_roles.items():
         if getattr(incident, f"{field}_id") == (new.pk if new else None):
             continue
         setattr(incident, field, new)
         changed_fields.append(field)
+        assigned.append((new, field))
         _event(
             incident=incident,
             kind=EventKind.ROLE_ASSIGNED,
@@ -419,6 +428,8 @@ def incident_roles_assign(
                 text="Responders " + "; ".join(parts),
                 data={"role": "responders", "added": [u.pk for u in added], "removed": sorted(removed)},
             )
+            assigned += [(user, "responder") for user in added]
+    _assignees_notify(incident=incident, actor=actor, now=now, assigned=assigned)
     return incident
 
 
@@ -630,6 +641,61 @@ def _cadence_sentence(incident: Incident) -> str:
         f"Updates will be provided every {humanize_delta(cadence)}. "
         f"Next update by {utc_clock(incident.next_update_due_at)}."
     )
+
+
+_ASSIGNED_ROLES = {"lead": "the incident lead", "comms_lead": "the comms lead", "responder": "a responder"}
+
+
+def _assignees_notify(
+    *,
+    incident: Incident,
+    actor: AbstractBaseUser,
+    now: datetime,
+    assigned: Iterable[tuple[AbstractBaseUser | None, str]],
+) -> None:
+    """Tell each person given a role on the incident by someone else, so nobody finds out
+    they lead an incident from the dashboard. Through their own channels, not the incident's."""
+    roles_of: dict[int, tuple[AbstractBaseUser, list[str]]] = {}
+    for user, role in assigned:
+        if user is not None and user.pk != actor.pk:
+            roles_of.setdefault(user.pk, (user, []))[1].append(_ASSIGNED_ROLES[role])
+    if not roles_of:
+        return
+    severity = incident.severity
+    url = _incident_url(incident)
+    outgoing = []
+    for user, roles in roles_of.values():
+        roles_text = " and ".join(roles)
+        lines = [
+            f"You are now {roles_text} on {incident.reference}, assigned by {_user_label(actor)}.",
+            "",
+            f"{incident.reference} {incident.title}",
+            f"Severity: {severity.key} {severity.name}",
+            f"Status: {incident.get_status_display()}",
+            f"Impact: {incident.business_impact or incident.summary or 'Being assessed'}",
+            f"Incident Lead: {_user_label(incident.lead)}",
+            _cadence_sentence(incident) if incident.is_active else "The incident is resolved.",
+            "",
+            url,
+        ]
+        outgoing.append(
+            Outgoing(
+                dedup_key=f"incident:{incident.pk}:assigned:{user.pk}:{now.isoformat()}",
+                topic=incident.reference,
+                subject=f"[{severity.key}] {incident.reference}: you are now {roles_text}",
+                body_text="\n".join(lines),
+                link=url,
+                payload={
+                    "event": "incident.role_assigned",
+                    "incident_id": incident.pk,
+                    "reference": incident.reference,
+                    "severity": severity.key,
+                    "roles": roles,
+                },
+                recipients=[user],
+            )
+        )
+    notification_services.messages_send(outgoing=outgoing, now=now)
 
 
 _STAKEHOLDER_HEADINGS = {

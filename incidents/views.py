@@ -31,6 +31,7 @@ from incidents.forms import (
     RolesForm,
     SeverityForm,
     SnoozeForm,
+    StartsFromIncident,
     StatusForm,
     StatusUpdateForm,
 )
@@ -151,12 +152,13 @@ def _impact_form(incident: Incident) -> ImpactForm:
 
 def _roles_form(incident: Incident) -> RolesForm:
     return RolesForm(
+        incident=incident,
         initial={
             "seen": _seen(incident, "roles"),
             "lead": incident.lead,
             "comms_lead": incident.comms_lead,
             "responders": list(incident.responders.all()),
-        }
+        },
     )
 
 
@@ -313,7 +315,8 @@ def _mutation(
     comes back in its form with the reason, so nothing typed is lost."""
     _require_responder(request)
     incident = selectors.incident_get(reference=reference)
-    form = form_class(request.POST)
+    given = {"incident": incident} if issubclass(form_class, StartsFromIncident) else {}
+    form = form_class(request.POST, **given)
     if form.is_valid():
         seen = form.cleaned_data.pop("seen", "")
         try:

@@ -21,6 +21,17 @@ def _absolute(value: datetime) -> str:
     return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
+@register.filter
+def as_datetime(value: str | datetime | None) -> datetime | None:
+    """A time kept as ISO 8601 text (in an event's data) as a datetime, for {% when %}."""
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
 @register.simple_tag
 def when(value: datetime | None, style: str = "relative") -> str:
     """A time in the viewer's zone. style="relative" shows '12 min ago' with the absolute time on

@@ -17,7 +17,7 @@ from config.celery import app as celery_app
 from incidents import errors, services
 from incidents.models import EventKind, IncidentStatus, Reminder, ReminderStep, SeverityPolicy
 from notifications import services as notification_services
-from notifications.models import Channel, Delivery, DeliveryStatus
+from notifications.models import Channel, Delivery, DeliveryStatus, Message
 from tests.factories import UserFactory, declare_incident
 
 pytestmark = pytest.mark.django_db
@@ -54,12 +54,16 @@ def people(db):
 @pytest.fixture
 def sev2_incident(people):
     with time_machine.travel(T0, tick=False):
-        return declare_incident(
+        incident = declare_incident(
             severity="SEV2",
             declared_by=people["lead"],
             comms_lead=people["comms"],
             responders=[people["responder"]],
         )
+    # These tests count the ladder's messages; the comms lead's and responder's notices of their
+    # roles are tested on their own (test_people_given_a_role_by_someone_else_are_told_so).
+    Message.objects.filter(payload__event="incident.role_assigned").delete()
+    return incident
 
 
 def test_nothing_is_sent_before_the_update_is_due(sev2_incident):
@@ -359,9 +363,11 @@ def test_reminders_go_out_by_email_and_webhook_after_commit(
     assert len(handler.received) == 1
     assert handler.received[0]["body"]["text"].startswith(f"*[SEV2] {sev2_incident.reference} status update overdue")
     assert handler.received[0]["headers"]["Idempotency-Key"].startswith("incident-desk-delivery-")
-    assert Delivery.objects.filter(status=DeliveryStatus.PENDING).count() == 0
+    reminders = Delivery.objects.filter(message__payload__event="incident.update_reminder")
+    assert reminders.count() == 11  # 2 due + 3 overdue, each in-app and by email, and the webhook
+    assert reminders.filter(status=DeliveryStatus.PENDING).count() == 0
     # Running every task again sends nothing twice.
-    for delivery in Delivery.objects.all():
+    for delivery in reminders:
         assert notification_services.delivery_attempt(delivery_id=delivery.pk).outcome == "already"
     assert len(handler.received) == 1
 
@@ -457,3 +463,40 @@ def test_reminder_rows_are_unique_per_due_time_and_step(sev2_incident):
     sweep_at(due)
     with pytest.raises(IntegrityError), transaction.atomic():
         Reminder.objects.create(incident=sev2_incident, due_at=due, step=ReminderStep.DUE, sent_at=due)
+
+
+# --- people given a role -----------------------------------------------------------------------
+
+
+def inbox_subjects(user) -> list[str]:
+    return list(
+        Delivery.objects.filter(recipient=user, channel=Channel.IN_APP)
+        .order_by("id")
+        .values_list("message__subject", flat=True)
+    )
+
+
+def test_people_given_a_role_by_someone_else_are_told_so(people):
+    newcomer = UserFactory(role="responder", email="ana@example.com")
+    incident = declare_incident(severity="SEV1", declared_by=people["responder"], lead=people["lead"])
+    assert inbox_subjects(people["lead"]) == [f"[SEV1] {incident.reference}: you are now the incident lead"]
+
+    services.incident_roles_assign(
+        incident=incident, actor=people["lead"], comms_lead=people["comms"], responders=[newcomer]
+    )
+    assert inbox_subjects(people["comms"]) == [f"[SEV1] {incident.reference}: you are now the comms lead"]
+    assert inbox_subjects(newcomer) == [f"[SEV1] {incident.reference}: you are now a responder"]
+    body = Delivery.objects.get(recipient=newcomer, channel=Channel.EMAIL).message.body_text
+    assert f"You are now a responder on {incident.reference}, assigned by" in body
+    assert incident.get_absolute_url() in body
+
+    # Saving the same roles again tells nobody anything new; nor does taking a role yourself.
+    services.incident_roles_assign(incident=incident, actor=people["lead"], responders=[newcomer])
+    services.incident_roles_assign(incident=incident, actor=people["boss"], lead=people["boss"])
+    assert len(inbox_subjects(newcomer)) == 1
+    assert inbox_subjects(people["boss"]) == []
+
+
+def test_whoever_declares_and_leads_is_not_told_of_their_own_role(people):
+    declare_incident(severity="SEV2", declared_by=people["lead"])
+    assert not [s for s in inbox_subjects(people["lead"]) if "you are now" in s]

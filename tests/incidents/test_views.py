@@ -240,6 +240,15 @@ def test_inline_validation_answers_with_error_texts_only_for_filled_fields(respo
     assert Incident.objects.count() == 0
 
 
+def test_inline_validation_flags_a_detected_time_in_the_future_as_it_is_typed(responder_client):
+    responder_client.cookies["tz"] = "Europe/Berlin"
+    with time_machine.travel(T0, tick=False):  # 15:00 in Berlin
+        late = responder_client.post(url("declare"), {"_validate": "1", "detected_at": "2026-03-02T15:30"}, **HTMX)
+        earlier = responder_client.post(url("declare"), {"_validate": "1", "detected_at": "2026-03-02T14:30"}, **HTMX)
+    assert errors.DETECTED_IN_FUTURE in late.content.decode()
+    assert errors.DETECTED_IN_FUTURE not in earlier.content.decode()
+
+
 # --- working an incident ----------------------------------------------------------------------
 
 
@@ -355,6 +364,34 @@ def test_roles_and_milestones_through_the_browser(responder_client):
     incident.refresh_from_db()
     assert incident.comms_lead == comms
     assert incident.acknowledged_at == datetime(2026, 3, 2, 14, 5, tzinfo=UTC)
+
+
+def options_of(body: str, name: str) -> set[str]:
+    select = body[body.index(f'name="{name}"') :]
+    select = select[: select.index("</select>")]
+    return set(re.findall(r'<option value="[^"]+"[^>]*>([^<]+)</option>', select))
+
+
+def test_roles_go_only_to_people_who_may_respond(responder_client, responder):
+    UserFactory(role="viewer", first_name="Val", last_name="Viewer")
+    UserFactory(role="responder", first_name="Rita", last_name="Responder")
+    # No role, as the alerts integration makes it.
+    alerts_account = UserFactory(username="alerts", first_name="Alerts", last_name="")
+    declare_page = responder_client.get(url("declare")).content.decode()
+    assert "Rita Responder" in options_of(declare_page, "lead")
+    assert not {"Val Viewer", "Alerts"} & options_of(declare_page, "lead")
+
+    # An incident the Alerts account opened and still leads: its editor shows and keeps that lead.
+    incident = declare_incident(declared_by=alerts_account)
+    editor = responder_client.get(url("detail", incident) + "?edit=roles").content.decode()
+    assert f'<option value="{alerts_account.pk}" selected>Alerts</option>' in editor
+    assert "Val Viewer" not in options_of(editor, "responders")
+    response = responder_client.post(
+        url("roles_assign", incident), {"lead": alerts_account.pk, "comms_lead": responder.pk, "responders": []}
+    )
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert (incident.lead, incident.comms_lead) == (alerts_account, responder)
 
 
 def test_impact_edit_records_the_change(responder_client):
@@ -635,3 +672,17 @@ def test_a_change_elsewhere_on_the_incident_does_not_hold_up_a_form(responder_cl
     assert response.status_code == 302
     incident.refresh_from_db()
     assert incident.status == "identified"
+
+
+def test_a_pushed_update_shows_its_new_due_time_in_the_viewers_zone(responder_client, responder):
+    with time_machine.travel(T0, tick=False):
+        incident = declare_incident(declared_by=responder, severity="SEV2")
+        services.incident_update_snooze(incident=incident, actor=responder, minutes=20, reason="Vendor call at 15:00")
+        responder_client.cookies["tz"] = "Asia/Tokyo"
+        body = responder_client.get(url("detail", incident)).content.decode()
+    # Due 14:30 UTC, pushed to 14:50 UTC: 23:50 in Tokyo.
+    row = body[body.index('class="event event-update_snoozed') :]
+    row = row[: row.index("</li>")]
+    assert "Next update pushed by 20 min to" in row
+    assert ">23:50</time>" in row
+    assert "UTC" not in row
