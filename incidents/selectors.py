@@ -97,6 +97,18 @@ def incident_timeline(
     return TimelinePage(stamps=stamps[:limit], has_more=len(stamps) > limit)
 
 
+def incident_page_state(*, incident: Incident) -> str:
+    """A short fingerprint of everything the incident's panels show of the incident itself: its
+    fields, responders and affected services (as incident_get loads them). The page compares
+    the one its live header brings every 15 s with the one it was drawn from (static/js/app.js)."""
+    state = (
+        [getattr(incident, field.attname) for field in Incident._meta.concrete_fields],
+        sorted(user.pk for user in incident.responders.all()),
+        sorted(service.pk for service in incident.affected_services.all()),
+    )
+    return hashlib.sha256(repr(state).encode()).hexdigest()[:16]
+
+
 def _responder_ids(incident: Incident) -> list[int]:
     return sorted(incident.responders.values_list("pk", flat=True))
 

@@ -172,6 +172,7 @@ EDITORS: dict[str, Callable[[Incident], Form]] = {
 }
 # htmx target → the partial that answers it.
 FRAGMENTS = {
+    "incident-body": "incident-body",
     "timeline": "timeline",
     "timeline-more": "timeline-page",
     "incident-live": "incident-live",
@@ -249,6 +250,7 @@ def _detail_context(
         and incident.severity.update_cadence_minutes is not None
         and (request.user.pk == incident.lead_id or request.user.is_superuser),
         "statuses": IncidentStatus.choices,
+        "page_state": selectors.incident_page_state(incident=incident),
     }
     if responder:
         bound = bound or {}

@@ -75,6 +75,39 @@
     }
   });
 
+  // A field the reader has changed from what the page drew.
+  function edited(field) {
+    if (field.type === "hidden" || field.type === "submit" || field.tagName === "BUTTON") return false;
+    if (field.type === "checkbox" || field.type === "radio") return field.checked !== field.defaultChecked;
+    if (field.tagName === "SELECT") {
+      return Array.prototype.some.call(field.options, function (option) {
+        return option.selected !== option.defaultSelected;
+      });
+    }
+    return field.value !== field.defaultValue;
+  }
+
+  // Whether the reader is in the middle of something on the incident page: typing, an editor or
+  // a checklist step open, a form changed, older timeline events loaded.
+  function busy(body) {
+    if (body.contains(document.activeElement) && typing(document.activeElement)) return true;
+    if (body.querySelector(".editor form, details[open]:not(.timeline-filter), #timeline .older")) return true;
+    return Array.prototype.some.call(body.querySelectorAll("form"), function (form) {
+      return Array.prototype.some.call(form.elements, edited);
+    });
+  }
+
+  // The live header (polled every 15 s) says when someone else changed the incident: redraw its
+  // panels (roles, impact, controls, milestones) unless the reader is busy there; the next poll
+  // tries again. A form sent from a page that missed a change is refused by the server anyway.
+  function redrawIfChanged() {
+    var body = document.getElementById("incident-body");
+    var live = document.getElementById("incident-live");
+    if (!window.htmx || !body || !live || !live.dataset.state || live.dataset.state === body.dataset.state) return;
+    if (busy(body)) return;
+    htmx.ajax("GET", window.location.pathname + window.location.search, { target: "#incident-body", swap: "outerHTML" });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     if (window.htmx) {
       // Refused input comes back with 422 and the form with its reasons: show it.
@@ -90,6 +123,7 @@
   });
   document.addEventListener("htmx:afterSettle", function (event) {
     tick();
+    if (event.detail.elt && event.detail.elt.id === "incident-live") redrawIfChanged();
     // A refused form comes back with its reasons: put the cursor on the first field to fix.
     if (event.detail.xhr && event.detail.xhr.status === 422) {
       var invalid = document.querySelector("[aria-invalid='true'], .field:has(.field-errors li) :is(input, textarea, select)");

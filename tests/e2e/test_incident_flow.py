@@ -249,3 +249,32 @@ def test_works_without_javascript(new_page, expect, log_in, screenshot, e2e_db):
     expect(update).to_contain_text("Purge it by hand")
     assert htmx_requests == []
     screenshot(page)
+
+
+def test_someone_elses_change_redraws_the_panels_unless_the_reader_is_busy(page, expect, log_in, screenshot, e2e_db):
+    lead = log_in(page)
+    incident = factories.declare_incident(declared_by=lead, severity="SEV2")
+    page.goto(f"{e2e_db}{incident.get_absolute_url()}")
+    _mark(page)
+    roles = page.locator("section.card", has=page.get_by_role("heading", name="Roles"))
+    impact = page.locator("section.card", has=page.get_by_role("heading", name="Impact"))
+
+    # A colleague joins and writes down the impact: the panels show it within a poll (15 s).
+    colleague = factories.UserFactory(role="responder", first_name="Ana", last_name="Ruiz")
+    services.incident_roles_assign(incident=incident, actor=colleague, responders=[colleague])
+    services.incident_impact_update(incident=incident, actor=colleague, business_impact="Card payments fail")
+    expect(roles).to_contain_text("Ana Ruiz", timeout=20_000)
+    expect(impact).to_contain_text("Card payments fail")
+    expect(page.locator("#update-form select[name='status']")).to_have_value("investigating")
+    screenshot(page, "redrawn")
+
+    # Halfway through an update, the reader's form is left alone when the status moves on.
+    progress = page.locator("#update-form textarea[name='progress']")
+    progress.fill("Rolled back the deploy")
+    page.locator("h1").click()  # focus leaves the field; the form is still changed
+    services.incident_status_change(incident=incident, status="identified", actor=colleague)
+    expect(page.locator("#incident-live")).to_contain_text("Identified", timeout=20_000)
+    page.wait_for_timeout(1000)
+    expect(progress).to_have_value("Rolled back the deploy")
+    expect(page.locator("#update-form select[name='status']")).to_have_value("investigating")
+    assert _still_marked(page)
