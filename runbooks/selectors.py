@@ -104,8 +104,8 @@ def runbook_search(*, query: str = "", limit: int = SEARCH_LIMIT) -> list[Runboo
     """Runbooks in index order, or the best matches for `query` first.
 
     PostgreSQL: full-text search over the stored, GIN-indexed search vector (title, alert names,
-    symptoms, services, summary, step text), every word as a prefix so results follow the typing,
-    ranked. SQLite: every word must appear in one of those fields (icontains)."""
+    symptoms, services, owner, summary, step text and commands), every word as a prefix so results
+    follow the typing, ranked. SQLite: every word must appear in one of those fields (icontains)."""
     words = search_words(query)
     if not words:
         return list(_listing(Runbook.objects.order_by("kind", "category", "title")))
@@ -128,6 +128,8 @@ def runbook_search(*, query: str = "", limit: int = SEARCH_LIMIT) -> list[Runboo
             | Q(services__name__icontains=word)
             | Q(steps__title__icontains=word)
             | Q(steps__goal__icontains=word)
+            | Q(steps__commands__icontains=word)
+            | Q(owner__icontains=word)
         )
     ids = matches.values("pk")
     return list(_listing(Runbook.objects.filter(pk__in=ids).order_by("title"))[:limit])

@@ -125,8 +125,9 @@ def _validate(data: RunbookData) -> None:
 
 
 def _search_refresh(runbook: Runbook, services: list[Service]) -> None:
-    """Title and alert names weigh most, then symptoms, services and summary, then the steps.
-    Built from values already in memory: one UPDATE, no join."""
+    """Title and alert names weigh most, then symptoms, services, category and owner, then the
+    summary and the steps, commands included (a responder remembers `kubectl rollout undo`).
+    Built from values already in memory: one UPDATE, no join. Migration 0003 holds a copy."""
     if connection.vendor != "postgresql":
         return
     steps = runbook.steps.all()
@@ -137,10 +138,22 @@ def _search_refresh(runbook: Runbook, services: list[Service]) -> None:
     Runbook.objects.filter(pk=runbook.pk).update(
         search_vector=vector(" ".join([runbook.title, *runbook.alert_names]), "A")
         + vector(
-            " ".join([runbook.symptoms, *(f"{service.name} {service.slug}" for service in services), runbook.category]),
+            " ".join(
+                [
+                    runbook.symptoms,
+                    *(f"{service.name} {service.slug}" for service in services),
+                    runbook.category,
+                    runbook.owner,
+                ]
+            ),
             "B",
         )
-        + vector(" ".join([runbook.summary, *(f"{step.title} {step.goal} {step.details}" for step in steps)]), "C")
+        + vector(
+            " ".join(
+                [runbook.summary, *(f"{step.title} {step.goal} {step.details} {step.commands}" for step in steps)]
+            ),
+            "C",
+        )
     )
 
 

@@ -6,6 +6,8 @@ import pytest
 from django.urls import reverse
 
 from runbooks import selectors, services
+from runbooks.markdown_format import RunbookData, StepData
+from runbooks.models import Runbook
 from tests import factories
 from tests.runbooks.conftest import make_runbook
 
@@ -113,3 +115,36 @@ def test_search_ranks_title_matches_first():
     make_runbook(title="Queue backlog", symptoms="- the disk is full")
     disk = make_runbook(title="Disk full", symptoms="- writes fail")
     assert selectors.runbook_search(query="disk")[0] == disk
+
+
+def test_search_finds_a_runbook_by_a_command_in_its_steps_or_by_its_owner():
+    data = RunbookData(
+        title="Bad deploy",
+        owner="Payments platform team",
+        steps=[StepData(title="Roll back", commands="kubectl rollout undo deployment/checkout -n prod")],
+    )
+    rollback, _unknown = services.runbook_create(data=data, actor=None)
+    make_runbook(title="Disk full")
+    assert selectors.runbook_search(query="kubectl rollout undo") == [rollback]
+    assert selectors.runbook_search(query="payments platform") == [rollback]
+
+
+@pytest.mark.postgres
+def test_the_migration_puts_commands_and_owner_into_existing_search_vectors():
+    from importlib import import_module
+
+    from django.apps import apps
+    from django.db import connection
+
+    rollback, _unknown = services.runbook_create(
+        data=RunbookData(
+            title="Bad deploy", owner="Payments", steps=[StepData(title="Roll back", commands="helm rollback")]
+        ),
+        actor=None,
+    )
+    Runbook.objects.filter(pk=rollback.pk).update(search_vector=None)  # as stored before 0003
+    assert selectors.runbook_search(query="helm") == []
+    with connection.schema_editor() as schema_editor:
+        import_module("runbooks.migrations.0003_search_commands_and_owner").rebuild(apps, schema_editor)
+    assert selectors.runbook_search(query="helm") == [rollback]
+    assert selectors.runbook_search(query="payments") == [rollback]
