@@ -35,6 +35,7 @@ pytestmark = [
 SWEEP_TASK = "incidents.tasks.sweep_reminders"
 REMINDER = "incident.update_reminder"
 DECLARED = "incident.declared"
+ROLE_ASSIGNED = "incident.role_assigned"
 RETRY_BACKOFF = settings.NOTIFICATIONS_RETRY_BACKOFF_SECONDS
 # Seconds from the first failed attempt to the last, with the configured retry backoff.
 REAL_RETRY_WAIT = sum(RETRY_BACKOFF[: MAX_ATTEMPTS - 1])
@@ -146,6 +147,9 @@ def test_each_ladder_step_reaches_each_channel_exactly_once_per_due_time(
         (comms, REMINDER, 2, due),
         (responder, REMINDER, 2, due),
         (boss, REMINDER, 3, due),
+        # The declaration told the comms lead and the responder of their roles.
+        (comms, ROLE_ASSIGNED, None, None),
+        (responder, ROLE_ASSIGNED, None, None),
     }
     worker = start_worker()
     wait_for(
@@ -159,7 +163,8 @@ def test_each_ladder_step_reaches_each_channel_exactly_once_per_due_time(
     )
     let_sweeps_run(worker)
 
-    # Nobody in the groups SEV2 notifies, so the only emails are the reminders, each sent once.
+    # Nobody in the groups SEV2 notifies, so the only emails are the reminders and the two role
+    # notices, each sent once.
     assert emails_received(smtp_sink) == Counter(dict.fromkeys(expected_emails, 1))
     assert in_app_deliveries() == Counter(dict.fromkeys(expected_emails, 1))
     # The severity's webhook hears step 2 once; it also hears the declaration, once.
