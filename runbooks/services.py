@@ -3,6 +3,7 @@ RunbookData (the Markdown format's plain data), so the editor, the importer and 
 one path: validate, write fields and steps, bump the version, keep a revision, refresh the
 search vector."""
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -148,13 +149,22 @@ def _search_refresh(runbook: Runbook, services: list[Service]) -> None:
             ),
             "B",
         )
-        + vector(
-            " ".join(
-                [runbook.summary, *(f"{step.title} {step.goal} {step.details} {step.commands}" for step in steps)]
-            ),
-            "C",
-        )
+        + vector(_with_parts(" ".join([runbook.summary, *(_step_text(step) for step in steps)])), "C")
     )
+
+
+def _step_text(step) -> str:
+    return f"{step.title} {step.goal} {step.details} {step.commands}"
+
+
+_JOINERS = re.compile(r"[^\w\s]+")
+
+
+def _with_parts(text: str) -> str:
+    """The text, then again with punctuation as spaces: PostgreSQL's parser keeps
+    `replicas.exclude=pg-replica-1` or `status.json` whole, and someone typing `replicas.exclude`
+    searches for its words."""
+    return f"{text} {_JOINERS.sub(' ', text)}"
 
 
 def _write(

@@ -129,6 +129,17 @@ def test_search_finds_a_runbook_by_a_command_in_its_steps_or_by_its_owner():
     assert selectors.runbook_search(query="payments platform") == [rollback]
 
 
+def test_search_finds_dotted_words_of_a_command():
+    data = RunbookData(
+        title="Replica lagging",
+        steps=[StepData(title="Take it out", commands="kubectl annotate pod db-2 replicas.exclude=pg-replica-1")],
+    )
+    replica, _unknown = services.runbook_create(data=data, actor=None)
+    make_runbook(title="Disk full")
+    assert selectors.runbook_search(query="replicas.exclude") == [replica]
+    assert selectors.runbook_search(query="replicas.exclude=pg-replica-1") == [replica]
+
+
 @pytest.mark.postgres
 def test_the_migration_puts_commands_and_owner_into_existing_search_vectors():
     from importlib import import_module
