@@ -14,7 +14,7 @@ UPDATE_WOULD_REOPEN = (
 )
 # A form sent from a page that no longer shows the incident as it is.
 CHANGED_MEANWHILE = (
-    "While you had this page open, {who} made a change {ago} ago: “{what}”. Nothing was saved. "
+    "While you had this page open, {who} made a change {when}: “{what}”. Nothing was saved. "
     "The page now shows the incident as it is: check your entry and submit again."
 )
 CHANGED_MEANWHILE_UNKNOWN = (

@@ -1,4 +1,6 @@
+import json
 from collections.abc import Iterable
+from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -9,6 +11,7 @@ from django.utils import timezone
 from incidents import errors
 from incidents.models import Incident, IncidentStatus, Service, SeverityPolicy, UpdateVisibility
 from incidents.permissions import responders_q
+from incidents.selectors import comparable
 from incidents.services import MILESTONES
 
 User = get_user_model()
@@ -27,15 +30,52 @@ class Form(forms.Form):
 
 
 class StartsFromIncident(Form):
-    """A form whose fields start from the incident's state. `seen` carries a fingerprint of that
-    state as the page showed it (selectors.incident_form_state), so a change someone else made
-    meanwhile is caught instead of silently overwritten. Without it (a script) nothing is checked."""
+    """A form whose fields start from the incident. `seen` carries what they showed
+    (selectors.incident_form_presets, as JSON), so a change someone else made meanwhile is caught
+    instead of silently overwritten. Without it (a script) nothing is checked."""
 
     seen = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, incident: Incident | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.incident = incident
+
+    def clean_seen(self) -> dict[str, Any] | None:
+        raw = self.cleaned_data["seen"]
+        if not raw:
+            return None
+        try:
+            seen = json.loads(raw)
+        except ValueError:
+            seen = None
+        # Unreadable, it matches no incident: the form comes back to be checked and sent again.
+        return seen if isinstance(seen, dict) else {}
+
+    def restate(self, *, seen: dict[str, Any], now: dict[str, Any]) -> None:
+        """Show the form again against the incident as it is `now`: a field the reader left as
+        the page showed it takes the current value, one they changed keeps their input, and sent
+        again the form applies."""
+        data = self.data.copy()
+        for name, shown in seen.items():
+            field = self.fields.get(name)
+            if field is None or name not in now or comparable(self.cleaned_data.get(name)) != shown:
+                continue
+            value = now[name]
+            if isinstance(field, forms.ModelMultipleChoiceField):
+                data.setlist(name, [str(item) for item in value])
+            elif isinstance(field, forms.BooleanField):
+                if value:
+                    data[name] = "on"
+                else:
+                    data.pop(name, None)
+            else:
+                data[name] = "" if value is None else str(value)
+        data["seen"] = presets_json(now)
+        self.data = data
+
+
+def presets_json(presets: dict[str, Any]) -> str:
+    return json.dumps(presets, sort_keys=True, separators=(",", ":"))
 
 
 class LocalDateTimeInput(forms.DateTimeInput):
@@ -171,7 +211,13 @@ class StatusUpdateForm(StartsFromIncident):
 
 class SeverityForm(StartsFromIncident):
     severity = SeverityChoiceField(queryset=SeverityPolicy.objects.order_by("rank"), empty_label=None)
-    reason = forms.CharField(required=False, max_length=500)
+    reason = forms.CharField(
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(
+            attrs={"placeholder": "Why? (optional)", "aria-label": "Reason for the severity change"}
+        ),
+    )
 
 
 class StatusForm(StartsFromIncident):
@@ -187,11 +233,17 @@ class RolesForm(StartsFromIncident):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        incident, holders = self.incident, []
+        incident = self.incident
+        holders: dict[str, list[int]] = {"lead": [], "comms_lead": [], "responders": []}
         if incident is not None:
-            holders = [incident.lead_id, incident.comms_lead_id, *(user.pk for user in incident.responders.all())]
-        for name in ("lead", "comms_lead", "responders"):
-            self.fields[name].queryset = people(keeping=[pk for pk in holders if pk is not None])
+            # Each picker keeps whoever holds its own role, and only that role.
+            holders = {
+                "lead": [incident.lead_id],
+                "comms_lead": [incident.comms_lead_id] if incident.comms_lead_id else [],
+                "responders": [user.pk for user in incident.responders.all()],
+            }
+        for name, keeping in holders.items():
+            self.fields[name].queryset = people(keeping=keeping)
 
 
 class NoteForm(Form):

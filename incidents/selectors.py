@@ -1,11 +1,14 @@
 """Reads that span relations. Each returns what a page needs in a fixed number of queries."""
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from functools import cached_property
+from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
 from incidents import errors
@@ -109,46 +112,70 @@ def incident_page_state(*, incident: Incident) -> str:
     return hashlib.sha256(repr(state).encode()).hexdigest()[:16]
 
 
-def _responder_ids(incident: Incident) -> list[int]:
-    return sorted(incident.responders.values_list("pk", flat=True))
+def comparable(value: Any) -> Any:
+    """A form's or a model's value as a form's preset keeps it (JSON, in the page): a related
+    object as its key, several as their sorted keys, a decimal without trailing zeros, text with
+    the line ends a browser sends turned back into the ones the incident stores."""
+    if isinstance(value, Model):
+        return value.pk
+    if isinstance(value, QuerySet | list | tuple):
+        return sorted(comparable(item) for item in value)
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, str):
+        return value.replace("\r\n", "\n")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
-def _impact_state(incident: Incident) -> tuple:
-    return (
-        incident.title,
-        incident.summary,
-        incident.affected_users_count,
-        None if incident.affected_users_percent is None else str(incident.affected_users_percent),
-        sorted(incident.affected_services.values_list("pk", flat=True)),
-        incident.business_impact,
-        incident.data_integrity_concern,
-        incident.security_concern,
-    )
+def _impact_presets(incident: Incident) -> dict[str, Any]:
+    return {
+        "title": incident.title,
+        "summary": incident.summary,
+        "affected_users_count": incident.affected_users_count,
+        "affected_users_percent": incident.affected_users_percent,
+        "affected_services": list(incident.affected_services.all()),
+        "business_impact": incident.business_impact,
+        "data_integrity_concern": incident.data_integrity_concern,
+        "security_concern": incident.security_concern,
+    }
 
 
-# The incident forms whose fields start from the incident's state: what that state is, and the
-# timeline kinds that change it. A form carries a fingerprint of the state its page showed, so a
-# change someone made meanwhile is caught before the form overwrites it.
-FORM_STATES: dict[str, tuple] = {
-    "severity": (lambda incident: (incident.severity_id,), (EventKind.SEVERITY_CHANGED,)),
-    "status": (lambda incident: (incident.status,), (EventKind.STATUS_CHANGED,)),
-    "update": (lambda incident: (incident.status,), (EventKind.STATUS_CHANGED,)),
+# The incident forms whose fields start from the incident: what each field shows (a key starting
+# with "~" is state the form has no field for) and the timeline kinds that change it. A form carries
+# its presets as its page showed them, so a change someone made meanwhile is caught before the
+# form overwrites it, and the fields the reader left alone can take the new values.
+FORM_PRESETS: dict[str, tuple[Callable[[Incident], dict[str, Any]], tuple[str, ...]]] = {
+    "severity": (lambda incident: {"severity": incident.severity_id}, (EventKind.SEVERITY_CHANGED,)),
+    "status": (
+        lambda incident: {
+            "status": incident.status if incident.is_active else IncidentStatus.INVESTIGATING,
+            "~status": incident.status,
+        },
+        (EventKind.STATUS_CHANGED,),
+    ),
+    "update": (lambda incident: {"status": incident.status}, (EventKind.STATUS_CHANGED,)),
     "roles": (
-        lambda incident: (incident.lead_id, incident.comms_lead_id, _responder_ids(incident)),
+        lambda incident: {
+            "lead": incident.lead_id,
+            "comms_lead": incident.comms_lead_id,
+            "responders": list(incident.responders.all()),
+        },
         (EventKind.ROLE_ASSIGNED,),
     ),
-    "impact": (_impact_state, (EventKind.IMPACT_CHANGED,)),
+    "impact": (_impact_presets, (EventKind.IMPACT_CHANGED,)),
     "snooze": (
-        lambda incident: (incident.next_update_due_at and incident.next_update_due_at.isoformat(),),
+        lambda incident: {"~due": incident.next_update_due_at},
         (EventKind.UPDATE_SNOOZED, EventKind.STATUS_UPDATE, EventKind.SEVERITY_CHANGED, EventKind.STATUS_CHANGED),
     ),
 }
 
 
-def incident_form_state(*, incident: Incident, form: str) -> str:
-    """A short fingerprint of what the incident form `form` starts from."""
-    state, _kinds = FORM_STATES[form]
-    return hashlib.sha256(repr(state(incident)).encode()).hexdigest()[:16]
+def incident_form_presets(*, incident: Incident, form: str) -> dict[str, Any]:
+    """What the incident form `form` shows of the incident, each value `comparable`."""
+    presets, _kinds = FORM_PRESETS[form]
+    return {name: comparable(value) for name, value in presets(incident).items()}
 
 
 @dataclass(frozen=True)
@@ -158,14 +185,14 @@ class UnseenChange:
     event: TimelineEvent | None
 
 
-def incident_change_unseen(*, incident: Incident, form: str, seen: str) -> UnseenChange | None:
+def incident_change_unseen(*, incident: Incident, form: str, seen: dict[str, Any]) -> UnseenChange | None:
     """Whether what `form` starts from changed since a page showed it as `seen`. Called in a
     transaction: the incident's row stays locked until the form's change commits, so no change
     can slip in between this check and that one."""
     locked = Incident.objects.select_for_update().get(pk=incident.pk)
-    if incident_form_state(incident=locked, form=form) == seen:
+    if incident_form_presets(incident=locked, form=form) == seen:
         return None
-    _state, kinds = FORM_STATES[form]
+    _presets, kinds = FORM_PRESETS[form]
     # Newest first along the incident's timeline index; these kinds are never backdated.
     event = (
         TimelineEvent.objects.filter(incident=locked, kind__in=kinds)

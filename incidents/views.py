@@ -1,6 +1,7 @@
 import functools
 import hashlib
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -22,7 +23,7 @@ from django_htmx.middleware import HtmxDetails
 
 from config.forms import service_errors_apply
 from incidents import errors, pages, selectors, services
-from incidents.formatting import humanize_delta
+from incidents.formatting import humanize_delta, local_clock
 from incidents.forms import (
     DeclareForm,
     ImpactForm,
@@ -34,6 +35,7 @@ from incidents.forms import (
     StartsFromIncident,
     StatusForm,
     StatusUpdateForm,
+    presets_json,
 )
 from incidents.models import ACTIVE_STATUSES, ApiToken, EventKind, Incident, IncidentStatus, TimelineEvent
 from incidents.permissions import can_respond
@@ -131,7 +133,7 @@ def declare(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _seen(incident: Incident, form: str) -> str:
-    return selectors.incident_form_state(incident=incident, form=form)
+    return presets_json(selectors.incident_form_presets(incident=incident, form=form))
 
 
 def _impact_form(incident: Incident) -> ImpactForm:
@@ -290,6 +292,8 @@ def incident_detail(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     def render_page(extra: dict[str, Any]) -> tuple[str, int]:
         incident = selectors.incident_get(reference=reference)
         context = _detail_context(request, incident, shared=bool(extra))
+        # The body redrawn after someone else's change: the reader's earlier message is stale.
+        context["replace_messages"] = template_name.endswith("#incident-body")
         context.update(extra)
         return render_to_string(template_name, context, request), incident.lead_id
 
@@ -320,37 +324,33 @@ def _mutation(
     given = {"incident": incident} if issubclass(form_class, StartsFromIncident) else {}
     form = form_class(request.POST, **given)
     if form.is_valid():
-        seen = form.cleaned_data.pop("seen", "")
+        seen = form.cleaned_data.pop("seen", None)
+        unseen = None
         try:
             with transaction.atomic():
-                unseen = seen and selectors.incident_change_unseen(incident=incident, form=form_key, seen=seen)
+                if seen is not None:
+                    unseen = selectors.incident_change_unseen(incident=incident, form=form_key, seen=seen)
                 if unseen:
                     raise ValidationError(_changed_meanwhile(unseen))
                 apply(incident, form.cleaned_data)
         except ValidationError as error:
             service_errors_apply(form, error)
             if unseen:
-                # Shown again as typed, against the incident as it is now: sent again, it applies.
                 incident = selectors.incident_get(reference=reference)
-                form.data = form.data.copy()
-                form.data["seen"] = selectors.incident_form_state(incident=incident, form=form_key)
-                event = unseen.event
-                if form_key == "update" and event and form.data.get("status") == event.data.get("from"):
-                    # The update's status was the page's preset, which the change left behind.
-                    form.data["status"] = incident.status
+                form.restate(seen=seen, now=selectors.incident_form_presets(incident=incident, form=form_key))
         else:
             if not request.htmx:
                 messages.success(request, success)
                 return redirect(incident)
             incident = selectors.incident_get(reference=reference)
             context = _detail_context(request, incident)
-            context.update(flash=success, answering_form=True)
+            context.update(flash=success, replace_messages=True)
             return render(request, "incidents/incident_detail.html#incident-body", context)
     template_name = "incidents/incident_detail.html"
     context = _detail_context(request, incident, {form_key: form})
     if request.htmx:
         template_name += "#incident-body"
-        context["answering_form"] = True
+        context["replace_messages"] = True
     return render(request, template_name, context, status=INVALID)
 
 
@@ -359,9 +359,14 @@ def _changed_meanwhile(unseen: selectors.UnseenChange) -> str:
     if event is None:
         return errors.CHANGED_MEANWHILE_UNKNOWN
     who = (event.actor.get_full_name() or event.actor.get_username()) if event.actor else "Incident Desk"
-    return errors.CHANGED_MEANWHILE.format(
-        who=who, ago=humanize_delta(timezone.now() - event.recorded_at), what=event.text
-    )
+    what = event.text
+    if event.kind == EventKind.UPDATE_SNOOZED and event.data.get("to"):
+        # Its stored text says UTC; the reader reads their own zone, as on the timeline.
+        to = datetime.fromisoformat(event.data["to"])
+        what = f"Next update pushed by {event.data['minutes']} min to {local_clock(to)}"
+    age = timezone.now() - event.recorded_at
+    when = "just now" if age < timedelta(seconds=10) else f"{humanize_delta(age)} ago"
+    return errors.CHANGED_MEANWHILE.format(who=who, when=when, what=what)
 
 
 @login_required

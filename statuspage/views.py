@@ -308,5 +308,5 @@ def component_status_set(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         template_name += "#components"
     context = _manage_context(forms={component.pk: form} if form.errors else {}, flash=flash)
-    context["answering_form"] = bool(request.htmx)
+    context["replace_messages"] = bool(request.htmx)
     return render(request, template_name, context, status=status)

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from incidents.formatting import humanize_delta
+from incidents.formatting import humanize_delta, local_clock
 from incidents.markdown import render_markdown
 from incidents.pages import SLOT_PLACEHOLDER
 from incidents.permissions import can_respond
@@ -45,8 +45,7 @@ def when(value: datetime | None, style: str = "relative") -> str:
     if style == "absolute":
         # The clock time alone on today's events; with the day on older ones, so an incident
         # that runs past midnight stays readable.
-        local = timezone.localtime(value)
-        clock = f"{local:%H:%M}" if local.date() == timezone.localdate() else f"{local:%a} {local.day} {local:%b %H:%M}"
+        clock = local_clock(value)
         return format_html(
             '<time datetime="{}" title="{}" data-format="clock">{}</time>',
             value.isoformat(),

@@ -259,12 +259,20 @@ def test_someone_elses_change_redraws_the_panels_unless_the_reader_is_busy(page,
     roles = page.locator("section.card", has=page.get_by_role("heading", name="Roles"))
     impact = page.locator("section.card", has=page.get_by_role("heading", name="Impact"))
 
-    # A colleague joins and writes down the impact: the panels show it within a poll (15 s).
+    # The reader's own change leaves its message at the top of the page.
+    note = page.locator(f"form[action='{incident.get_absolute_url()}notes/']")
+    note.get_by_label("Note").fill("Paged the payments team")
+    note.get_by_role("button", name="Add note").click()
+    expect(page.locator("#page-messages")).to_have_text("Note added to the timeline.")
+
+    # A colleague joins and writes down the impact: the panels show it within a poll (15 s), and
+    # the reader's earlier message, now about an older page, goes.
     colleague = factories.UserFactory(role="responder", first_name="Ana", last_name="Ruiz")
     services.incident_roles_assign(incident=incident, actor=colleague, responders=[colleague])
     services.incident_impact_update(incident=incident, actor=colleague, business_impact="Card payments fail")
     expect(roles).to_contain_text("Ana Ruiz", timeout=20_000)
     expect(impact).to_contain_text("Card payments fail")
+    expect(page.locator("#page-messages")).to_have_text("")
     expect(page.locator("#update-form select[name='status']")).to_have_value("investigating")
     screenshot(page, "redrawn")
 

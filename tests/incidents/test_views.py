@@ -1,3 +1,4 @@
+import html
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -386,6 +387,8 @@ def test_roles_go_only_to_people_who_may_respond(responder_client, responder):
     editor = responder_client.get(url("detail", incident) + "?edit=roles").content.decode()
     assert f'<option value="{alerts_account.pk}" selected>Alerts</option>' in editor
     assert "Val Viewer" not in options_of(editor, "responders")
+    # Kept where it leads, not offered for the roles it does not hold.
+    assert "Alerts" not in options_of(editor, "comms_lead") | options_of(editor, "responders")
     response = responder_client.post(
         url("roles_assign", incident), {"lead": alerts_account.pk, "comms_lead": responder.pk, "responders": []}
     )
@@ -589,9 +592,9 @@ def seen_in(body: str, action: str) -> str:
     """The `seen` fingerprint of the form on `body` that posts to `action`, as a browser sends it."""
     form = body[body.index(f'action="{action}"') :]
     form = form[: form.index("</form>")]
-    match = re.search(r'name="seen" value="([0-9a-f]+)"', form)
+    match = re.search(r'name="seen" value="([^"]+)"', form)
     assert match, f"no seen field in the form posting to {action}"
-    return match.group(1)
+    return html.unescape(match.group(1))
 
 
 def test_an_update_from_a_page_that_missed_a_status_change_is_refused_and_kept(responder_client, responder):
@@ -606,7 +609,7 @@ def test_an_update_from_a_page_that_missed_a_status_change_is_refused_and_kept(r
     response = responder_client.post(action, {**data, "seen": seen_in(page, action)}, **HTMX)
     body = response.content.decode()
     assert response.status_code == 422
-    assert "While you had this page open, Bob Lee made a change" in body
+    assert "While you had this page open, Bob Lee made a change just now" in body
     assert escape("“Status changed from Investigating to Identified”") in body
     assert "Rolled back the 14:02 deploy" in body  # nothing typed is lost
     # Its status, left at the page's preset, now presets the status the incident has.
@@ -659,6 +662,53 @@ def test_roles_saved_from_an_editor_that_missed_a_new_responder_are_refused(resp
     assert response.status_code == 422
     assert "made a change" in response.content.decode()
     assert list(incident.responders.all()) == [newcomer]  # not dropped by a form that never showed her
+
+
+def test_a_refused_form_shows_the_new_values_where_the_reader_changed_nothing(responder_client, responder):
+    first, second = UserFactory(role="responder"), UserFactory(role="responder")
+    incident = declare_incident(declared_by=responder, comms_lead=first)
+    editor = responder_client.get(url("detail", incident) + "?edit=roles", **HTMX).content.decode()
+    services.incident_roles_assign(incident=incident, actor=second, comms_lead=second)
+
+    # The reader adds a responder; the comms lead field they left alone still says `first`.
+    action = url("roles_assign", incident)
+    sent = {"lead": responder.pk, "comms_lead": first.pk, "responders": [first.pk], "seen": seen_in(editor, action)}
+    refused = responder_client.post(action, sent, **HTMX).content.decode()
+    assert re.search(rf'<option value="{second.pk}" selected>', refused[refused.index('name="comms_lead"') :])
+    responders = refused[refused.index('name="responders"') :]
+    assert re.search(rf'<option value="{first.pk}" selected>', responders[: responders.index("</select>")])
+
+    # Sent again as it came back: the reader's responder is added and the other change stays.
+    resent = {"lead": responder.pk, "comms_lead": second.pk, "responders": [first.pk], "seen": seen_in(refused, action)}
+    assert responder_client.post(action, resent, **HTMX).status_code == 200
+    incident.refresh_from_db()
+    assert incident.comms_lead == second
+    assert list(incident.responders.all()) == [first]
+
+
+def test_a_refused_severity_change_keeps_its_reason(responder_client, responder):
+    incident = declare_incident(declared_by=responder, severity="SEV2")
+    page = responder_client.get(url("detail", incident)).content.decode()
+    services.incident_severity_change(
+        incident=incident, severity=SeverityPolicy.objects.get(key="SEV1"), actor=UserFactory(role="responder")
+    )
+    action = url("severity_change", incident)
+    sev3 = SeverityPolicy.objects.get(key="SEV3")
+    sent = {"severity": sev3.pk, "reason": "Customers recovering", "seen": seen_in(page, action)}
+    body = responder_client.post(action, sent).content.decode()
+    assert 'value="Customers recovering"' in body
+
+
+def test_a_refused_snooze_names_the_other_push_in_the_readers_zone(responder_client, responder):
+    with time_machine.travel(T0, tick=False):
+        incident = declare_incident(declared_by=responder, severity="SEV2")  # due 14:30 UTC
+        responder_client.cookies["tz"] = "Europe/Berlin"
+        editor = responder_client.get(url("detail", incident) + "?edit=snooze", **HTMX).content.decode()
+        services.incident_update_snooze(incident=incident, actor=responder, minutes=10, reason="Vendor call")
+        action = url("update_snooze", incident)
+        sent = {"minutes": "5", "reason": "Waiting on logs", "seen": seen_in(editor, action)}
+        body = responder_client.post(action, sent).content.decode()
+    assert escape("“Next update pushed by 10 min to 15:40”") in body  # 14:40 UTC
 
 
 def test_a_change_elsewhere_on_the_incident_does_not_hold_up_a_form(responder_client, responder):
