@@ -132,45 +132,20 @@ def declare(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template_name, {"form": form}, status=INVALID)
 
 
-def _seen(incident: Incident, form: str) -> str:
-    return presets_json(selectors.incident_form_presets(incident=incident, form=form))
-
-
-def _impact_form(incident: Incident) -> ImpactForm:
-    return ImpactForm(
-        initial={
-            "seen": _seen(incident, "impact"),
-            "title": incident.title,
-            "summary": incident.summary,
-            "affected_users_count": incident.affected_users_count,
-            "affected_users_percent": incident.affected_users_percent,
-            "affected_services": list(incident.affected_services.all()),
-            "business_impact": incident.business_impact,
-            "data_integrity_concern": incident.data_integrity_concern,
-            "security_concern": incident.security_concern,
-        }
-    )
-
-
-def _roles_form(incident: Incident) -> RolesForm:
-    return RolesForm(
-        incident=incident,
-        initial={
-            "seen": _seen(incident, "roles"),
-            "lead": incident.lead,
-            "comms_lead": incident.comms_lead,
-            "responders": list(incident.responders.all()),
-        },
-    )
+def _starting(form_class: type[StartsFromIncident], incident: Incident, form: str) -> StartsFromIncident:
+    """The form as the incident sets it: its fields show the presets, and `seen` keeps them."""
+    presets = selectors.incident_form_presets(incident=incident, form=form)
+    shown = {name: value for name, value in presets.items() if not name.startswith("~")}
+    return form_class(incident=incident, initial={**shown, "seen": presets_json(presets)})
 
 
 # Forms used now and then open on demand (?edit=<name>, or htmx into their editor) so the page a
 # responder reloads all night renders only the forms used every few minutes.
 EDITORS: dict[str, Callable[[Incident], Form]] = {
-    "impact": _impact_form,
-    "roles": _roles_form,
+    "impact": lambda incident: _starting(ImpactForm, incident, "impact"),
+    "roles": lambda incident: _starting(RolesForm, incident, "roles"),
     "milestone": lambda incident: MilestoneForm(),
-    "snooze": lambda incident: SnoozeForm(initial={"seen": _seen(incident, "snooze")}),
+    "snooze": lambda incident: _starting(SnoozeForm, incident, "snooze"),
 }
 # htmx target → the partial that answers it.
 FRAGMENTS = {
@@ -257,18 +232,10 @@ def _detail_context(
     if responder:
         bound = bound or {}
         context.update(
-            update_form=bound.get("update")
-            or StatusUpdateForm(initial={"status": incident.status, "seen": _seen(incident, "update")}),
+            update_form=bound.get("update") or _starting(StatusUpdateForm, incident, "update"),
             note_form=bound.get("note") or NoteForm(),
-            severity_form=bound.get("severity")
-            or SeverityForm(initial={"severity": incident.severity, "seen": _seen(incident, "severity")}),
-            status_form=bound.get("status")
-            or StatusForm(
-                initial={
-                    "status": incident.status if incident.is_active else IncidentStatus.INVESTIGATING,
-                    "seen": _seen(incident, "status"),
-                }
-            ),
+            severity_form=bound.get("severity") or _starting(SeverityForm, incident, "severity"),
+            status_form=bound.get("status") or _starting(StatusForm, incident, "status"),
         )
         wanted = request.GET.get("edit")
         for name, make in EDITORS.items():
