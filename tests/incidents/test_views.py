@@ -589,7 +589,7 @@ def test_an_update_posted_after_someone_resolved_the_incident_is_refused_and_kep
 
 
 def seen_in(body: str, action: str) -> str:
-    """The `seen` fingerprint of the form on `body` that posts to `action`, as a browser sends it."""
+    """The `seen` presets (JSON) of the form on `body` that posts to `action`, as a browser sends it."""
     form = body[body.index(f'action="{action}"') :]
     form = form[: form.index("</form>")]
     match = re.search(r'name="seen" value="([^"]+)"', form)
