@@ -13,7 +13,7 @@ measurement) and the Redis database of REDIS_URL. Only 127.0.0.1 is accepted.
    the product: 10,000 declarations through the service would take minutes): N active SEV2
    incidents declared 31 minutes ago, their cadence fields planned by services._plan_next_update,
    so step 1 of the ladder (lead and comms lead, from a pool of 50 users with email addresses) is
-   due for every one of them, and one responder each. Then ONE `services.reminders_sweep()` is
+   due for every one of them, and one responder each. Then ONE `reminders.reminders_sweep()` is
    timed and its queries counted (CaptureQueriesContext). The sweep records the due ladder steps
    and hands them to the workers; the time includes queueing those fan-out tasks to Redis after
    the commit, as the sweep task does. What the workers then do (tell the people: timeline
@@ -216,7 +216,7 @@ def sweep_once(count: int, people: list, redis_url: str) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from incidents import services
+    from incidents import reminders
     from notifications.models import Delivery
 
     wipe()
@@ -224,7 +224,7 @@ def sweep_once(count: int, people: list, redis_url: str) -> dict:
     queueing = QueueingTimer()
     with queueing.installed(), CaptureQueriesContext(connection) as queries:
         started = time.perf_counter()
-        steps = services.reminders_sweep()
+        steps = reminders.reminders_sweep()
         seconds = time.perf_counter() - started
     sql_seconds = sum(float(query["time"]) for query in queries.captured_queries)
     statements = Counter(statement_kind(query["sql"]) for query in queries.captured_queries)
@@ -251,15 +251,15 @@ def fan_out_once() -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from incidents import services
+    from incidents import reminders
     from incidents.models import Reminder
 
     ids = list(Reminder.objects.filter(told_at__isnull=True).order_by("pk").values_list("pk", flat=True))
     batches, queries = [], set()
-    for start in range(0, len(ids), services.FAN_OUT_BATCH):
+    for start in range(0, len(ids), reminders.FAN_OUT_BATCH):
         with CaptureQueriesContext(connection) as captured:
             started = time.perf_counter()
-            services.reminders_fan_out(reminder_ids=ids[start : start + services.FAN_OUT_BATCH])
+            reminders.reminders_fan_out(reminder_ids=ids[start : start + reminders.FAN_OUT_BATCH])
             batches.append(time.perf_counter() - started)
         queries.add(len(captured.captured_queries))
     return {

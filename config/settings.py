@@ -260,7 +260,7 @@ NOTIFICATIONS_RETRY_BACKOFF_SECONDS = [
 # A delivery that finally fails is put on its incident's timeline by this function.
 NOTIFICATIONS_FAILURE_HANDLER = "incidents.services.notification_failure_record"
 # Adds headers to every outbound webhook (integrations signs its subscriptions' deliveries).
-NOTIFICATIONS_WEBHOOK_HEADERS = "integrations.services.webhook_headers"
+NOTIFICATIONS_WEBHOOK_HEADERS = "integrations.webhooks.webhook_headers"
 # Called with every new timeline event, inside the transaction that wrote it (incidents.services._event):
 # the apps built on incidents react here, so incidents imports none of them.
 # The apps built on incidents document their own API endpoints in /api/v1/openapi.json.
@@ -268,7 +268,7 @@ API_DOCUMENT_PARTS = ["postmortems.api.openapi_part"]
 # Demo data of the apps built on incidents, run in order by `manage.py load_demo_data`.
 DEMO_DATA_STEPS = [
     "runbooks.demo.demo_data_load",
-    "integrations.services.demo_data_load",
+    "integrations.demo.demo_data_load",
     "statuspage.services.demo_data_load",
     "postmortems.demo.demo_data_load",
 ]
@@ -278,5 +278,5 @@ PAGE_VERSIONS = ["incidents", "runbooks", "postmortems", "statuspage"]
 INCIDENT_EVENT_HANDLERS = [
     "postmortems.services.incident_event_handle",
     "statuspage.services.incident_event_handle",
-    "integrations.services.incident_event_handle",
+    "integrations.webhooks.incident_event_handle",
 ]

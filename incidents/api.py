@@ -35,6 +35,7 @@ from incidents.models import (
     reference_to_pk,
 )
 from incidents.permissions import can_respond
+from incidents.policy import LADDER_FIELDS, POLICY_FIELDS, POLICY_TEXT_FIELDS, severity_policy_update
 from notifications.models import WebhookFormat
 
 PAGE_SIZE = 50
@@ -68,7 +69,6 @@ CHANGE_FIELDS = (DECLARE_FIELDS - {"detected_at"}) | {"status"}
 UPDATE_FIELDS = {"progress", "status", "next_steps", "eta", "visibility"}
 # Every field but key and rank: the key is how people and tools name a severity, and the rank
 # orders every dashboard.
-POLICY_FIELDS = services.POLICY_FIELDS
 POLICY_MINUTES_FIELDS = ("response_time_minutes", "update_cadence_minutes")
 POLICY_GROUP_FIELDS = ("escalation_groups", "notified_groups")
 CHANGE_POLICY_PERMISSION = "incidents.change_severitypolicy"
@@ -702,11 +702,11 @@ def _policy_change(request: HttpRequest, key: str) -> JsonResponse:
     policy = _policy_or_404(key)
     payload = Payload(_json_object(request), allowed=POLICY_FIELDS)
     changes: dict[str, Any] = {}
-    for field in services.POLICY_TEXT_FIELDS:
+    for field in POLICY_TEXT_FIELDS:
         if field in payload:
             changes[field] = payload.text(field, max_length=SeverityPolicy._meta.get_field(field).max_length)
     # Whole numbers here; their ranges, and the order of the ladder, are the service's rules.
-    for field in (*POLICY_MINUTES_FIELDS, *services.LADDER_FIELDS):
+    for field in (*POLICY_MINUTES_FIELDS, *LADDER_FIELDS):
         if field in payload:
             changes[field] = payload.count(field)
     for field in POLICY_GROUP_FIELDS:
@@ -721,5 +721,5 @@ def _policy_change(request: HttpRequest, key: str) -> JsonResponse:
             "webhook_format", WebhookFormat.values, errors.UNKNOWN_WEBHOOK_FORMAT
         )
     payload.check()
-    services.severity_policy_update(policy=policy, actor=request.user, **changes)
+    severity_policy_update(policy=policy, actor=request.user, **changes)
     return JsonResponse(_policy_json(_policy_or_404(key, _policies())))

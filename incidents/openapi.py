@@ -10,7 +10,7 @@ from django.utils.module_loading import import_string
 
 from incidents.api import MAX_COUNT, MAX_PAGE_SIZE, PAGE_SIZE, json_methods
 from incidents.models import EventKind, Incident, IncidentStatus, SeverityPolicy, StatusUpdate, UpdateVisibility
-from incidents.services import LADDER_PERCENT_MAX, POLICY_MINUTES_MAX
+from incidents.policy import LADDER_PERCENT_MAX, POLICY_MINUTES_MAX
 from notifications.models import WebhookFormat
 
 

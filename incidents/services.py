@@ -2,36 +2,27 @@
 one transaction. Views, admin actions, the API and tasks call these functions; nothing else saves
 a domain model."""
 
-import functools
 import logging
 import secrets
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
-from django.db import transaction
-from django.db.models import F, prefetch_related_objects
-from django.db.models.functions import Coalesce
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from config.bulk import insert_rows, update_datetime_column
-from config.versions import INCIDENTS, atomic_bumping, version_bump
-from incidents import errors
+from config.versions import INCIDENTS, atomic_bumping
+from incidents import errors, messages
 from incidents.formatting import humanize_delta, utc_clock
 from incidents.models import (
     ApiToken,
     EventKind,
     Incident,
     IncidentStatus,
-    Reminder,
-    ReminderStep,
     SeverityPolicy,
     StatusUpdate,
     TimelineEvent,
@@ -51,13 +42,6 @@ MILESTONES = {
     "acknowledged_at": "Acknowledged",
     "mitigated_at": "Mitigated",
 }
-
-
-def _user_label(user: AbstractBaseUser | None) -> str:
-    if user is None:
-        return "nobody"
-    full_name = user.get_full_name() if hasattr(user, "get_full_name") else ""
-    return full_name or user.get_username()
 
 
 def _event(
@@ -402,7 +386,7 @@ def incident_roles_assign(
             kind=EventKind.ROLE_ASSIGNED,
             actor=actor,
             now=now,
-            text=f"{_ROLE_LABELS[field]}: {_user_label(new)}",
+            text=f"{_ROLE_LABELS[field]}: {messages.user_label(new)}",
             data={"role": field, "user": new.pk if new else None},
         )
     if changed_fields:
@@ -416,10 +400,10 @@ def incident_roles_assign(
             incident.responders.set(list(wanted.values()))
             parts = []
             if added:
-                parts.append("added " + ", ".join(sorted(_user_label(u) for u in added)))
+                parts.append("added " + ", ".join(sorted(messages.user_label(u) for u in added)))
             if removed:
                 names = type(incident.lead).objects.filter(pk__in=removed)
-                parts.append("removed " + ", ".join(sorted(_user_label(u) for u in names)))
+                parts.append("removed " + ", ".join(sorted(messages.user_label(u) for u in names)))
             _event(
                 incident=incident,
                 kind=EventKind.ROLE_ASSIGNED,
@@ -582,65 +566,11 @@ def api_token_revoke(*, token: ApiToken) -> None:
     token.delete()
 
 
-# --- Telling people: stakeholders, status-update reminders and escalation ----------------------
+# --- Telling people: stakeholders and those given a role -----------------------------------------
 #
 # Incidents decide who is told what and when; the notifications app delivers (in-app, email,
 # webhook) and knows nothing of incidents. Messages are recorded in the same transaction as the
 # change that causes them and delivered by Celery after it commits.
-
-
-def _incident_url(incident: Incident) -> str:
-    # Reversed once per process, not once per reminder: a sweep may write thousands.
-    return f"{settings.SITE_URL}{_incident_path_pattern().replace('INC-PLACEHOLDER', incident.reference)}"
-
-
-@functools.cache
-def _incident_path_pattern() -> str:
-    return reverse("incidents:detail", kwargs={"reference": "INC-PLACEHOLDER"})
-
-
-def _webhooks(incident: Incident) -> list[tuple[str, str]]:
-    hooks = {}
-    for url, webhook_format in (
-        (incident.webhook_url, incident.webhook_format),
-        (incident.severity.webhook_url, incident.severity.webhook_format),
-    ):
-        if url:
-            hooks.setdefault(url, webhook_format)
-    return list(hooks.items())
-
-
-def _channels_label(users: Iterable[AbstractBaseUser], webhooks: list) -> str:
-    users = list(users)
-    channels = ["in-app"] if users else []
-    if any(getattr(user, "email", "") for user in users):
-        channels.append("email")
-    if webhooks:
-        channels.append("webhook")
-    return ", ".join(channels) or "nobody"
-
-
-def _names(users: Iterable[AbstractBaseUser]) -> str:
-    return ", ".join(sorted(_user_label(user) for user in users)) or "nobody"
-
-
-def _affected(incident: Incident) -> str:
-    parts = []
-    if incident.affected_users_count is not None:
-        parts.append(f"~{incident.affected_users_count} users")
-    if incident.affected_users_percent is not None:
-        parts.append(f"{incident.affected_users_percent.normalize():f}% of users")
-    return " / ".join(parts) or "Being assessed"
-
-
-def _cadence_sentence(incident: Incident) -> str:
-    cadence = incident.severity.update_cadence
-    if cadence is None or incident.next_update_due_at is None:
-        return "Updates will be provided as needed."
-    return (
-        f"Updates will be provided every {humanize_delta(cadence)}. "
-        f"Next update by {utc_clock(incident.next_update_due_at)}."
-    )
 
 
 _ASSIGNED_ROLES = {"lead": "the incident lead", "comms_lead": "the comms lead", "responder": "a responder"}
@@ -662,19 +592,19 @@ def _assignees_notify(
     if not roles_of:
         return
     severity = incident.severity
-    url = _incident_url(incident)
+    url = messages.incident_url(incident)
     outgoing = []
     for user, roles in roles_of.values():
         roles_text = " and ".join(roles)
         lines = [
-            f"You are now {roles_text} on {incident.reference}, assigned by {_user_label(actor)}.",
+            f"You are now {roles_text} on {incident.reference}, assigned by {messages.user_label(actor)}.",
             "",
             f"{incident.reference} {incident.title}",
             f"Severity: {severity.key} {severity.name}",
             f"Status: {incident.get_status_display()}",
             f"Impact: {incident.business_impact or incident.summary or 'Being assessed'}",
-            f"Incident Lead: {_user_label(incident.lead)}",
-            _cadence_sentence(incident) if incident.is_active else "The incident is resolved.",
+            f"Incident Lead: {messages.user_label(incident.lead)}",
+            messages.cadence_sentence(incident) if incident.is_active else "The incident is resolved.",
             "",
             url,
         ]
@@ -713,7 +643,7 @@ def _stakeholders_notify(
     severity = incident.severity
     groups = list(severity.notified_groups.all())
     users = list(get_user_model().objects.filter(groups__in=groups, is_active=True).distinct().order_by("username"))
-    webhooks = _webhooks(incident)
+    webhooks = messages.incident_webhooks(incident)
     if not users and not webhooks:
         return
     severity_line = f"{severity.key} {severity.name}" + (f" (was {previous.key})" if previous else "")
@@ -723,16 +653,16 @@ def _stakeholders_notify(
         f"Severity: {severity_line}",
         f"Status: {incident.get_status_display()}",
         f"Impact: {incident.business_impact or incident.summary or 'Being assessed'}",
-        f"Affected: {_affected(incident)}",
+        f"Affected: {messages.affected(incident)}",
         f"Started: {utc_clock(incident.detected_at)}",
-        f"Incident Lead: {_user_label(incident.lead)}",
+        f"Incident Lead: {messages.user_label(incident.lead)}",
         "",
     ]
     if occasion == "resolved":
         lines.append(f"Duration: {humanize_delta(incident.duration)}. A postmortem will follow.")
     else:
-        lines.append(_cadence_sentence(incident))
-    lines += ["", f"{incident.reference} {incident.title}", _incident_url(incident)]
+        lines.append(messages.cadence_sentence(incident))
+    lines += ["", f"{incident.reference} {incident.title}", messages.incident_url(incident)]
     subject = f"[{severity.key}] {incident.reference} {occasion}: {incident.title}"
     notification_services.messages_send(
         outgoing=[
@@ -741,7 +671,7 @@ def _stakeholders_notify(
                 topic=incident.reference,
                 subject=subject,
                 body_text="\n".join(lines),
-                link=_incident_url(incident),
+                link=messages.incident_url(incident),
                 payload={
                     "event": f"incident.{occasion}",
                     "incident_id": incident.pk,
@@ -761,261 +691,9 @@ def _stakeholders_notify(
         actor=None,
         now=now,
         text=f"Stakeholders told ({', '.join(g.name for g in groups) or 'channels'}): "
-        f"{len(users)} people by {_channels_label(users, webhooks)}",
+        f"{len(users)} people by {messages.channels_label(users, webhooks)}",
         data={"occasion": occasion, "recipients": [u.pk for u in users], "webhooks": [url for url, _ in webhooks]},
     )
-
-
-def _ladder(severity: SeverityPolicy) -> list[tuple[int, int]]:
-    """(step, percent of the cadence past the due time), in the order they fire."""
-    return [
-        (ReminderStep.DUE, 0),
-        (ReminderStep.RESPONDERS, severity.escalate_responders_after_percent),
-        (ReminderStep.CONTACTS, severity.escalate_contacts_after_percent),
-    ]
-
-
-def _step_at(due: datetime, cadence: timedelta, percent: int) -> datetime:
-    return due + cadence * percent / 100
-
-
-def _escalation_contacts(severity: SeverityPolicy) -> list[AbstractBaseUser]:
-    people = {user.pk: user for user in severity.escalation_users.all() if user.is_active}
-    for group in severity.escalation_groups.all():
-        people.update({user.pk: user for user in group.user_set.all() if user.is_active})
-    return list(people.values())
-
-
-def _step_recipients(
-    incident: Incident,
-    step: int,
-    contacts: dict[int, list[AbstractBaseUser]],
-    responders: list[AbstractBaseUser],
-) -> tuple[list[AbstractBaseUser], list[tuple[str, str]]]:
-    leads = [user for user in (incident.lead, incident.comms_lead) if user is not None]
-    if step == ReminderStep.DUE:
-        return leads, []
-    if step == ReminderStep.RESPONDERS:
-        people = {user.pk: user for user in [*leads, *responders]}
-        return list(people.values()), _webhooks(incident)
-    return contacts[incident.severity_id], []
-
-
-def _reminder_text(incident: Incident, step: int, due: datetime, now: datetime, url: str) -> tuple[str, str]:
-    severity = incident.severity
-    state = "due" if step == ReminderStep.DUE else "overdue"
-    subject = f"[{severity.key}] {incident.reference} status update {state}: {incident.title}"
-    if step == ReminderStep.DUE:
-        timing = f"A status update is due now ({severity.key}: every {humanize_delta(severity.update_cadence)})."
-    else:
-        timing = f"The status update is overdue by {humanize_delta(now - due)}."
-    since = incident.last_update_at or incident.declared_at
-    last = "Last update" if incident.last_update_at else "No update yet; declared"
-    body = "\n".join(
-        [
-            f"{incident.reference} · {severity.key} {severity.name} · {STATUS_LABELS[incident.status]}",
-            incident.title,
-            "",
-            timing,
-            f"{last} {humanize_delta(now - since)} ago.",
-            "",
-            f"Post the update: {url}#update-form",
-            "",
-            f"⏱️ UPDATE [{now.astimezone(UTC):%H:%M} UTC]",
-            f"Status: {STATUS_LABELS[incident.status]}",
-            "Progress: ",
-            "Next Steps: ",
-            "ETA: ",
-        ]
-    )
-    return subject, body
-
-
-SWEEP_FIELDS = (
-    "id",
-    "title",
-    "severity_id",
-    "status",
-    "lead_id",
-    "comms_lead_id",
-    "declared_at",
-    "last_update_at",
-    "next_update_due_at",
-    "webhook_url",
-    "webhook_format",
-)
-STATUS_LABELS = dict(IncidentStatus.choices)
-
-
-# A recorded ladder step whose people were not told this long after it was recorded is handed to
-# the workers again (its task may have been lost with a restarted broker or a killed worker); the
-# row lock and told_at make a second hand-over harmless.
-FAN_OUT_REQUEUE_AFTER = timedelta(seconds=20)
-# Ladder steps go to the workers in batches: a few hundred people told per task.
-FAN_OUT_BATCH = 100
-
-
-def reminders_sweep(*, now: datetime | None = None) -> int:
-    """Record every escalation-ladder step that has come due, exactly once per (incident, due time,
-    step), plan when each incident next needs the sweep, and hand the recorded steps to the
-    workers, which tell the people (reminders_fan_out).
-
-    Incidents are claimed with SELECT … FOR UPDATE SKIP LOCKED, so sweeps running side by side
-    never take the same incident; a step is recorded (under its unique constraint) before anyone
-    is told, and handed over only after commit. The sweep writes two rows per step and renders
-    nothing, so it stays short however many incidents come due at once; its number of queries
-    does not grow with them. Returns how many ladder steps it recorded."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        stale = list(
-            Reminder.objects.filter(told_at__isnull=True, sent_at__lt=now - FAN_OUT_REQUEUE_AFTER).values_list(
-                "pk", flat=True
-            )[:10_000]
-        )
-        _fan_out_after_commit(stale)
-        incidents = list(
-            Incident.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(next_reminder_at__lte=now)
-            .only("id", "severity_id", "status", "next_update_due_at")
-            .order_by("next_reminder_at")
-        )
-        if not incidents:
-            return 0
-        policies = SeverityPolicy.objects.in_bulk({incident.severity_id for incident in incidents})
-        already = set(
-            Reminder.objects.filter(
-                incident__next_reminder_at__lte=now, due_at=F("incident__next_update_due_at")
-            ).values_list("incident_id", "due_at", "step")
-        )
-        reminders: list[tuple] = []
-        next_at: dict[int, datetime | None] = {}
-        for incident in incidents:
-            severity = policies[incident.severity_id]
-            due, cadence = incident.next_update_due_at, severity.update_cadence
-            next_at[incident.pk] = None
-            if due is None or cadence is None or not incident.is_active:
-                continue
-            for step, percent in _ladder(severity):
-                at = _step_at(due, cadence, percent)
-                if at > now:
-                    next_at[incident.pk] = at
-                    break
-                if (incident.pk, due, step) not in already:
-                    reminders.append((incident.pk, due, step, now))
-        # The unique constraint is the last guard: a duplicate step fails the whole sweep.
-        reminder_ids = insert_rows(Reminder, ["incident", "due_at", "step", "sent_at"], reminders)
-        update_datetime_column(Incident, "next_reminder_at", next_at)
-        _fan_out_after_commit(reminder_ids)
-    return len(reminders)
-
-
-def _fan_out_after_commit(reminder_ids: list[int]) -> None:
-    if not reminder_ids:
-        return
-    from incidents.tasks import fan_out_reminders
-
-    def queue() -> None:
-        for start in range(0, len(reminder_ids), FAN_OUT_BATCH):
-            batch = reminder_ids[start : start + FAN_OUT_BATCH]
-            fan_out_reminders.apply_async((batch,), argsrepr=f"({len(batch)} ladder steps {batch[0]}…)")
-
-    transaction.on_commit(queue)
-
-
-def reminders_fan_out(*, reminder_ids: Iterable[int] | None = None, now: datetime | None = None) -> int:
-    """Tell the people of recorded ladder steps that nobody has told yet (all of them, or those of
-    `reminder_ids`): one message per step through each person's channels, and the step on the
-    incident's timeline with who was told, by which channel and when. Steps are locked and
-    marked told in the same transaction, so two workers never tell the same step. The number of
-    queries does not grow with the number of steps. Returns how many steps were told."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        rows = Reminder.objects.select_for_update(skip_locked=True).filter(told_at__isnull=True)
-        if reminder_ids is not None:
-            rows = rows.filter(pk__in=list(reminder_ids))
-        steps = list(rows.order_by("pk").values_list("pk", "incident_id", "due_at", "step", "sent_at"))
-        if not steps:
-            return 0
-        incident_ids = {incident_id for _, incident_id, _, _, _ in steps}
-        # Only the fields a reminder needs, and every policy and person loaded once rather than once
-        # per step: with thousands of steps, building model instances is most of the work.
-        incidents = Incident.objects.only(*SWEEP_FIELDS).in_bulk(incident_ids)
-        responder_ids: dict[int, list[int]] = {}
-        for incident_id, user_id in Incident.responders.through.objects.filter(
-            incident_id__in=incident_ids
-        ).values_list("incident_id", "user_id"):
-            responder_ids.setdefault(incident_id, []).append(user_id)
-        people = get_user_model().objects.in_bulk(
-            {user_id for ids in responder_ids.values() for user_id in ids}
-            | {incident.lead_id for incident in incidents.values() if incident.lead_id}
-            | {incident.comms_lead_id for incident in incidents.values() if incident.comms_lead_id}
-        )
-        policies = SeverityPolicy.objects.in_bulk({incident.severity_id for incident in incidents.values()})
-        prefetch_related_objects(list(policies.values()), "escalation_users", "escalation_groups__user_set")
-        contacts = {policy.pk: _escalation_contacts(policy) for policy in policies.values()}
-        for incident in incidents.values():
-            incident.severity = policies[incident.severity_id]
-            incident.lead = people.get(incident.lead_id)
-            incident.comms_lead = people.get(incident.comms_lead_id)
-        responders = {
-            incident_id: [people[user_id] for user_id in ids if user_id in people]
-            for incident_id, ids in responder_ids.items()
-        }
-        events: list[tuple] = []
-        outgoing: list[Outgoing] = []
-        urls: dict[int, str] = {}
-        for _, incident_id, due, step, recorded in steps:
-            incident = incidents[incident_id]
-            if incident_id not in urls:
-                urls[incident_id] = _incident_url(incident)
-            url = urls[incident_id]
-            users, webhooks = _step_recipients(incident, step, contacts, responders.get(incident_id, []))
-            subject, body = _reminder_text(incident, step, due, recorded, url)
-            outgoing.append(
-                Outgoing(
-                    dedup_key=f"incident:{incident_id}:update-due:{due.isoformat()}:step-{step}",
-                    topic=incident.reference,
-                    subject=subject,
-                    body_text=body,
-                    link=f"{url}#update-form",
-                    payload={
-                        "event": "incident.update_reminder",
-                        "incident_id": incident_id,
-                        "reference": incident.reference,
-                        "step": step,
-                        "due_at": due.isoformat(),
-                    },
-                    recipients=users,
-                    webhooks=webhooks,
-                )
-            )
-            events.append(
-                (
-                    incident_id,
-                    EventKind.REMINDER,
-                    now,
-                    now,
-                    f"{ReminderStep(step).label}: {_names(users)} by {_channels_label(users, webhooks)}",
-                    "",
-                    {
-                        "step": step,
-                        "due_at": due.isoformat(),
-                        "recipients": [u.id for u in users],
-                        "webhooks": [url for url, _ in webhooks],
-                    },
-                    False,
-                )
-            )
-        insert_rows(
-            TimelineEvent,
-            ["incident", "kind", "recorded_at", "occurred_at", "text", "body", "data", "starred"],
-            events,
-        )
-        # Not `writes`: the fan-out runs after every sweep; it returned above when nothing was due.
-        version_bump(INCIDENTS)
-        Reminder.objects.filter(pk__in=[pk for pk, _, _, _, _ in steps]).update(told_at=now)
-        notification_services.messages_send(outgoing=outgoing, now=now)
-    return len(steps)
 
 
 @writes
@@ -1059,7 +737,7 @@ def notification_failure_record(*, delivery: Delivery) -> None:
     incident = Incident.objects.filter(pk=delivery.message.payload.get("incident_id")).first()
     if incident is None:
         return
-    who = delivery.target if delivery.channel != "in_app" else _user_label(delivery.recipient)
+    who = delivery.target if delivery.channel != "in_app" else messages.user_label(delivery.recipient)
     _event(
         incident=incident,
         kind=EventKind.NOTIFICATION_FAILED,
@@ -1069,135 +747,3 @@ def notification_failure_record(*, delivery: Delivery) -> None:
         body=delivery.last_error,
         data={"delivery": delivery.pk, "channel": delivery.channel, "subject": delivery.message.subject},
     )
-
-
-# --- The severity policy -------------------------------------------------------------------------
-
-POLICY_FIELDS = {
-    "name",
-    "description",
-    "response_time_minutes",
-    "response_time_label",
-    "update_cadence_minutes",
-    "escalate_responders_after_percent",
-    "escalate_contacts_after_percent",
-    "escalation_groups",
-    "escalation_users",
-    "notified_groups",
-    "stakeholders_label",
-    "show_on_status_page",
-    "webhook_url",
-    "webhook_format",
-}
-POLICY_TEXT_FIELDS = ("name", "description", "response_time_label", "stakeholders_label", "webhook_url")
-POLICY_REQUIRED_TEXT_FIELDS = ("name", "response_time_label")
-POLICY_RELATIONS = ("escalation_groups", "escalation_users", "notified_groups")
-LADDER_FIELDS = ("escalate_responders_after_percent", "escalate_contacts_after_percent")
-# A week: a longer cadence or response time is a typo, not a policy.
-POLICY_MINUTES_MAX = 7 * 24 * 60
-# Ten cadences past due: the contacts step has to fire while the incident still matters.
-LADDER_PERCENT_MAX = 1000
-
-
-def _policy_problems(changes: dict) -> dict[str, list[str]]:
-    """Every refusal that does not depend on the stored policy, by field."""
-    problems: dict[str, list[str]] = {}
-
-    def refuse(field: str, message: str) -> None:
-        problems.setdefault(field, []).append(message)
-
-    for field in POLICY_TEXT_FIELDS:
-        if field not in changes:
-            continue
-        limit = SeverityPolicy._meta.get_field(field).max_length
-        if field in POLICY_REQUIRED_TEXT_FIELDS and not changes[field]:
-            refuse(field, errors.VALUE_REQUIRED)
-        elif len(changes[field]) > limit:
-            refuse(field, errors.TOO_LONG.format(limit=limit))
-    minutes_messages = {
-        "update_cadence_minutes": errors.CADENCE_OUT_OF_RANGE,
-        "response_time_minutes": errors.RESPONSE_TIME_OUT_OF_RANGE,
-    }
-    for field, message in minutes_messages.items():
-        value = changes.get(field)
-        if value is not None and not 1 <= value <= POLICY_MINUTES_MAX:
-            refuse(field, message.format(high=POLICY_MINUTES_MAX))
-    for field in LADDER_FIELDS:
-        if field in changes and (changes[field] is None or not 0 <= changes[field] <= LADDER_PERCENT_MAX):
-            refuse(field, errors.LADDER_PERCENT_OUT_OF_RANGE.format(high=LADDER_PERCENT_MAX))
-    if changes.get("webhook_url") and "webhook_url" not in problems:
-        try:
-            URLValidator(schemes=["http", "https"])(changes["webhook_url"])
-        except ValidationError:
-            refuse("webhook_url", errors.BAD_WEBHOOK_URL)
-    formats = [value for value, _ in SeverityPolicy._meta.get_field("webhook_format").choices]
-    if "webhook_format" in changes and changes["webhook_format"] not in formats:
-        refuse("webhook_format", errors.UNKNOWN_WEBHOOK_FORMAT.format(values=", ".join(formats)))
-    return problems
-
-
-def _active_incidents_replan(policy: SeverityPolicy) -> int:
-    """Count every active incident's next update from its anchor with the policy's cadence, as
-    _plan_next_update does, in one UPDATE. Returns how many incidents were re-planned."""
-    anchor = Coalesce("cadence_anchor_at", "last_update_at", "declared_at")
-    cadence = policy.update_cadence
-    due = None if cadence is None else anchor + cadence
-    return (
-        Incident.objects.filter(severity=policy)
-        .exclude(status=IncidentStatus.RESOLVED)
-        .update(cadence_anchor_at=anchor, next_update_due_at=due, next_reminder_at=due)
-    )
-
-
-@writes
-def severity_policy_update(*, policy: SeverityPolicy, actor: AbstractBaseUser, **changes) -> SeverityPolicy:
-    """Change a severity's response targets, update cadence, escalation ladder and who is told.
-
-    A new update cadence applies at once: every active incident of the severity owes its next
-    update one new cadence after its anchor (the last update, the declaration or the reopening),
-    and none while the cadence is "as needed". Key and rank are not editable here: the rank
-    orders every dashboard and the key is how people and tools name the severity. Policy edits
-    are not incident events, so they go to the log rather than to any timeline."""
-    unknown = set(changes) - POLICY_FIELDS
-    if unknown:
-        raise ValidationError({"__all__": errors.UNKNOWN_FIELDS.format(names=", ".join(sorted(unknown)))})
-    for field in POLICY_TEXT_FIELDS:
-        if field in changes:
-            changes[field] = changes[field].strip()
-    problems = _policy_problems(changes)
-    policy = SeverityPolicy.objects.select_for_update().get(pk=policy.pk)
-    # The ladder is judged as it will stand, so both steps can move together past the old values.
-    responders, contacts = (changes.get(field, getattr(policy, field)) for field in LADDER_FIELDS)
-    if not set(LADDER_FIELDS) & set(problems) and responders > contacts:
-        for field in LADDER_FIELDS:
-            if field in changes:
-                problems.setdefault(field, []).append(errors.LADDER_OUT_OF_ORDER)
-    if problems:
-        raise ValidationError(problems)
-
-    changed = [
-        field for field, value in changes.items() if field not in POLICY_RELATIONS and getattr(policy, field) != value
-    ]
-    for field in changed:
-        setattr(policy, field, changes[field])
-    if changed:
-        policy.save(update_fields=changed)
-    for field in POLICY_RELATIONS:
-        if field not in changes:
-            continue
-        wanted = {item.pk for item in changes[field]}
-        related = getattr(policy, field)
-        if wanted != set(related.values_list("pk", flat=True)):
-            related.set(list(wanted))
-            changed.append(field)
-    if not changed:
-        return policy
-    replanned = _active_incidents_replan(policy) if "update_cadence_minutes" in changed else 0
-    logger.info(
-        "Severity policy %s changed by %s: %s; %d active incidents re-planned",
-        policy.key,
-        actor.get_username(),
-        ", ".join(changed),
-        replanned,
-    )
-    return policy

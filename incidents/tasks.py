@@ -1,15 +1,15 @@
 from celery import shared_task
 
-from incidents import services
+from incidents import reminders
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def sweep_reminders() -> int:
     """Beat runs this every REMINDER_SWEEP_SECONDS; the database, not the broker, knows what is due."""
-    return services.reminders_sweep()
+    return reminders.reminders_sweep()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def fan_out_reminders(reminder_ids: list[int]) -> int:
     """Tell the people of ladder steps the sweep recorded; a step already told is skipped."""
-    return services.reminders_fan_out(reminder_ids=reminder_ids)
+    return reminders.reminders_fan_out(reminder_ids=reminder_ids)

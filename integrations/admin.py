@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from integrations import services
+from integrations.alerts import alert_source_create, alert_source_token_rotate
 from integrations.models import (
     Alert,
     AlertRule,
@@ -42,14 +42,14 @@ class AlertSourceAdmin(admin.ModelAdmin):
             name: form.cleaned_data[name]
             for name in ("dedup_window_seconds", "rate_limit_per_minute", "default_severity", "incident_lead", "active")
         }
-        source, token = services.alert_source_create(name=obj.name, kind=obj.kind, **fields)
+        source, token = alert_source_create(name=obj.name, kind=obj.kind, **fields)
         obj.pk, obj.digest, obj.prefix = source.pk, source.digest, source.prefix
         messages.warning(request, f"The token of {source.name}, shown this once: {token}")
 
     @admin.action(description="Rotate the token (the old one stops working)")
     def rotate_token(self, request: HttpRequest, queryset: QuerySet[AlertSource]) -> None:
         for source in queryset:
-            token = services.alert_source_token_rotate(source=source)
+            token = alert_source_token_rotate(source=source)
             messages.warning(request, f"The new token of {source.name}, shown this once: {token}")
 
 

@@ -14,7 +14,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from integrations import errors, payloads, services
+from integrations import errors, payloads
+from integrations.alerts import (
+    alert_batch_receive,
+    alert_source_for_token,
+    alert_source_rate_check,
+    generic_batch_check,
+    rejected_payload_record,
+)
 from integrations.models import AlertSource, SourceKind
 from integrations.payloads import ParsedBatch, PayloadError
 
@@ -28,12 +35,12 @@ def _refuse(
         body = request.body
     except RequestDataTooBig:  # still refused with its reason, without the body
         body = b""
-    services.rejected_payload_record(source=source, endpoint=endpoint, status_code=status, reason=reason, body=body)
+    rejected_payload_record(source=source, endpoint=endpoint, status_code=status, reason=reason, body=body)
     return JsonResponse({"error": reason}, status=status, headers=headers or None)
 
 
 def _receive(request: HttpRequest, *, kind: str, parse: Callable[[dict, datetime], ParsedBatch]) -> HttpResponse:
-    source = services.alert_source_for_token(request.headers.get("Authorization", ""))
+    source = alert_source_for_token(request.headers.get("Authorization", ""))
     if source is None:
         logger.warning("alert endpoint %s: missing or invalid token from %s", kind, request.META.get("REMOTE_ADDR"))
         return JsonResponse({"error": errors.INVALID_TOKEN}, status=401, headers={"WWW-Authenticate": "Bearer"})
@@ -41,7 +48,7 @@ def _receive(request: HttpRequest, *, kind: str, parse: Callable[[dict, datetime
         path = reverse(f"integrations:{source.kind}")
         reason = errors.WRONG_SOURCE_KIND.format(kind=source.get_kind_display(), path=path)
         return _refuse(request, source=source, endpoint=kind, status=400, reason=reason)
-    rate = services.alert_source_rate_check(source=source)
+    rate = alert_source_rate_check(source=source)
     if not rate.allowed:
         reason = errors.RATE_LIMITED.format(limit=source.rate_limit_per_minute, seconds=rate.retry_after)
         headers = {"Retry-After": str(rate.retry_after)}
@@ -54,11 +61,11 @@ def _receive(request: HttpRequest, *, kind: str, parse: Callable[[dict, datetime
         data = payloads.read_json_object(lambda: request.body)
         batch = parse(data, now)
         if kind == SourceKind.GENERIC:
-            services.generic_batch_check(batch)
+            generic_batch_check(batch)
     except PayloadError as refused:
         return _refuse(request, source=source, endpoint=kind, status=refused.status, reason=refused.reason)
     try:
-        outcome = services.alert_batch_receive(source=source, batch=batch, now=now)
+        outcome = alert_batch_receive(source=source, batch=batch, now=now)
     except ValidationError as refused:
         # The incident services refused what the alert would make (nothing was written).
         return _refuse(request, source=source, endpoint=kind, status=400, reason=" ".join(refused.messages))

@@ -13,12 +13,18 @@ from tests.factories import declare_incident
 
 # The status page bumps through statuspage.services.page_version_bump, which its own cached page
 # has always needed.
-SERVICE_MODULES = ["incidents/services.py", "runbooks/services.py", "postmortems/services.py"]
+SERVICE_MODULES = [
+    "incidents/services.py",
+    "incidents/reminders.py",
+    "incidents/policy.py",
+    "runbooks/services.py",
+    "postmortems/services.py",
+]
 # Transactions that change nothing a cached page shows.
 NO_PAGE_CHANGE = {
     ("postmortems/services.py", "postmortem_reminders_send"),
     # Records due ladder steps; reminders_fan_out puts them on the timeline.
-    ("incidents/services.py", "reminders_sweep"),
+    ("incidents/reminders.py", "reminders_sweep"),
 }
 
 

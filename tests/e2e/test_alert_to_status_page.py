@@ -5,7 +5,7 @@ page shows the component's outage and the update; resolving brings it back to op
 import pytest
 
 from incidents.models import Service, SeverityPolicy
-from integrations import services as integration_services
+from integrations.alerts import alert_source_create
 from integrations.models import AlertRule
 from statuspage.models import Component, ComponentGroup
 from tests.e2e.test_alerts import post_alert
@@ -29,7 +29,7 @@ def test_an_alert_opens_an_incident_that_the_status_page_follows_until_it_is_res
         service=checkout,
     )
     make_runbook(title="Checkout error rate", alert_names=["CheckoutHighErrorRate"], steps=2)
-    _, token = integration_services.alert_source_create(name="prometheus")
+    _, token = alert_source_create(name="prometheus")
 
     public = new_page(java_script_enabled=False)
     public.goto(f"{e2e_db}/status/")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from incidents.models import Incident, Service, SeverityPolicy
-from integrations import services
+from integrations.alerts import alert_source_create
 from integrations.models import AlertRule
 
 pytestmark = pytest.mark.browser
@@ -37,7 +37,7 @@ def test_an_alert_opens_an_incident_on_the_dashboard_with_the_alert_on_its_timel
         severity=SeverityPolicy.objects.get(key="SEV1"),
         service=checkout,
     )
-    _, token = services.alert_source_create(name="prometheus")
+    _, token = alert_source_create(name="prometheus")
     log_in(page)
 
     [reference] = post_alert(e2e_db, token)["declared"]

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from incidents import errors, services
 from incidents.models import SeverityPolicy
+from incidents.reminders import reminders_fan_out, reminders_sweep
 from tests import factories
 
 pytestmark = pytest.mark.browser
@@ -134,8 +135,8 @@ def test_overdue_turns_red_without_reload(page, expect, log_in, screenshot, e2e_
     # still without a reload.
     bell = page.locator("#bell")
     expect(bell.locator(".bell-count")).to_have_count(0)
-    assert services.reminders_sweep() == 1
-    assert services.reminders_fan_out() == 1
+    assert reminders_sweep() == 1
+    assert reminders_fan_out() == 1
     expect(bell.locator(".bell-count")).to_have_text("1", timeout=17_000)
     assert _still_marked(page), "the dashboard reloaded"
     screenshot(page)

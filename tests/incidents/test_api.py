@@ -21,6 +21,7 @@ from incidents.models import (
     StatusUpdate,
     TimelineEvent,
 )
+from incidents.policy import LADDER_PERCENT_MAX, POLICY_FIELDS, POLICY_MINUTES_MAX, severity_policy_update
 from tests.factories import ServiceFactory, UserFactory, declare_incident
 
 pytestmark = pytest.mark.django_db
@@ -817,8 +818,8 @@ def test_the_documented_error_responses_match_what_the_api_sends(client, api, in
 # The severity policy.
 
 POLICIES = "/api/v1/severity-policies/"
-MAX_MINUTES = services.POLICY_MINUTES_MAX
-LADDER_PERCENT = errors.LADDER_PERCENT_OUT_OF_RANGE.format(high=services.LADDER_PERCENT_MAX)
+MAX_MINUTES = POLICY_MINUTES_MAX
+LADDER_PERCENT = errors.LADDER_PERCENT_OUT_OF_RANGE.format(high=LADDER_PERCENT_MAX)
 
 
 def policy_path(key: str) -> str:
@@ -985,7 +986,7 @@ def test_a_patch_that_keeps_the_cadence_leaves_incidents_alone(api, responder, p
     assert api("PATCH", policy_path("SEV1"), change, token=policy_admin_token).status_code == 200
     assert plan_of(incident) == snoozed
     caplog.clear()
-    with caplog.at_level("INFO", logger="incidents.services"):
+    with caplog.at_level("INFO", logger="incidents.policy"):
         assert api("PATCH", policy_path("SEV1"), change, token=policy_admin_token).status_code == 200
     assert caplog.records == []
 
@@ -993,9 +994,9 @@ def test_a_patch_that_keeps_the_cadence_leaves_incidents_alone(api, responder, p
 def test_a_policy_change_is_logged(api, responder, policy_admin_token, caplog):
     declare_incident(declared_by=responder, severity="SEV1")
     admin = ApiToken.objects.get(digest=ApiToken.digest_of(policy_admin_token)).user
-    with caplog.at_level("INFO", logger="incidents.services"):
+    with caplog.at_level("INFO", logger="incidents.policy"):
         api("PATCH", policy_path("SEV1"), {"update_cadence_minutes": 5, "name": "Sev one"}, token=policy_admin_token)
-    (record,) = [record for record in caplog.records if record.name == "incidents.services"]
+    (record,) = [record for record in caplog.records if record.name == "incidents.policy"]
     assert record.levelname == "INFO"
     assert record.getMessage() == (
         f"Severity policy SEV1 changed by {admin.username}: name, update_cadence_minutes; 1 active incidents re-planned"
@@ -1149,7 +1150,7 @@ def test_the_policy_list_costs_the_same_queries_for_4_or_12_severities(
             # The API and admin edit severities; none creates one, so the test does.
             SeverityPolicy.objects.create(key=f"SEV{count + 1}", name="Trivia", rank=count + 1, response_time_label="-")
         for policy in SeverityPolicy.objects.all():
-            services.severity_policy_update(policy=policy, actor=people[0], **wiring)
+            severity_policy_update(policy=policy, actor=people[0], **wiring)
         # The token lookup, its last-use stamp, the policies and their three lists of names.
         with django_assert_max_num_queries(6):
             response = api("GET", POLICIES, token=viewer_token)
@@ -1163,7 +1164,7 @@ def test_the_documented_policy_errors_match_what_the_api_sends(client, api, view
     patch = document["paths"]["/severity-policies/{key}/"]["patch"]
     assert set(patch["responses"]) == {"200", "400", "401", "403", "404", "405"}
     schemas = document["components"]["schemas"]
-    assert set(schemas["ChangeSeverityPolicy"]["properties"]) == services.POLICY_FIELDS
+    assert set(schemas["ChangeSeverityPolicy"]["properties"]) == POLICY_FIELDS
     shown = api("GET", policy_path("SEV1"), token=viewer_token).json()
     assert set(schemas["SeverityPolicy"]["required"]) == set(shown)
     error_shape = schemas["Error"]["required"]
@@ -1181,7 +1182,7 @@ def test_replanning_costs_the_same_queries_for_1_or_10_incidents(responder, poli
         while Incident.objects.count() < total:
             declare_incident(declared_by=responder, severity="SEV1")
         with CaptureQueriesContext(connection) as queries:
-            services.severity_policy_update(policy=sev1, actor=admin, update_cadence_minutes=cadence)
+            severity_policy_update(policy=sev1, actor=admin, update_cadence_minutes=cadence)
         counts.append(len(queries))
         assert set(Incident.objects.values_list("next_update_due_at", flat=True)) == {
             incident.cadence_anchor_at + timedelta(minutes=cadence) for incident in Incident.objects.all()

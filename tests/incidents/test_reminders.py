@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from config.celery import app as celery_app
 from incidents import errors, services
 from incidents.models import EventKind, IncidentStatus, Reminder, ReminderStep, SeverityPolicy
+from incidents.reminders import reminders_fan_out, reminders_sweep
 from notifications import services as notification_services
 from notifications.models import Channel, Delivery, DeliveryStatus, Message
 from tests.factories import UserFactory, declare_incident
@@ -28,8 +29,8 @@ T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 def sweep_at(moment: datetime) -> int:
     """The sweep at `moment`, then what the workers do with the steps it recorded."""
     with time_machine.travel(moment, tick=False):
-        steps = services.reminders_sweep()
-        services.reminders_fan_out()
+        steps = reminders_sweep()
+        reminders_fan_out()
         return steps
 
 
@@ -424,15 +425,15 @@ def test_a_retry_is_not_mistaken_for_a_lost_message(sev2_incident, people, webho
 def test_the_sweep_records_a_step_and_a_worker_tells_its_people_once(sev2_incident, people):
     due = T0 + timedelta(minutes=30)
     with time_machine.travel(due, tick=False):
-        assert services.reminders_sweep() == 1
+        assert reminders_sweep() == 1
     # Recorded, so no later sweep records it again; nobody told yet.
     assert steps(sev2_incident) == [(due, ReminderStep.DUE)]
     assert not Delivery.objects.exists()
     assert not sev2_incident.timeline.filter(kind=EventKind.REMINDER).exists()
 
     with time_machine.travel(due + timedelta(seconds=2), tick=False):
-        assert services.reminders_fan_out() == 1
-        assert services.reminders_fan_out() == 0
+        assert reminders_fan_out() == 1
+        assert reminders_fan_out() == 0
     assert told(sev2_incident, ReminderStep.DUE) == {people["lead"].id, people["comms"].id}
     event = sev2_incident.timeline.get(kind=EventKind.REMINDER)
     assert event.recorded_at == due + timedelta(seconds=2)  # when they were told
@@ -445,13 +446,13 @@ def test_a_step_whose_hand_over_was_lost_is_handed_over_again(
     due = T0 + timedelta(minutes=30)
     with time_machine.travel(due, tick=False):
         # Recorded, but its task never reaches a worker (the callback queueing it is dropped).
-        assert services.reminders_sweep() == 1
+        assert reminders_sweep() == 1
     with time_machine.travel(due + timedelta(seconds=10), tick=False), django_capture_on_commit_callbacks(execute=True):
-        services.reminders_sweep()
+        reminders_sweep()
     assert not Delivery.objects.exists()  # too early to call it lost
     mail.outbox.clear()
     with time_machine.travel(due + timedelta(seconds=25), tick=False), django_capture_on_commit_callbacks(execute=True):
-        assert services.reminders_sweep() == 0
+        assert reminders_sweep() == 0
     assert told(sev2_incident, ReminderStep.DUE) == {people["lead"].id, people["comms"].id}
     assert sorted(m.to[0] for m in mail.outbox) == ["comms@example.com", "lead@example.com"]
 

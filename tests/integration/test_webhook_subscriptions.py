@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from integrations import services
+from integrations.alerts import alert_source_create
 from integrations.models import WebhookSubscription
 from notifications.models import Delivery, DeliveryStatus
 from notifications.services import MAX_ATTEMPTS
@@ -53,7 +53,7 @@ def post_alert(token: str) -> dict:
 
 def test_a_subscription_receives_a_signed_declaration_from_the_worker(webhook_receiver: WebhookReceiver, start_worker):
     WebhookSubscription.objects.create(team="Payments", url=webhook_receiver.url, secret=SECRET)
-    _, token = services.alert_source_create(name="prometheus")
+    _, token = alert_source_create(name="prometheus")
     reference = post_alert(token)["declared"][0]
 
     worker = start_worker()
@@ -72,7 +72,7 @@ def test_a_subscription_receives_a_signed_declaration_from_the_worker(webhook_re
 def test_a_failing_subscriber_is_retried_with_backoff_until_it_answers(webhook_receiver: WebhookReceiver, start_worker):
     webhook_receiver.status = 503
     WebhookSubscription.objects.create(team="Payments", url=webhook_receiver.url, secret=SECRET)
-    _, token = services.alert_source_create(name="prometheus")
+    _, token = alert_source_create(name="prometheus")
     post_alert(token)
 
     start_worker(extra_env={"NOTIFICATIONS_RETRY_BACKOFF_SECONDS": ",".join(["1"] * (MAX_ATTEMPTS - 1))})

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from incidents.models import Service, SeverityPolicy
-from integrations import services
+from integrations.alerts import alert_source_create
 from integrations.models import AlertRule, AlertSource, SourceKind
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -21,7 +21,7 @@ def fixture(name: str) -> dict:
 
 @pytest.fixture
 def source_and_token(db) -> tuple[AlertSource, str]:
-    return services.alert_source_create(name="prometheus")
+    return alert_source_create(name="prometheus")
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def token(source_and_token) -> str:
 
 @pytest.fixture
 def generic_token(db) -> str:
-    return services.alert_source_create(name="uptime-checker", kind=SourceKind.GENERIC)[1]
+    return alert_source_create(name="uptime-checker", kind=SourceKind.GENERIC)[1]
 
 
 @pytest.fixture

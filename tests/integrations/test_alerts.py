@@ -13,7 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from incidents.models import EventKind, Incident, IncidentStatus, TimelineEvent
-from integrations import errors, services
+from integrations import errors
+from integrations.alerts import ALERTS_USERNAME, BODY_EXCERPT_CHARS, alert_source_create, alert_source_rate_check
 from integrations.models import Alert, AlertSource, AlertStatus, RejectedPayload, SourceKind
 from tests.integrations.conftest import ALERTMANAGER, GENERIC, fixture
 
@@ -62,7 +63,7 @@ def test_a_firing_alert_declares_an_incident_from_its_labels_and_annotations(pos
     assert "5.2% of checkout requests return 5xx" in incident.summary
     assert "https://runbooks.example.com/checkout/high-error-rate" in incident.summary
     assert "severity=critical" in incident.summary
-    assert incident.declared_by.username == services.ALERTS_USERNAME
+    assert incident.declared_by.username == ALERTS_USERNAME
     # Alertmanager's startsAt (nanoseconds, UTC) is when it was detected.
     assert incident.detected_at.isoformat() == "2026-11-25T16:58:12.345678+00:00"
     assert kinds(incident) == [EventKind.MILESTONE_SET, EventKind.DECLARED, EventKind.ALERT]
@@ -146,7 +147,7 @@ def test_a_new_alert_of_an_open_incidents_group_joins_it(post, token, rules):
 
 def test_another_sources_incident_for_the_same_group_key_is_not_joined(post, token, rules):
     post(ALERTMANAGER, fixture("alertmanager_firing"), token=token)
-    _, other = services.alert_source_create(name="second-alertmanager")
+    _, other = alert_source_create(name="second-alertmanager")
     post(ALERTMANAGER, fixture("alertmanager_firing"), token=other)
     assert Incident.objects.count() == 2
 
@@ -436,7 +437,7 @@ def test_malformed_bodies_get_400_with_the_reason_and_are_kept_for_the_admin(pos
         400,
         "alertmanager",
     )
-    assert len(rejected.body_excerpt) <= services.BODY_EXCERPT_CHARS
+    assert len(rejected.body_excerpt) <= BODY_EXCERPT_CHARS
     assert "\x00" not in rejected.body_excerpt
     assert Incident.objects.count() == Alert.objects.count() == 0
 
@@ -491,7 +492,7 @@ def test_more_requests_than_the_rate_limit_get_429_with_retry_after(post, token,
 def test_each_source_has_its_own_rate_limit(post, token, source, rules):
     source.rate_limit_per_minute = 1
     source.save()
-    _, other = services.alert_source_create(name="other", rate_limit_per_minute=1)
+    _, other = alert_source_create(name="other", rate_limit_per_minute=1)
     payload = fixture("alertmanager_firing")
     with time_machine.travel(timezone.now().replace(second=1), tick=False):
         assert post(ALERTMANAGER, payload, token=token).status_code == 200
@@ -525,7 +526,7 @@ def test_the_rate_limit_counts_atomically_in_redis_across_threads(source, redis_
 
     def ask() -> None:
         barrier.wait()
-        allowed.append(services.alert_source_rate_check(source=source, now=now).allowed)
+        allowed.append(alert_source_rate_check(source=source, now=now).allowed)
 
     threads = [threading.Thread(target=ask) for _ in range(20)]
     for thread in threads:

@@ -10,9 +10,17 @@ from django.test.utils import CaptureQueriesContext
 
 from incidents import services as incident_services
 from incidents.models import EventKind, IncidentStatus, SeverityPolicy, UpdateVisibility
-from integrations import services
+from integrations.alerts import alert_batch_receive, alert_source_create, rejected_payload_record
+from integrations.demo import DEMO_SOURCE
 from integrations.models import WebhookEvent, WebhookSubscription
 from integrations.payloads import generic_batch
+from integrations.webhooks import (
+    EVENT_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    webhook_headers,
+    webhook_signature_verify,
+)
 from notifications import senders
 from notifications import services as notification_services
 from notifications.models import Channel, Delivery, DeliveryStatus
@@ -133,18 +141,18 @@ def test_the_signature_is_an_hmac_sha256_of_the_body_with_the_subscriptions_secr
     delivery = Delivery.objects.get(channel=Channel.WEBHOOK)
     body = json.dumps(senders.webhook_body(delivery)).encode()
 
-    headers = services.webhook_headers(delivery=delivery, body=body)
+    headers = webhook_headers(delivery=delivery, body=body)
 
-    signature, timestamp = headers[services.SIGNATURE_HEADER], headers[services.TIMESTAMP_HEADER]
+    signature, timestamp = headers[SIGNATURE_HEADER], headers[TIMESTAMP_HEADER]
     assert signature.startswith("sha256=")
     assert timestamp.isdigit()
-    assert services.webhook_signature_verify(secret=SECRET, timestamp=timestamp, body=body, header=signature)
-    assert not services.webhook_signature_verify(secret="wrong", timestamp=timestamp, body=body, header=signature)
-    assert not services.webhook_signature_verify(secret=SECRET, timestamp=timestamp, body=body + b" ", header=signature)
+    assert webhook_signature_verify(secret=SECRET, timestamp=timestamp, body=body, header=signature)
+    assert not webhook_signature_verify(secret="wrong", timestamp=timestamp, body=body, header=signature)
+    assert not webhook_signature_verify(secret=SECRET, timestamp=timestamp, body=body + b" ", header=signature)
     # A replay with a fresh timestamp does not verify: the timestamp is signed.
     later = str(int(timestamp) + 3600)
-    assert not services.webhook_signature_verify(secret=SECRET, timestamp=later, body=body, header=signature)
-    assert headers[services.EVENT_HEADER] == WebhookEvent.DECLARED
+    assert not webhook_signature_verify(secret=SECRET, timestamp=later, body=body, header=signature)
+    assert headers[EVENT_HEADER] == WebhookEvent.DECLARED
 
 
 def test_webhooks_that_are_not_a_subscriptions_get_no_signature(responder):
@@ -153,7 +161,7 @@ def test_webhooks_that_are_not_a_subscriptions_get_no_signature(responder):
     policy.save()
     declare_incident(declared_by=responder)
     delivery = Delivery.objects.get(channel=Channel.WEBHOOK)
-    assert services.webhook_headers(delivery=delivery, body=b"{}") == {}
+    assert webhook_headers(delivery=delivery, body=b"{}") == {}
 
 
 @pytest.fixture
@@ -174,13 +182,13 @@ def test_a_delivery_reaches_the_receiver_signed_in_the_chosen_format(responder, 
     assert attempt.outcome == "sent"
     [hook] = receiver.snapshot()
     headers = {name.lower(): value for name, value in hook.headers.items()}  # header names are case-insensitive
-    assert services.webhook_signature_verify(
+    assert webhook_signature_verify(
         secret=SECRET,
-        timestamp=headers[services.TIMESTAMP_HEADER.lower()],
+        timestamp=headers[TIMESTAMP_HEADER.lower()],
         body=hook.raw,
-        header=headers[services.SIGNATURE_HEADER.lower()],
+        header=headers[SIGNATURE_HEADER.lower()],
     )
-    assert headers[services.EVENT_HEADER.lower()] == "declared"
+    assert headers[EVENT_HEADER.lower()] == "declared"
     if body_format == "slack":
         assert set(hook.body) == {"text"}
         assert incident.reference in hook.body["text"]
@@ -229,10 +237,10 @@ def test_every_admin_list_costs_the_same_queries_for_few_or_many_rows(client, re
 
     def grow(n: int) -> None:
         for i in range(n):
-            source, _ = services.alert_source_create(name=f"{page}-{n}-{i}")
+            source, _ = alert_source_create(name=f"{page}-{n}-{i}")
             declare_incident(declared_by=responder)
-            services.rejected_payload_record(source=source, endpoint="generic", status_code=400, reason="x", body=b"{")
-            services.alert_batch_receive(source=source, batch=generic_batch({"title": f"Probe {i}", "dedup_key": "k"}))
+            rejected_payload_record(source=source, endpoint="generic", status_code=400, reason="x", body=b"{")
+            alert_batch_receive(source=source, batch=generic_batch({"title": f"Probe {i}", "dedup_key": "k"}))
 
     counts = []
     for n in (2, 10):
@@ -273,7 +281,7 @@ def test_the_demo_step_is_idempotent(db):
 
     call_command("load_demo_data", stdout=io.StringIO())
     call_command("load_demo_data", stdout=io.StringIO())
-    assert AlertSource.objects.filter(name=services.DEMO_SOURCE).count() == 1
+    assert AlertSource.objects.filter(name=DEMO_SOURCE).count() == 1
     assert AlertRule.objects.count() == 3
     assert Alert.objects.count() == 2
     assert Incident.objects.filter(alerts__isnull=False).distinct().count() == 1

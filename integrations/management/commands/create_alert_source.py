@@ -3,7 +3,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from integrations import services
+from integrations.alerts import alert_source_create
 from integrations.models import SourceKind
 
 
@@ -20,7 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, name: str, kind: str, **options: Any) -> None:
         try:
-            _, token = services.alert_source_create(name=name, kind=kind)
+            _, token = alert_source_create(name=name, kind=kind)
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
         self.stdout.write(token)

@@ -1,8 +1,6 @@
-"""Alerts in and webhooks out. Alerts open or join incidents through incidents.services; incident
-timeline events become signed webhook deliveries through the notifications app."""
+"""Alerts in: alert sources and their tokens, and alert groups that open, join or resolve
+incidents through incidents.services."""
 
-import hashlib
-import hmac
 import logging
 import secrets
 import time
@@ -27,23 +25,10 @@ from incidents.models import (
     Service,
     SeverityPolicy,
     TimelineEvent,
-    UpdateVisibility,
 )
 from integrations import errors
-from integrations.models import (
-    Alert,
-    AlertRule,
-    AlertSource,
-    AlertStatus,
-    RejectedPayload,
-    SourceKind,
-    WebhookDelivery,
-    WebhookEvent,
-    WebhookSubscription,
-)
+from integrations.models import Alert, AlertRule, AlertSource, AlertStatus, RejectedPayload, SourceKind
 from integrations.payloads import ParsedAlert, ParsedBatch, PayloadError
-from notifications import services as notification_services
-from notifications.models import Delivery
 from runbooks import selectors as runbook_selectors
 from runbooks import services as runbook_services
 
@@ -53,9 +38,6 @@ logger = logging.getLogger(__name__)
 # log in, and it shows on the timeline as the actor of what the alert tool did.
 ALERTS_USERNAME = "alerts"
 BODY_EXCERPT_CHARS = 2000
-SIGNATURE_HEADER = "X-IncidentDesk-Signature"
-TIMESTAMP_HEADER = "X-IncidentDesk-Timestamp"
-EVENT_HEADER = "X-IncidentDesk-Event"
 
 
 # --- Alert sources -------------------------------------------------------------------------------
@@ -462,191 +444,3 @@ def generic_batch_check(batch: ParsedBatch) -> None:
         raise PayloadError(errors.UNKNOWN_SEVERITY.format(value=batch.severity_key, keys=keys))
     if batch.service_slug and not Service.objects.filter(slug=batch.service_slug).exists():
         raise PayloadError(errors.UNKNOWN_SERVICE.format(value=batch.service_slug))
-
-
-# --- Incident events → outbound webhooks ---------------------------------------------------------
-
-
-def _webhook_event_of(event: TimelineEvent) -> str | None:
-    if event.kind == EventKind.DECLARED:
-        return WebhookEvent.DECLARED
-    if event.kind == EventKind.SEVERITY_CHANGED:
-        return WebhookEvent.SEVERITY_CHANGED
-    if event.kind == EventKind.STATUS_UPDATE:
-        return WebhookEvent.UPDATE_POSTED
-    if event.kind == EventKind.STATUS_CHANGED and event.data.get("to") == IncidentStatus.RESOLVED:
-        return WebhookEvent.RESOLVED
-    if event.kind == EventKind.POSTMORTEM and event.data.get("action") == "published":
-        return WebhookEvent.POSTMORTEM_PUBLISHED
-    return None
-
-
-def _is_public_update(event: TimelineEvent) -> bool:
-    return event.data.get("visibility") == UpdateVisibility.PUBLIC
-
-
-def _event_subject(name: str, incident: Incident, event: TimelineEvent) -> str:
-    label = WebhookEvent(name).label
-    return f"[{incident.severity.key}] {incident.reference} {label.lower()}: {incident.title}"[:255]
-
-
-def _event_payload(name: str, incident: Incident, event: TimelineEvent) -> dict:
-    payload = {
-        "event": f"incident.{name}",
-        "incident_id": incident.pk,
-        "reference": incident.reference,
-        "title": incident.title,
-        "severity": incident.severity.key,
-        "status": incident.status,
-        "url": incident_services._incident_url(incident),
-        "occurred_at": event.occurred_at.isoformat(),
-        "text": event.text,
-    }
-    if name == WebhookEvent.SEVERITY_CHANGED:
-        payload["from"], payload["to"] = event.data.get("from"), event.data.get("to")
-    if name == WebhookEvent.UPDATE_POSTED:
-        payload["visibility"] = event.data.get("visibility")
-        payload["update"] = event.body
-    return payload
-
-
-def incident_event_handle(*, event: TimelineEvent) -> None:
-    """Reacts to a new incident timeline event (settings.INCIDENT_EVENT_HANDLERS): the events that
-    subscriptions ask for become one signed delivery per subscription, sent by the notifications
-    worker after the transaction commits (with its retries and backoff)."""
-    name = _webhook_event_of(event)
-    if name is None:
-        return
-    subscriptions = [
-        subscription
-        for subscription in WebhookSubscription.objects.filter(active=True)
-        if subscription.wants(name)
-        and (name != WebhookEvent.UPDATE_POSTED or _is_public_update(event) or subscription.include_internal_updates)
-    ]
-    if not subscriptions:
-        return
-    incident = event.incident
-    subject = _event_subject(name, incident, event)
-    payload = _event_payload(name, incident, event)
-    body = event.body if name == WebhookEvent.UPDATE_POSTED else ""
-    text = "\n".join(part for part in [event.text, body, payload["url"]] if part)
-    keys = {f"webhook-subscription:{s.pk}:event:{event.pk}": s for s in subscriptions}
-    notification_services.messages_send(
-        outgoing=[
-            notification_services.Outgoing(
-                dedup_key=key,
-                topic=incident.reference,
-                subject=subject,
-                body_text=text,
-                link=payload["url"],
-                payload=payload,
-                webhooks=[(subscription.url, subscription.body_format)],
-            )
-            for key, subscription in keys.items()
-        ],
-        now=event.recorded_at,
-    )
-    deliveries = Delivery.objects.filter(message__dedup_key__in=list(keys)).values_list("pk", "message__dedup_key")
-    WebhookDelivery.objects.bulk_create(
-        [
-            WebhookDelivery(
-                subscription=keys[key], delivery_id=pk, event=name, incident=incident, created_at=event.recorded_at
-            )
-            for pk, key in deliveries
-        ],
-        ignore_conflicts=True,
-    )
-
-
-def webhook_signature(*, secret: str, timestamp: str, body: bytes) -> str:
-    """HMAC-SHA256 over "<timestamp>.<body>": the timestamp is signed too, so a receiver that
-    refuses old timestamps cannot be fed a recorded request again."""
-    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
-def webhook_headers(*, delivery: Delivery, body: bytes) -> dict[str, str]:
-    """settings.NOTIFICATIONS_WEBHOOK_HEADERS: the headers the notifications app adds to a webhook
-    it sends. Deliveries made for a subscription are signed with its secret as it is now (a
-    rotated secret signs the retries too); other webhooks get nothing extra."""
-    link = WebhookDelivery.objects.select_related("subscription").filter(delivery_id=delivery.pk).first()
-    if link is None:
-        return {}
-    timestamp = str(int(time.time()))
-    return {
-        SIGNATURE_HEADER: webhook_signature(secret=link.subscription.secret, timestamp=timestamp, body=body),
-        TIMESTAMP_HEADER: timestamp,
-        EVENT_HEADER: link.event,
-    }
-
-
-def webhook_signature_verify(*, secret: str, timestamp: str, body: bytes, header: str) -> bool:
-    return hmac.compare_digest(webhook_signature(secret=secret, timestamp=timestamp, body=body), header or "")
-
-
-# --- Demo data -----------------------------------------------------------------------------------
-
-DEMO_SOURCE = "demo-alertmanager"
-
-
-@transaction.atomic
-def demo_data_load() -> str | None:
-    """Idempotent demo step (called by load_demo_data): an Alertmanager source with label rules, an
-    inactive example subscription, and one alert group that opened an incident. Returns a line
-    with the new source's token the first time (it is shown only then), None afterwards."""
-    if AlertSource.objects.filter(name=DEMO_SOURCE).exists():
-        return None
-    severity = {policy.key: policy for policy in SeverityPolicy.objects.all()}
-    catalog = {service.slug: service for service in Service.objects.all()}
-    source, token = alert_source_create(name=DEMO_SOURCE)
-    for order, (service, level, key) in enumerate(
-        [("checkout", "critical", "SEV1"), ("database", "critical", "SEV2"), ("database", "warning", "SEV3")]
-    ):
-        AlertRule.objects.create(
-            name=f"{service} {level}",
-            source=None,
-            matchers={"service": service, "severity": level},
-            severity=severity.get(key),
-            service=catalog.get(service),
-            order=(order + 1) * 10,
-            auto_resolve=level == "warning",
-        )
-    WebhookSubscription.objects.create(
-        team="Platform (example)",
-        url="https://hooks.example.com/incident-desk",
-        secret=secrets.token_urlsafe(24),
-        events=[WebhookEvent.DECLARED, WebhookEvent.RESOLVED],
-        active=False,
-    )
-    now = timezone.now()
-    alerts = [
-        ParsedAlert(
-            fingerprint=f"demo-replication-lag-{replica}",
-            status=AlertStatus.FIRING,
-            labels={
-                "alertname": "PostgresReplicationLag",
-                "service": "database",
-                "severity": "warning",
-                "instance": f"pg-replica-{replica}:9187",
-            },
-            annotations={
-                "summary": f"Replication lag above 60 s on pg-replica-{replica}",
-                "description": f"Replica pg-replica-{replica} is {60 + 17 * replica} s behind the primary.",
-                "runbook_url": "https://runbooks.example.com/database/replication-lag",
-            },
-            starts_at=now - timedelta(minutes=9 - replica),
-            ends_at=None,
-            generator_url="http://prometheus.example.com:9090/graph?g0.expr=pg_replication_lag_seconds+%3E+60",
-        )
-        for replica in (1, 2)
-    ]
-    alert_batch_receive(
-        source=source,
-        batch=ParsedBatch(
-            group_key='{}/{service="database"}:{cluster="db-eu-1", service="database"}',
-            alerts=alerts,
-            common_labels={"alertname": "PostgresReplicationLag", "service": "database", "severity": "warning"},
-            common_annotations={"summary": "Replication lag above 60 s on the EU database replicas"},
-        ),
-        now=now,
-    )
-    return f"Demo alert source token (shown once): {token}"
