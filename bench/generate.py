@@ -426,7 +426,7 @@ def ensure_users() -> dict[int, str]:
     """The user `bench` and two dozen responders, by id with their display names."""
     from django.contrib.auth.models import Group, User
 
-    from incidents.permissions import RESPONDER_GROUP
+    from core.permissions import RESPONDER_GROUP
 
     responders = Group.objects.get(name=RESPONDER_GROUP)
     bench, _ = User.objects.get_or_create(

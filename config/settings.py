@@ -214,7 +214,7 @@ LOGGING = {
 }
 
 # Forms render through the project's templates, so one field template styles every form.
-FORM_RENDERER = "incidents.forms.FormRenderer"
+FORM_RENDERER = "core.forms.FormRenderer"
 
 # Status-update reminders: how often the sweep looks for due ladder steps (seconds).
 REMINDER_SWEEP_SECONDS = float(os.environ.get("REMINDER_SWEEP_SECONDS", "10"))

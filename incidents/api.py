@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from core.permissions import can_respond
 from incidents import errors, services
 from incidents.models import (
     ACTIVE_STATUSES,
@@ -34,7 +35,6 @@ from incidents.models import (
     UpdateVisibility,
     reference_to_pk,
 )
-from incidents.permissions import can_respond
 from incidents.policy import LADDER_FIELDS, POLICY_FIELDS, POLICY_TEXT_FIELDS, severity_policy_update
 from notifications.models import WebhookFormat
 

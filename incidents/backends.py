@@ -18,7 +18,7 @@ import time
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import AbstractBaseUser
 
-from incidents.permissions import can_respond
+from core.permissions import can_respond
 
 USER_CACHE_SECONDS = 5.0
 # A bound, not a working size: the users seen in the last few seconds.

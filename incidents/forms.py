@@ -5,28 +5,16 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q
-from django.forms.renderers import TemplatesSetting
 from django.utils import timezone
 
+from core.forms import Form
+from core.permissions import responders_q
 from incidents import errors
 from incidents.models import Incident, IncidentStatus, Service, SeverityPolicy, UpdateVisibility
-from incidents.permissions import responders_q
 from incidents.selectors import comparable
 from incidents.services import MILESTONES
 
 User = get_user_model()
-
-
-class FormRenderer(TemplatesSetting):
-    field_template_name = "forms/field.html"
-
-
-class Form(forms.Form):
-    """Labels without a trailing colon, as in the rest of the interface."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)
 
 
 class StartsFromIncident(Form):

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.urls import reverse
 
-from incidents.formatting import humanize_delta, utc_clock
+from core.formatting import humanize_delta, utc_clock
 from incidents.models import Incident, IncidentStatus, ReminderStep
 
 

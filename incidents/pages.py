@@ -36,7 +36,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from config.versions import versions_get
-from incidents.permissions import can_respond
+from core.permissions import can_respond
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from config.versions import INCIDENTS, atomic_bumping
+from core.formatting import humanize_delta, utc_clock
 from incidents import errors, messages
-from incidents.formatting import humanize_delta, utc_clock
 from incidents.models import (
     ApiToken,
     EventKind,

@@ -21,9 +21,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from config.forms import service_errors_apply
+from core.formatting import humanize_delta, local_clock
+from core.forms import service_errors_apply
+from core.permissions import can_respond
 from incidents import errors, pages, selectors, services
-from incidents.formatting import humanize_delta, local_clock
 from incidents.forms import (
     DeclareForm,
     ImpactForm,
@@ -38,7 +39,6 @@ from incidents.forms import (
     presets_json,
 )
 from incidents.models import ACTIVE_STATUSES, ApiToken, EventKind, Incident, IncidentStatus, TimelineEvent
-from incidents.permissions import can_respond
 
 
 class HtmxHttpRequest(HttpRequest):

@@ -3,7 +3,7 @@ impact fields and five whys)."""
 
 from django.utils import timezone
 
-from incidents.formatting import humanize_delta
+from core.formatting import humanize_delta
 from postmortems.models import SECTIONS, ActionStatus, Postmortem
 
 

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 
+from core.forms import Form
 from postmortems.models import ActionKind, ActionStatus, Priority
 
 
@@ -15,14 +16,6 @@ def people():
         .exclude(password="")
         .order_by("first_name", "last_name", "username")
     )
-
-
-class Form(forms.Form):
-    """Labels without a trailing colon, as in the rest of the interface."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)
 
 
 class PersonChoice(forms.ModelChoiceField):

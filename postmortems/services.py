@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config.versions import POSTMORTEMS, atomic_bumping
-from incidents.formatting import humanize_delta
+from core.formatting import humanize_delta
 from incidents.models import EventKind, Incident, IncidentStatus, TimelineEvent
 from incidents.services import incident_event_record
 from notifications import services as notification_services

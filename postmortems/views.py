@@ -18,10 +18,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
+from core.markdown import render_markdown
+from core.permissions import can_respond
 from incidents import selectors as incident_selectors
-from incidents.markdown import render_markdown
 from incidents.models import Incident
-from incidents.permissions import can_respond
 from postmortems import errors, selectors, services
 from postmortems.dates import team_today
 from postmortems.export import postmortem_markdown

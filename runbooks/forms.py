@@ -1,6 +1,6 @@
 from django import forms
 
-from incidents.forms import Form
+from core.forms import Form
 from incidents.models import Service
 from runbooks import errors
 from runbooks.markdown_format import RunbookData, parse_sections, parse_steps, render_sections, render_steps

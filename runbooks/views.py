@@ -8,9 +8,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from config.forms import service_errors_apply
+from core.forms import service_errors_apply
+from core.permissions import can_respond
 from incidents import selectors as incident_selectors
-from incidents.permissions import can_respond
 from runbooks import errors, selectors, services
 from runbooks.forms import AttachForm, ImportForm, RunbookForm, StepRecordForm
 from runbooks.markdown_format import RunbookFormatError

@@ -27,7 +27,7 @@ from django.utils.http import http_date
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_htmx.middleware import HtmxDetails
 
-from incidents.permissions import can_respond
+from core.permissions import can_respond
 from statuspage import errors, selectors, services
 from statuspage.forms import ComponentStatusForm, SubscribeForm
 from statuspage.models import Component

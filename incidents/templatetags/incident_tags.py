@@ -8,10 +8,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from incidents.formatting import humanize_delta, local_clock
-from incidents.markdown import render_markdown
+from core.formatting import humanize_delta, local_clock
+from core.markdown import render_markdown
+from core.permissions import can_respond
 from incidents.pages import SLOT_PLACEHOLDER
-from incidents.permissions import can_respond
 
 register = template.Library()
 
@@ -102,13 +102,13 @@ def duration_text(delta: timedelta) -> str:
 
 @register.filter
 def markdown(text: str) -> str:
-    """Markdown rendered to sanitized HTML (incidents.markdown)."""
+    """Markdown rendered to sanitized HTML (core.markdown)."""
     return mark_safe(render_markdown(text))  # noqa: S308 - nh3 has sanitized it
 
 
 @register.filter
 def may_respond(user) -> bool:
-    """{% if user|may_respond %}: incidents.permissions.can_respond in a template."""
+    """{% if user|may_respond %}: core.permissions.can_respond in a template."""
     return can_respond(user)
 
 

@@ -4,7 +4,7 @@ nothing of runbooks; each reads in a fixed number of queries, however many runs 
 from django import template
 from django.utils.html import format_html
 
-from incidents.permissions import can_respond
+from core.permissions import can_respond
 from runbooks import selectors
 
 register = template.Library()
