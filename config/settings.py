@@ -45,10 +45,14 @@ INSTALLED_APPS = [
     "template_partials",
     "notifications",
     "incidents",
-    "runbooks",
+    # The apps built on incidents plug in from their AppConfig.ready() (incidents.registry), in
+    # this order: postmortems' panel heads the incident page's side column, a resolution starts
+    # the postmortem before the status page moves, and the alerts' demo incident finds the demo
+    # runbooks and is on the status page's demo components.
     "postmortems",
-    "statuspage",
+    "runbooks",
     "integrations",
+    "statuspage",
 ]
 
 MIDDLEWARE = [
@@ -257,26 +261,8 @@ CELERY_TASK_ROUTES = {
 NOTIFICATIONS_RETRY_BACKOFF_SECONDS = [
     int(seconds) for seconds in os.environ.get("NOTIFICATIONS_RETRY_BACKOFF_SECONDS", "5,15,45,120").split(",")
 ]
-# A delivery that finally fails is put on its incident's timeline by this function.
-NOTIFICATIONS_FAILURE_HANDLER = "incidents.services.notification_failure_record"
-# Adds headers to every outbound webhook (integrations signs its subscriptions' deliveries).
-NOTIFICATIONS_WEBHOOK_HEADERS = "integrations.webhooks.webhook_headers"
-# Called with every new timeline event, inside the transaction that wrote it (incidents.services._event):
-# the apps built on incidents react here, so incidents imports none of them.
 # The apps built on incidents document their own API endpoints in /api/v1/openapi.json.
 API_DOCUMENT_PARTS = ["postmortems.api.openapi_part"]
-# Demo data of the apps built on incidents, run in order by `manage.py load_demo_data`.
-DEMO_DATA_STEPS = [
-    "runbooks.demo.demo_data_load",
-    "integrations.demo.demo_data_load",
-    "statuspage.services.demo_data_load",
-    "postmortems.demo.demo_data_load",
-]
 # The data the cached dashboard and incident page show, by app (config.versions, incidents.pages):
 # each of these apps bumps its version with every write.
 PAGE_VERSIONS = ["incidents", "runbooks", "postmortems", "statuspage"]
-INCIDENT_EVENT_HANDLERS = [
-    "postmortems.services.incident_event_handle",
-    "statuspage.services.incident_event_handle",
-    "integrations.webhooks.incident_event_handle",
-]

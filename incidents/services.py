@@ -8,16 +8,14 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from config.versions import INCIDENTS, atomic_bumping
 from core.formatting import humanize_delta, utc_clock
-from incidents import errors, messages
+from incidents import errors, messages, registry
 from incidents.models import (
     ApiToken,
     EventKind,
@@ -74,9 +72,10 @@ def _event(
 
 def _event_handlers() -> list:
     """The apps that build on incidents (postmortems, the status page, outbound webhooks) react to
-    timeline events through INCIDENT_EVENT_HANDLERS, so incidents never imports them. A handler runs
-    inside the writing transaction: what it writes commits or rolls back with the event."""
-    return [import_string(path) for path in getattr(settings, "INCIDENT_EVENT_HANDLERS", [])]
+    timeline events through handlers they register (incidents.registry), so incidents never imports
+    them. A handler runs inside the writing transaction: what it writes commits or rolls back with
+    the event."""
+    return registry.event_handlers()
 
 
 def _locked(incident: Incident) -> Incident:

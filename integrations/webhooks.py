@@ -60,7 +60,7 @@ def _event_payload(name: str, incident: Incident, event: TimelineEvent) -> dict:
 
 
 def incident_event_handle(*, event: TimelineEvent) -> None:
-    """Reacts to a new incident timeline event (settings.INCIDENT_EVENT_HANDLERS): the events that
+    """Reacts to a new incident timeline event (registered in IntegrationsConfig.ready): the events that
     subscriptions ask for become one signed delivery per subscription, sent by the notifications
     worker after the transaction commits (with its retries and backoff)."""
     name = _webhook_event_of(event)
@@ -114,9 +114,9 @@ def webhook_signature(*, secret: str, timestamp: str, body: bytes) -> str:
 
 
 def webhook_headers(*, delivery: Delivery, body: bytes) -> dict[str, str]:
-    """settings.NOTIFICATIONS_WEBHOOK_HEADERS: the headers the notifications app adds to a webhook
-    it sends. Deliveries made for a subscription are signed with its secret as it is now (a
-    rotated secret signs the retries too); other webhooks get nothing extra."""
+    """The headers the notifications app adds to a webhook it sends (registered in
+    IntegrationsConfig.ready). Deliveries made for a subscription are signed with its secret as it
+    is now (a rotated secret signs the retries too); other webhooks get nothing extra."""
     link = WebhookDelivery.objects.select_related("subscription").filter(delivery_id=delivery.pk).first()
     if link is None:
         return {}

@@ -35,8 +35,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.core.mail.message import sanitize_address
-from django.utils.module_loading import import_string
 
+from notifications import registry
 from notifications.models import Channel, Delivery, WebhookFormat
 
 WEBHOOK_TIMEOUT_SECONDS = 10
@@ -160,10 +160,9 @@ def webhook_body(delivery: Delivery) -> dict:
 
 
 def _extra_webhook_headers(delivery: Delivery, body: bytes) -> dict[str, str]:
-    """NOTIFICATIONS_WEBHOOK_HEADERS names a function(delivery=, body=) → headers, e.g. a signature
-    made with a secret that only the app which asked for the delivery knows."""
-    path = getattr(settings, "NOTIFICATIONS_WEBHOOK_HEADERS", "")
-    return import_string(path)(delivery=delivery, body=body) if path else {}
+    """What other apps add (notifications.registry.register_webhook_headers), e.g. a signature made
+    with a secret that only the app which asked for the delivery knows."""
+    return registry.webhook_headers(delivery=delivery, body=body)
 
 
 def open_webhook(delivery: Delivery) -> Send:

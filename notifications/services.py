@@ -3,8 +3,9 @@
 Every message has a dedup key and every delivery is unique per (message, channel, target), so
 asking twice never sends twice. A delivery task locks its row while it sends, so two workers can
 never both send it, and commits it as sent at the moment its receiver takes the message
-(senders.py), so a killed worker never loses it. A final failure is handed to
-NOTIFICATIONS_FAILURE_HANDLER (the incident app puts it on the timeline) instead of being lost.
+(senders.py), so a killed worker never loses it. A final failure is handed to the failure handlers
+other apps register (notifications.registry; the incident app puts it on the timeline) instead of
+being lost.
 """
 
 import logging
@@ -16,10 +17,9 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from config.bulk import insert_rows
-from notifications import senders
+from notifications import registry, senders
 from notifications.models import Channel, ChannelPreference, Delivery, DeliveryStatus, Message, WebhookFormat
 
 logger = logging.getLogger(__name__)
@@ -284,9 +284,7 @@ def _attempt_failed(delivery: Delivery, error: Exception, also: Sequence[str] = 
 
 
 def _report_failure(delivery: Delivery) -> None:
-    handler_path = getattr(settings, "NOTIFICATIONS_FAILURE_HANDLER", "")
-    if handler_path:
-        import_string(handler_path)(delivery=delivery)
+    registry.failure_report(delivery=delivery)
 
 
 def deliveries_requeue_stale(*, now: datetime | None = None) -> int:

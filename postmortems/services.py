@@ -200,7 +200,7 @@ def postmortem_start(*, incident: Incident, actor: AbstractBaseUser) -> Postmort
 
 
 def incident_event_handle(*, event: TimelineEvent) -> None:
-    """Reacts to a new incident timeline event (settings.INCIDENT_EVENT_HANDLERS): resolving an
+    """Reacts to a new incident timeline event (registered in PostmortemsConfig.ready): resolving an
     incident whose severity requires or offers a postmortem starts one; resolving one again after a
     reopening keeps the existing postmortem, and gives a required one a due date if it had none."""
     if event.kind != EventKind.STATUS_CHANGED or event.data.get("to") != IncidentStatus.RESOLVED:

@@ -19,6 +19,6 @@ def load_demo_runbooks(*, username: str = "lead") -> int:
 
 
 def demo_data_load() -> str | None:
-    """load_demo_data's step (settings.DEMO_DATA_STEPS)."""
+    """load_demo_data's step (registered in RunbooksConfig.ready)."""
     created = load_demo_runbooks()
     return f"Demo runbooks added: {created}." if created else None

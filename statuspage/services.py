@@ -137,7 +137,7 @@ _MOVING_KINDS = {EventKind.DECLARED, EventKind.STATUS_CHANGED, EventKind.SEVERIT
 
 
 def incident_event_handle(*, event: TimelineEvent) -> None:
-    """Reacts to a new incident timeline event (settings.INCIDENT_EVENT_HANDLERS), inside the
+    """Reacts to a new incident timeline event (registered in StatuspageConfig.ready), inside the
     transaction that wrote it: moves components and tells subscribers."""
     if event.kind == EventKind.COMPONENT_STATUS:
         return

@@ -11,6 +11,7 @@ from django.utils.safestring import mark_safe
 from core.formatting import humanize_delta, local_clock
 from core.markdown import render_markdown
 from core.permissions import can_respond
+from incidents import registry
 from incidents.pages import SLOT_PLACEHOLDER
 
 register = template.Library()
@@ -110,6 +111,13 @@ def markdown(text: str) -> str:
 def may_respond(user) -> bool:
     """{% if user|may_respond %}: core.permissions.can_respond in a template."""
     return can_respond(user)
+
+
+@register.filter
+def page_panels(place: str) -> list[str]:
+    """{% for panel_template in "side"|page_panels %}: the templates the apps built on incidents add
+    to the incident page (incidents.registry)."""
+    return registry.page_panels(place)
 
 
 @register.simple_tag(takes_context=True)

@@ -6,15 +6,13 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from unittest import mock
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
-from incidents import services
+from incidents import registry, services
 from incidents.models import Incident, IncidentStatus, Service, SeverityPolicy, UpdateVisibility
 
 DEMO_PASSWORD = "incident-desk-demo"  # noqa: S105 - the documented demo login
@@ -48,10 +46,10 @@ class Command(BaseCommand):
             self.stdout.write("Incidents already present; demo incidents not added again.")
         else:
             self._incidents(users, catalog)
-        # The apps built on incidents add their own idempotent steps (settings.DEMO_DATA_STEPS);
-        # a step may return a line to show, such as a token that is printed only once.
-        for path in settings.DEMO_DATA_STEPS:
-            if line := import_string(path)():
+        # The apps built on incidents add their own idempotent steps (incidents.registry); a step
+        # may return a line to show, such as a token that is printed only once.
+        for step in registry.demo_data_steps():
+            if line := step():
                 self.stdout.write(line)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"Log in as admin, lead, oncall, comms or viewer with password '{DEMO_PASSWORD}'.")
