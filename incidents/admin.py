@@ -1,12 +1,41 @@
+from django import forms
 from django.contrib import admin
 
 from config.versions import INCIDENTS, BumpsPageVersion
 from incidents.models import ApiToken, Incident, Service, SeverityPolicy, TimelineEvent
+from incidents.policy import ADMIN_TEXT_FIELDS, POLICY_FIELDS, severity_policy_problems, severity_policy_update
+
+
+class SeverityPolicyForm(forms.ModelForm):
+    """Checked by the policy service's rules, whose refusals show on their fields, before the
+    admin saves the change through severity_policy_update (SeverityPolicyAdmin.save_model)."""
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.instance.pk is not None:
+            for field, messages in severity_policy_problems(
+                policy=self.instance, changes=self.policy_changes()
+            ).items():
+                self.add_error(field, messages)
+        return data
+
+    def policy_changes(self) -> dict:
+        editable = POLICY_FIELDS | set(ADMIN_TEXT_FIELDS)
+        return {
+            field: self.cleaned_data[field]
+            for field in self.changed_data
+            if field in editable and field in self.cleaned_data
+        }
 
 
 @admin.register(SeverityPolicy)
 class SeverityPolicyAdmin(BumpsPageVersion, admin.ModelAdmin):
+    """A change goes through severity_policy_update, as the API's does: the values are checked and
+    a new cadence re-plans the severity's active incidents. Key and rank are not editable once a
+    severity exists (the service's rule); adding a severity is a plain create."""
+
     page_version = INCIDENTS
+    form = SeverityPolicyForm
     list_display = [
         "key",
         "name",
@@ -19,6 +48,23 @@ class SeverityPolicyAdmin(BumpsPageVersion, admin.ModelAdmin):
     list_editable = ["update_cadence_minutes", "show_on_status_page"]
     filter_horizontal = ["notified_groups"]
     ordering = ["rank"]
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return ["key", "rank"] if obj is not None else []
+
+    def get_changelist_form(self, request, **kwargs):
+        return super().get_changelist_form(request, form=SeverityPolicyForm, **kwargs)
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        severity_policy_update(policy=obj, actor=request.user, **form.policy_changes())
+
+    def save_related(self, request, form, formsets, change) -> None:
+        # A change's relations were set by severity_policy_update, which bumps the page version.
+        if not change:
+            super().save_related(request, form, formsets, change)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         # Incidents point at their severity; removing a row would orphan history.

@@ -36,6 +36,8 @@ POLICY_FIELDS = {
     "webhook_format",
 }
 POLICY_TEXT_FIELDS = ("name", "description", "response_time_label", "stakeholders_label", "webhook_url")
+# The admin also edits the text that gives examples of a severity; the API does not offer it.
+ADMIN_TEXT_FIELDS = ("examples",)
 POLICY_REQUIRED_TEXT_FIELDS = ("name", "response_time_label")
 POLICY_RELATIONS = ("escalation_groups", "escalation_users", "notified_groups")
 LADDER_FIELDS = ("escalate_responders_after_percent", "escalate_contacts_after_percent")
@@ -52,7 +54,7 @@ def _policy_problems(changes: dict) -> dict[str, list[str]]:
     def refuse(field: str, message: str) -> None:
         problems.setdefault(field, []).append(message)
 
-    for field in POLICY_TEXT_FIELDS:
+    for field in (*POLICY_TEXT_FIELDS, *ADMIN_TEXT_FIELDS):
         if field not in changes:
             continue
         limit = SeverityPolicy._meta.get_field(field).max_length
@@ -82,6 +84,19 @@ def _policy_problems(changes: dict) -> dict[str, list[str]]:
     return problems
 
 
+def severity_policy_problems(*, policy: SeverityPolicy, changes: dict) -> dict[str, list[str]]:
+    """Every refusal of `changes` to `policy`, by field; empty when severity_policy_update would
+    apply them. The admin's form asks before it saves, to show them on its fields."""
+    problems = _policy_problems(changes)
+    # The ladder is judged as it will stand, so both steps can move together past the old values.
+    responders, contacts = (changes.get(field, getattr(policy, field)) for field in LADDER_FIELDS)
+    if not set(LADDER_FIELDS) & set(problems) and responders > contacts:
+        for field in LADDER_FIELDS:
+            if field in changes:
+                problems.setdefault(field, []).append(errors.LADDER_OUT_OF_ORDER)
+    return problems
+
+
 def _active_incidents_replan(policy: SeverityPolicy) -> int:
     """Count every active incident's next update from its anchor with the policy's cadence, as
     _plan_next_update does, in one UPDATE. Returns how many incidents were re-planned."""
@@ -104,20 +119,14 @@ def severity_policy_update(*, policy: SeverityPolicy, actor: AbstractBaseUser, *
     and none while the cadence is "as needed". Key and rank are not editable here: the rank
     orders every dashboard and the key is how people and tools name the severity. Policy edits
     are not incident events, so they go to the log rather than to any timeline."""
-    unknown = set(changes) - POLICY_FIELDS
+    unknown = set(changes) - POLICY_FIELDS - set(ADMIN_TEXT_FIELDS)
     if unknown:
         raise ValidationError({"__all__": errors.UNKNOWN_FIELDS.format(names=", ".join(sorted(unknown)))})
-    for field in POLICY_TEXT_FIELDS:
+    for field in (*POLICY_TEXT_FIELDS, *ADMIN_TEXT_FIELDS):
         if field in changes:
             changes[field] = changes[field].strip()
-    problems = _policy_problems(changes)
     policy = SeverityPolicy.objects.select_for_update().get(pk=policy.pk)
-    # The ladder is judged as it will stand, so both steps can move together past the old values.
-    responders, contacts = (changes.get(field, getattr(policy, field)) for field in LADDER_FIELDS)
-    if not set(LADDER_FIELDS) & set(problems) and responders > contacts:
-        for field in LADDER_FIELDS:
-            if field in changes:
-                problems.setdefault(field, []).append(errors.LADDER_OUT_OF_ORDER)
+    problems = severity_policy_problems(policy=policy, changes=changes)
     if problems:
         raise ValidationError(problems)
 
