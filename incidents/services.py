@@ -1,6 +1,7 @@
 """Every write to an incident goes through here: validate, change, record the timeline event, in
 one transaction. Views, admin actions, the API and tasks call these functions; nothing else saves
-a domain model."""
+a domain model. The update-reminder ladder is in reminders.py, the severity policy in policy.py,
+and the texts people are sent in messages.py."""
 
 import logging
 import secrets
