@@ -57,8 +57,6 @@ MIDDLEWARE = [
     # The public status page is served from its cache here, before sessions and auth.
     "statuspage.middleware.PublicStatusPageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    # Before authentication: a safe request may take the user from a few-seconds cache.
-    "incidents.middleware.SafeMethodMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -114,8 +112,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Users for safe requests come from a few-seconds cache per process (incidents.backends).
-AUTHENTICATION_BACKENDS = ["incidents.backends.CachedReaderBackend"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -135,19 +131,23 @@ WHITENOISE_USE_FINDERS = True
 # Redis (broker and cache) or the embedded filesystem broker and a per-process cache.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    # Sessions are read on every page: from Redis first, the database only when it lacks them;
-    # cached_db's, read together with the page versions (config/cached_sessions.py).
-    SESSION_ENGINE = "config.cached_sessions"
+    # Sessions are read on every page: from Redis first, from the database (which always holds
+    # them) when Redis lacks them or is down.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
     CACHES = {
         "default": {
-            # Django's backend, keeping its Redis clients (config/cache.py).
-            "BACKEND": "config.cache.RedisCache",
+            # django-redis, failing open: with Redis down a read misses and a write is dropped, so
+            # every page is rendered from PostgreSQL instead of answering 500. Short timeouts keep
+            # an unreachable Redis from holding a request for long.
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "incident-desk",
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
         }
     }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     _broker_dir = VAR_DIR / "celery-broker"
     # The filesystem transport needs its folders to exist before the first message.
