@@ -116,6 +116,8 @@ def alert_source_rate_check(*, source: AlertSource, now: float | None = None) ->
     except ValueError:  # evicted between add and incr
         cache.set(key, 1, timeout=120)
         count = 1
+    if count is None:  # the cache is down (it fails open): alerts are taken in, uncounted
+        count = 1
     retry_after = max(1, 60 - int(now % 60))
     return RateDecision(count <= source.rate_limit_per_minute, count, retry_after)
 

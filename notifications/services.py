@@ -183,7 +183,9 @@ def _queue_after_commit(delivery_ids: Sequence[int]) -> None:
             # argsrepr: Celery would otherwise format every id list for its logs on each publish.
             deliver_batch.apply_async((batch,), argsrepr=f"({len(batch)} deliveries {batch[0]}…)")
 
-    transaction.on_commit(queue)
+    # robust: with the broker down the write stands and the answer is not an error; a sweep
+    # queues the work again once the broker is back.
+    transaction.on_commit(queue, robust=True)
 
 
 @dataclass(frozen=True)
