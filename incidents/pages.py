@@ -128,13 +128,15 @@ def cached_page(
     parts: tuple,
     render: Render,
     variant: Callable[[Hashable], Hashable] = lambda meta: None,
+    cacheable: Callable[[Hashable], bool] = lambda meta: True,
 ) -> HttpResponse:
     """The page `render` draws for this reader, from the cache when it holds it.
 
     `render(extra)` renders the page with `extra` added to its context and returns the HTML and
     whatever `variant` needs (such as the incident's lead). `parts` are the page's own inputs
     (the incident, the fragment); the reader's zone, role and the versions are added here.
-    `variant(meta)` tells the readers apart who share a key but not the page."""
+    `variant(meta)` tells the readers apart who share a key but not the page; a page whose
+    `cacheable(meta)` is false is served but not kept (the page met a parameter it does not know)."""
     versions = None if _has_messages(request) else versions_get(settings.PAGE_VERSIONS)
     if versions is None:
         html, _meta = render({})
@@ -159,9 +161,11 @@ def cached_page(
         slots: list[str] = []
         html, meta = render({"csrf_token": CSRF_PLACEHOLDER, "reader_name": NAME_PLACEHOLDER, "reader_slots": slots})
         stored = (_split(html), slots)
+        if not cacheable(meta):
+            return HttpResponse(_personalize(request, None, *stored))
         if _PERSONAL.search(html):
             logger.error("%s rendered a reader's CSRF token into the shared page; not cached", page)
-            return HttpResponse(_personalize(request, key, *stored))
+            return HttpResponse(_personalize(request, None, *stored))
         pages = dict(entry["pages"]) if entry is not None and entry["meta"] == meta else {}
         pages[variant(meta)] = stored
         _shared_set(_local_pages, key, {"meta": meta, "pages": pages})
@@ -174,7 +178,7 @@ def _split(html: str) -> list[bytes | str]:
     return [piece.encode() if index % 2 == 0 else piece for index, piece in enumerate(pieces)]
 
 
-def _personalize(request: HttpRequest, key: str, pieces: list[bytes | str], slots: list[str]) -> bytes:
+def _personalize(request: HttpRequest, key: str | None, pieces: list[bytes | str], slots: list[str]) -> bytes:
     # Django masks the reader's secret afresh for every call, so no two serves repeat it (BREACH).
     token = get_token(request)
     user = request.user
@@ -188,12 +192,13 @@ def _personalize(request: HttpRequest, key: str, pieces: list[bytes | str], slot
     return b"".join(piece if index % 2 == 0 else values[piece] for index, piece in enumerate(pieces))
 
 
-def reader_slot(request: HttpRequest, page_key: str, template_name: str) -> SafeString:
+def reader_slot(request: HttpRequest, page_key: str | None, template_name: str) -> SafeString:
     """A part of a cached page that differs per reader (their action items), rendered from the
-    request's context alone and cached for this reader under the page's key."""
+    request's context alone and cached for this reader under the page's key (if the page is kept)."""
     key = f"slot:{page_key}:{template_name}:{request.user.pk}"
-    html = _shared_get(_local_slots, key)
+    html = None if page_key is None else _shared_get(_local_slots, key)
     if html is None:
         html = render_to_string(template_name, {"csrf_token": CSRF_PLACEHOLDER}, request)
-        _shared_set(_local_slots, key, html)
+        if page_key is not None:
+            _shared_set(_local_slots, key, html)
     return mark_safe(html)  # noqa: S308 - our own render

@@ -301,3 +301,26 @@ def test_pages_render_from_the_database_when_the_cache_is_down(scene):
                 response = client.get(path)
                 assert response.status_code == 200
                 assert unmasked(response.content.decode()) == expected[path]
+
+
+def test_only_the_parameters_a_page_understands_make_its_cache_key(scene):
+    """?x=<random>, a repeated or reordered filter and a made-up severity mint no new cache
+    entries: the cache stays bounded however the pages are asked for."""
+    page = scene["incident"].get_absolute_url()
+    client = reader(scene["responder"], "UTC")
+    with time_machine.travel(NOW, tick=False):
+        for path, same in (
+            ("/?severity=SEV2&status=investigating", "/?status=investigating&severity=SEV2&severity=SEV2&x=1"),
+            (page + "?kind=note", page + "?kind=note&kind=made-up&x=2&edit=nothing"),
+        ):
+            client.get(path)
+            cached = set(cache._cache)  # the per-process cache of the tests' settings
+            with CaptureQueriesContext(connection) as queries:
+                body = client.get(same).content.decode()
+            assert app_queries(queries) == [], same
+            assert unmasked(body) == unmasked(uncached(client, path)), same
+            assert set(cache._cache) == cached
+        entries = len(cache._cache)
+        for made_up in ("x1", "x2", "x3"):
+            assert client.get(f"/?severity={made_up}").status_code == 200
+        assert len(cache._cache) == entries
