@@ -79,6 +79,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "incidents.context_processors.reminders",
             ],
         },
     },
@@ -98,8 +99,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Form choice lists iterate their querysets; on PostgreSQL each would otherwise open a
     # server-side cursor, three round trips for a list of four severities.
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+# The SQLite file, the embedded broker and beat's schedule live here: a fresh checkout has it too.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;",
@@ -222,8 +224,12 @@ FORM_RENDERER = "incidents.forms.FormRenderer"
 
 # Status-update reminders: how often the sweep looks for due ladder steps (seconds).
 REMINDER_SWEEP_SECONDS = float(os.environ.get("REMINDER_SWEEP_SECONDS", "10"))
+# When no sweep has run for this long, /health says so and responders see a banner (None: not
+# watched, as in the test settings, where no beat runs).
+REMINDERS_STALLED_AFTER_SECONDS: float | None = 3 * REMINDER_SWEEP_SECONDS
 
-# Every periodic task, in one place; exactly one beat runs (`make run` embeds it in the worker).
+# Every periodic task, in one place (`make run` embeds beat in the worker). A second beat (high
+# availability) is harmless: the sweeps' row locks and unique rows make the work exactly-once.
 # Nothing is scheduled far ahead on the broker: these sweeps read what is due from the database,
 # so a restarted worker, beat or Redis loses nothing.
 CELERY_BEAT_SCHEDULE = {
@@ -247,15 +253,9 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 3000},
     },
 }
-# The sweeps have their own queue, so a backlog of deliveries never delays the next sweep past its
-# expiry; workers consume both (`celery worker -Q celery,sweeps`).
-CELERY_TASK_ROUTES = {
-    "incidents.tasks.sweep_reminders": {"queue": "sweeps"},
-    # Telling the people of a recorded step does not wait behind a backlog of emails.
-    "incidents.tasks.fan_out_reminders": {"queue": "sweeps"},
-    "notifications.tasks.requeue_stale_deliveries": {"queue": "sweeps"},
-    "postmortems.tasks.send_postmortem_reminders": {"queue": "sweeps"},
-}
+# One queue (Celery's default), so the plain `celery -A config worker -B` runs everything. A backlog
+# of deliveries can delay a sweep; each sweep finds all that is due, and expires after three
+# intervals, so a late one is simply replaced by the next.
 # Seconds before the 2nd, 3rd, 4th and 5th attempt of an email or webhook: bounded, far below the
 # broker's visibility timeout. The fifth failure is final.
 NOTIFICATIONS_RETRY_BACKOFF_SECONDS = [
