@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from config.bulk import insert_rows
+from core.text import single_line
 from notifications import senders
 from notifications.models import Channel, ChannelPreference, Delivery, DeliveryStatus, Message, WebhookFormat
 
@@ -102,7 +103,7 @@ def messages_send(*, outgoing: Sequence[Outgoing], now: datetime | None = None) 
             (
                 item.dedup_key,
                 item.topic,
-                item.subject[:255],
+                single_line(item.subject)[:255],  # a newline would fail every email
                 item.body_text,
                 item.body_html,
                 item.link,
