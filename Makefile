@@ -35,7 +35,7 @@ run: demo
 	@echo "  Log in as admin (or lead, oncall, comms, viewer), password: incident-desk-demo"
 	@echo ""
 	@trap 'trap - INT TERM EXIT; kill -TERM 0 2>/dev/null' INT TERM EXIT; \
-	DEBUG=$${DEBUG:-1} $(VENV)/bin/celery -A config worker --beat -Q celery,sweeps --loglevel=INFO --concurrency=2 & \
+	DEBUG=$${DEBUG:-1} $(VENV)/bin/celery -A config worker -B --loglevel=INFO --concurrency=2 & \
 	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT) & \
 	wait -n
 

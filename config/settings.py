@@ -61,8 +61,6 @@ MIDDLEWARE = [
     # The public status page is served from its cache here, before sessions and auth.
     "statuspage.middleware.PublicStatusPageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    # Before authentication: a safe request may take the user from a few-seconds cache.
-    "incidents.middleware.SafeMethodMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -85,6 +83,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "incidents.context_processors.reminders",
             ],
         },
     },
@@ -104,8 +103,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Form choice lists iterate their querysets; on PostgreSQL each would otherwise open a
     # server-side cursor, three round trips for a list of four severities.
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+# The SQLite file, the embedded broker and beat's schedule live here: a fresh checkout has it too.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;",
@@ -118,8 +118,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Users for safe requests come from a few-seconds cache per process (incidents.backends).
-AUTHENTICATION_BACKENDS = ["incidents.backends.CachedReaderBackend"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -139,19 +137,23 @@ WHITENOISE_USE_FINDERS = True
 # Redis (broker and cache) or the embedded filesystem broker and a per-process cache.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    # Sessions are read on every page: from Redis first, the database only when it lacks them;
-    # cached_db's, read together with the page versions (config/cached_sessions.py).
-    SESSION_ENGINE = "config.cached_sessions"
+    # Sessions are read on every page: from Redis first, from the database (which always holds
+    # them) when Redis lacks them or is down.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
     CACHES = {
         "default": {
-            # Django's backend, keeping its Redis clients (config/cache.py).
-            "BACKEND": "config.cache.RedisCache",
+            # django-redis, failing open: with Redis down a read misses and a write is dropped, so
+            # every page is rendered from PostgreSQL instead of answering 500. Short timeouts keep
+            # an unreachable Redis from holding a request for long.
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "incident-desk",
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
         }
     }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     _broker_dir = VAR_DIR / "celery-broker"
     # The filesystem transport needs its folders to exist before the first message.
@@ -173,6 +175,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Queueing a task from a request with the broker down gives up within about a second instead of
+# holding the request; the sweeps catch up on what was not queued.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 
@@ -222,8 +228,12 @@ FORM_RENDERER = "core.forms.FormRenderer"
 
 # Status-update reminders: how often the sweep looks for due ladder steps (seconds).
 REMINDER_SWEEP_SECONDS = float(os.environ.get("REMINDER_SWEEP_SECONDS", "10"))
+# When no sweep has run for this long, /health says so and responders see a banner (None: not
+# watched, as in the test settings, where no beat runs).
+REMINDERS_STALLED_AFTER_SECONDS: float | None = 3 * REMINDER_SWEEP_SECONDS
 
-# Every periodic task, in one place; exactly one beat runs (`make run` embeds it in the worker).
+# Every periodic task, in one place (`make run` embeds beat in the worker). A second beat (high
+# availability) is harmless: the sweeps' row locks and unique rows make the work exactly-once.
 # Nothing is scheduled far ahead on the broker: these sweeps read what is due from the database,
 # so a restarted worker, beat or Redis loses nothing.
 CELERY_BEAT_SCHEDULE = {
@@ -247,15 +257,9 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 3000},
     },
 }
-# The sweeps have their own queue, so a backlog of deliveries never delays the next sweep past its
-# expiry; workers consume both (`celery worker -Q celery,sweeps`).
-CELERY_TASK_ROUTES = {
-    "incidents.tasks.sweep_reminders": {"queue": "sweeps"},
-    # Telling the people of a recorded step does not wait behind a backlog of emails.
-    "incidents.tasks.fan_out_reminders": {"queue": "sweeps"},
-    "notifications.tasks.requeue_stale_deliveries": {"queue": "sweeps"},
-    "postmortems.tasks.send_postmortem_reminders": {"queue": "sweeps"},
-}
+# One queue (Celery's default), so the plain `celery -A config worker -B` runs everything. A backlog
+# of deliveries can delay a sweep; each sweep finds all that is due, and expires after three
+# intervals, so a late one is simply replaced by the next.
 # Seconds before the 2nd, 3rd, 4th and 5th attempt of an email or webhook: bounded, far below the
 # broker's visibility timeout. The fifth failure is final.
 NOTIFICATIONS_RETRY_BACKOFF_SECONDS = [

@@ -8,3 +8,6 @@ from config.settings import *  # noqa: F403
 
 # A per-process cache that each test empties (tests/conftest.py); Redis stays the broker.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# No beat runs beside the tests: reminders are not watched unless a test turns it on.
+REMINDERS_STALLED_AFTER_SECONDS = None

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from config.versions import INCIDENTS, BumpsPageVersion
+from core.text import single_line
 from incidents.models import ApiToken, Incident, Service, SeverityPolicy, TimelineEvent
 from incidents.policy import ADMIN_TEXT_FIELDS, POLICY_FIELDS, severity_policy_problems, severity_policy_update
 
@@ -71,8 +72,15 @@ class SeverityPolicyAdmin(BumpsPageVersion, admin.ModelAdmin):
         return False
 
 
+class ServiceForm(forms.ModelForm):
+    def clean_name(self) -> str:
+        # Service names go into notification texts and one-line lists.
+        return single_line(self.cleaned_data["name"])
+
+
 @admin.register(Service)
 class ServiceAdmin(BumpsPageVersion, admin.ModelAdmin):
+    form = ServiceForm
     page_version = INCIDENTS
     list_display = ["name", "owning_team", "description"]
     search_fields = ["name", "owning_team"]

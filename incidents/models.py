@@ -314,6 +314,16 @@ class Reminder(models.Model):
         return f"{self.get_step_display()} for incident {self.incident_id} due {self.due_at:%Y-%m-%d %H:%M}"
 
 
+class ReminderSweep(models.Model):
+    """When the reminder sweep last ran: one row, written by every sweep. /health and the banner
+    that tells responders reminders have stopped read it (incidents.reminder_watch)."""
+
+    ran_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Reminder sweep at {self.ran_at:%Y-%m-%d %H:%M:%S}"
+
+
 class ApiToken(models.Model):
     """A bearer token for the JSON API. Only a SHA-256 digest is stored; the token is shown once."""
 

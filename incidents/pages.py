@@ -18,7 +18,6 @@ the cache cannot answer, renders the page from the database as before and caches
 
 import hashlib
 import logging
-import os
 import re
 import threading
 from collections import OrderedDict
@@ -29,7 +28,7 @@ from django.conf import settings
 from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH, get_token
+from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import escape
@@ -122,12 +121,6 @@ def _has_messages(request: HttpRequest) -> bool:
     return len(get_messages(request)) > 0
 
 
-def _versions(request: HttpRequest) -> dict[str, str] | None:
-    # Read with the session when its store does (config.cached_sessions): the same request, one round trip.
-    versions = getattr(request.session, "page_versions", None)
-    return versions if versions is not None else versions_get(settings.PAGE_VERSIONS)
-
-
 def cached_page(
     request: HttpRequest,
     *,
@@ -135,14 +128,16 @@ def cached_page(
     parts: tuple,
     render: Render,
     variant: Callable[[Hashable], Hashable] = lambda meta: None,
+    cacheable: Callable[[Hashable], bool] = lambda meta: True,
 ) -> HttpResponse:
     """The page `render` draws for this reader, from the cache when it holds it.
 
     `render(extra)` renders the page with `extra` added to its context and returns the HTML and
     whatever `variant` needs (such as the incident's lead). `parts` are the page's own inputs
     (the incident, the fragment); the reader's zone, role and the versions are added here.
-    `variant(meta)` tells the readers apart who share a key but not the page."""
-    versions = None if _has_messages(request) else _versions(request)
+    `variant(meta)` tells the readers apart who share a key but not the page; a page whose
+    `cacheable(meta)` is false is served but not kept (the page met a parameter it does not know)."""
+    versions = None if _has_messages(request) else versions_get(settings.PAGE_VERSIONS)
     if versions is None:
         html, _meta = render({})
         return HttpResponse(html)
@@ -166,9 +161,11 @@ def cached_page(
         slots: list[str] = []
         html, meta = render({"csrf_token": CSRF_PLACEHOLDER, "reader_name": NAME_PLACEHOLDER, "reader_slots": slots})
         stored = (_split(html), slots)
+        if not cacheable(meta):
+            return HttpResponse(_personalize(request, None, *stored))
         if _PERSONAL.search(html):
             logger.error("%s rendered a reader's CSRF token into the shared page; not cached", page)
-            return HttpResponse(_personalize(request, key, *stored))
+            return HttpResponse(_personalize(request, None, *stored))
         pages = dict(entry["pages"]) if entry is not None and entry["meta"] == meta else {}
         pages[variant(meta)] = stored
         _shared_set(_local_pages, key, {"meta": meta, "pages": pages})
@@ -181,34 +178,9 @@ def _split(html: str) -> list[bytes | str]:
     return [piece.encode() if index % 2 == 0 else piece for index, piece in enumerate(pieces)]
 
 
-_CSRF_INDEX = {char: index for index, char in enumerate(CSRF_ALLOWED_CHARS)}
-# Random bytes below this, taken modulo the alphabet's size, give every character the same chance.
-_CSRF_UNBIASED = 256 - 256 % len(CSRF_ALLOWED_CHARS)
-
-
-def csrf_token(request: HttpRequest) -> str:
-    """What `get_token(request)` returns: the reader's CSRF secret under a new random mask, so
-    the token differs in every response (BREACH). Django draws the mask's 32 characters with 32
-    calls to the system's randomness, a tenth of what serving a cached page costs; this draws
-    them from one read. The cipher is Django's (csrf._mask_cipher_secret): character by
-    character, mask plus secret, modulo the alphabet."""
-    secret = request.META.get("CSRF_COOKIE")
-    if secret is None or len(secret) != CSRF_SECRET_LENGTH:
-        return get_token(request)  # a new reader: Django makes the secret and the cookie
-    # As get_token does: the cookie goes out again, its expiry renewed.
-    request.META["CSRF_COOKIE_NEEDS_UPDATE"] = True
-    size = len(CSRF_ALLOWED_CHARS)
-    mask: list[int] = []
-    while len(mask) < len(secret):
-        mask.extend(byte % size for byte in os.urandom(48) if byte < _CSRF_UNBIASED)
-    del mask[len(secret) :]
-    pairs = zip(secret, mask, strict=True)
-    cipher = "".join(CSRF_ALLOWED_CHARS[(_CSRF_INDEX[char] + offset) % size] for char, offset in pairs)
-    return "".join(CSRF_ALLOWED_CHARS[offset] for offset in mask) + cipher
-
-
-def _personalize(request: HttpRequest, key: str, pieces: list[bytes | str], slots: list[str]) -> bytes:
-    token = csrf_token(request)
+def _personalize(request: HttpRequest, key: str | None, pieces: list[bytes | str], slots: list[str]) -> bytes:
+    # Django masks the reader's secret afresh for every call, so no two serves repeat it (BREACH).
+    token = get_token(request)
     user = request.user
     values = {
         CSRF_PLACEHOLDER: token.encode(),
@@ -220,12 +192,13 @@ def _personalize(request: HttpRequest, key: str, pieces: list[bytes | str], slot
     return b"".join(piece if index % 2 == 0 else values[piece] for index, piece in enumerate(pieces))
 
 
-def reader_slot(request: HttpRequest, page_key: str, template_name: str) -> SafeString:
+def reader_slot(request: HttpRequest, page_key: str | None, template_name: str) -> SafeString:
     """A part of a cached page that differs per reader (their action items), rendered from the
-    request's context alone and cached for this reader under the page's key."""
+    request's context alone and cached for this reader under the page's key (if the page is kept)."""
     key = f"slot:{page_key}:{template_name}:{request.user.pk}"
-    html = _shared_get(_local_slots, key)
+    html = None if page_key is None else _shared_get(_local_slots, key)
     if html is None:
         html = render_to_string(template_name, {"csrf_token": CSRF_PLACEHOLDER}, request)
-        _shared_set(_local_slots, key, html)
+        if page_key is not None:
+            _shared_set(_local_slots, key, html)
     return mark_safe(html)  # noqa: S308 - our own render

@@ -140,7 +140,9 @@ def _fan_out_after_commit(reminder_ids: list[int]) -> None:
             batch = reminder_ids[start : start + FAN_OUT_BATCH]
             fan_out_reminders.apply_async((batch,), argsrepr=f"({len(batch)} ladder steps {batch[0]}…)")
 
-    transaction.on_commit(queue)
+    # robust: with the broker down the write stands and the answer is not an error; a sweep
+    # queues the work again once the broker is back.
+    transaction.on_commit(queue, robust=True)
 
 
 def reminders_fan_out(*, reminder_ids: Iterable[int] | None = None, now: datetime | None = None) -> int:

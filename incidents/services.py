@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from config.versions import INCIDENTS, atomic_bumping
 from core.formatting import humanize_delta, utc_clock
+from core.text import single_line
 from incidents import errors, messages, registry
 from incidents.models import (
     ApiToken,
@@ -147,7 +148,7 @@ def incident_declare(
     """Open an incident in Investigating. The first status update is due one cadence after the
     declaration; the declarer leads unless someone else is named."""
     now = timezone.now()
-    title = title.strip()
+    title = single_line(title)
     if not title:
         raise ValidationError({"title": errors.TITLE_REQUIRED})
     detected_at = detected_at or now
@@ -506,7 +507,7 @@ def incident_impact_update(
     if unknown:
         raise ValidationError({"__all__": errors.UNKNOWN_FIELDS.format(names=", ".join(sorted(unknown)))})
     if "title" in changes:
-        changes["title"] = changes["title"].strip()
+        changes["title"] = single_line(changes["title"])
         if not changes["title"]:
             raise ValidationError({"title": errors.TITLE_REQUIRED})
     for text_field in ("summary", "business_impact"):

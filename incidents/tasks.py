@@ -1,12 +1,14 @@
 from celery import shared_task
 
-from incidents import reminders
+from incidents import reminder_watch, reminders
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def sweep_reminders() -> int:
     """Beat runs this every REMINDER_SWEEP_SECONDS; the database, not the broker, knows what is due."""
-    return reminders.reminders_sweep()
+    recorded = reminders.reminders_sweep()
+    reminder_watch.sweep_record()
+    return recorded
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)

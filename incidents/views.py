@@ -3,6 +3,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -61,27 +62,37 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     reader's own slot in it."""
     fragment = "#incident-table" if request.htmx else ""
 
-    def render_page(extra: dict[str, Any]) -> tuple[str, None]:
-        severity_keys = request.GET.getlist("severity")
-        statuses = request.GET.getlist("status")
+    # Only the filters the page understands, in one order, make its cache key: ?x=<random> or a
+    # reordered filter asks for the same page.
+    severity_keys = sorted(set(request.GET.getlist("severity")))
+    statuses = [status for status in ACTIVE_STATUSES if status in request.GET.getlist("status")]
+
+    def render_page(extra: dict[str, Any]) -> tuple[str, bool]:
+        policies = selectors.severity_policies()
         context = {
             "active": list(selectors.active_incidents(severity_keys=severity_keys, statuses=statuses)),
             "resolved": selectors.recently_resolved(severity_keys=severity_keys),
-            "policies": selectors.severity_policies(),
+            "policies": policies,
             "active_statuses": [(value, IncidentStatus(value).label) for value in ACTIVE_STATUSES],
             "selected_severities": severity_keys,
             "selected_statuses": statuses,
-            "filter_query": request.GET.urlencode(),
+            "filter_query": urlencode([("severity", key) for key in severity_keys] + [("status", s) for s in statuses]),
             "may_declare": can_respond(request.user),
         }
         board = render_to_string(f"incidents/_dashboard.html{fragment}", context)
+        # A severity no policy has: answered, but not kept, so made-up filters mint no keys.
+        known = set(severity_keys) <= {policy.key for policy in policies}
         if fragment:
-            return board, None
+            return board, known
         page = {"board": mark_safe(board), **extra}  # noqa: S308 - our own render
-        return render_to_string("incidents/dashboard.html", page, request), None
+        return render_to_string("incidents/dashboard.html", page, request), known
 
     return pages.cached_page(
-        request, page="dashboard", parts=(request.META.get("QUERY_STRING", ""), fragment), render=render_page
+        request,
+        page="dashboard",
+        parts=(tuple(severity_keys), tuple(statuses), fragment),
+        render=render_page,
+        cacheable=lambda known: known,
     )
 
 
@@ -202,11 +213,18 @@ def _timeline_rows(
     return mark_safe(html)  # noqa: S308 - our own render
 
 
+def _timeline_filters(request: HttpRequest) -> tuple[list[str], str]:
+    """The timeline's kinds (known ones, in one order) and its `before` event id ("" for the
+    newest): what the incident page understands of its query, and all that its cache key holds."""
+    wanted = request.GET.getlist("kind")
+    before = request.GET.get("before", "")
+    return [kind for kind in EventKind.values if kind in wanted], before if before.isdigit() else ""
+
+
 def _detail_context(
     request: HttpRequest, incident: Incident, bound: dict[str, Form] | None = None, *, shared: bool = False
 ) -> dict[str, Any]:
-    kinds = request.GET.getlist("kind")
-    before = request.GET.get("before", "")
+    kinds, before = _timeline_filters(request)
     page = selectors.incident_timeline(incident=incident, kinds=kinds, before=int(before) if before.isdigit() else None)
     responder = can_respond(request.user)
     context: dict[str, Any] = {
@@ -265,10 +283,11 @@ def incident_detail(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         return render_to_string(template_name, context, request), incident.lead_id
 
     user = request.user
+    edit = request.GET.get("edit")
     return pages.cached_page(
         request,
         page="incident",
-        parts=(reference, template_name, request.META.get("QUERY_STRING", "")),
+        parts=(reference, template_name, _timeline_filters(request), edit if edit in EDITORS else None),
         render=render_page,
         variant=lambda lead_id: user.is_superuser or user.pk == lead_id,
     )

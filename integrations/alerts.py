@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.text import single_line
 from incidents import services as incident_services
 from incidents.models import (
     ACTIVE_STATUSES,
@@ -97,6 +98,8 @@ def alert_source_rate_check(*, source: AlertSource, now: float | None = None) ->
         count = cache.incr(key)
     except ValueError:  # evicted between add and incr
         cache.set(key, 1, timeout=120)
+        count = 1
+    if count is None:  # the cache is down (it fails open): alerts are taken in, uncounted
         count = 1
     retry_after = max(1, 60 - int(now % 60))
     return RateDecision(count <= source.rate_limit_per_minute, count, retry_after)
@@ -341,7 +344,7 @@ def alert_batch_receive(*, source: AlertSource, batch: ParsedBatch, now: datetim
                 firing[0].name,
                 batch.group_key,
             ]
-            title = next((text.strip() for text in candidates if text.strip()), f"Alert from {source.name}")[:200]
+            title = next((single_line(t) for t in candidates if single_line(t)), f"Alert from {source.name}")[:200]
             earliest = min((a.starts_at for a in firing if a.starts_at), default=now)
             open_incident = incident_services.incident_declare(
                 declared_by=actor,
@@ -381,7 +384,7 @@ def alert_batch_receive(*, source: AlertSource, batch: ParsedBatch, now: datetim
                 source=source,
                 fingerprint=alert.fingerprint,
                 group_key=batch.group_key,
-                name=alert.name[:200],
+                name=single_line(alert.name)[:200],
                 status=alert.status,
                 labels=alert.labels,
                 annotations=alert.annotations,

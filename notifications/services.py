@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from config.bulk import insert_rows
+from core.text import single_line
 from notifications import registry, senders
 from notifications.models import Channel, ChannelPreference, Delivery, DeliveryStatus, Message, WebhookFormat
 
@@ -102,7 +103,7 @@ def messages_send(*, outgoing: Sequence[Outgoing], now: datetime | None = None) 
             (
                 item.dedup_key,
                 item.topic,
-                item.subject[:255],
+                single_line(item.subject)[:255],  # a newline would fail every email
                 item.body_text,
                 item.body_html,
                 item.link,
@@ -183,7 +184,9 @@ def _queue_after_commit(delivery_ids: Sequence[int]) -> None:
             # argsrepr: Celery would otherwise format every id list for its logs on each publish.
             deliver_batch.apply_async((batch,), argsrepr=f"({len(batch)} deliveries {batch[0]}…)")
 
-    transaction.on_commit(queue)
+    # robust: with the broker down the write stands and the answer is not an error; a sweep
+    # queues the work again once the broker is back.
+    transaction.on_commit(queue, robust=True)
 
 
 @dataclass(frozen=True)

@@ -67,11 +67,10 @@ def _empty_cache():
     """Cached pages are keyed on row ids, which a rolled-back test may hand out again."""
     from django.core.cache import cache
 
-    from incidents import backends, pages
+    from incidents import pages
 
     cache.clear()
-    # And what each process keeps in front of it: a user id or a version may come round again.
-    backends._users.clear()
+    # And what each process keeps in front of it: a version may come round again.
     pages.forget_local()
 
 

@@ -30,7 +30,14 @@ def url(name: str, incident: Incident | None = None, **kwargs) -> str:
 def test_health_reports_database_and_broker_without_login(client):
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "connected", "broker": "connected"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "connected",
+        "broker": "connected",
+        # The test settings do not watch reminders (no beat runs); tests/test_reminder_watch.py does.
+        "reminders": "running",
+        "last_reminder_sweep_seconds_ago": None,
+    }
 
 
 @pytest.mark.redis
@@ -45,7 +52,13 @@ def test_health_names_an_unreachable_broker(client, monkeypatch):
     monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
     response = client.get("/health")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "connected", "broker": "unreachable"}
+    assert response.json() == {
+        "status": "unavailable",
+        "database": "connected",
+        "broker": "unreachable",
+        "reminders": "running",
+        "last_reminder_sweep_seconds_ago": None,
+    }
 
 
 # --- login and roles -------------------------------------------------------------------------

@@ -248,7 +248,8 @@ class WorkerFailed(RuntimeError):
 
 
 class CeleryWorker:
-    """`celery -A config worker --beat` as a subprocess in its own process group, logging to a file.
+    """`celery -A config worker --beat` (the default queue only, as anyone types it) as a
+    subprocess in its own process group, logging to a file.
 
     `start()` returns once the worker says it is ready and the embedded beat has started; `kill()`
     is SIGKILL to the whole group (worker, pool children and beat); `stop()` is a warm shutdown
@@ -274,8 +275,6 @@ class CeleryWorker:
             self.app,
             "worker",
             "--beat",
-            "-Q",
-            "celery,sweeps",
             "--loglevel=INFO",
             f"--concurrency={self.concurrency}",
             "-s",

@@ -1,0 +1,13 @@
+from django.http import HttpRequest
+
+from incidents import reminder_watch
+from core.permissions import can_respond
+
+
+def reminders(request: HttpRequest) -> dict[str, object]:
+    """`reminders_stalled_since` for the banner of base.html, shown to responders and admins.
+    A callable: the template asks only when it draws the banner."""
+    user = getattr(request, "user", None)
+    if user is None or not (can_respond(user) or user.is_staff):
+        return {}
+    return {"reminders_stalled_since": reminder_watch.stalled_since}
