@@ -39,8 +39,11 @@ run: demo
 	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT) & \
 	wait -n
 
+# One pytest-xdist worker per core (each has its own test database and Redis database; -n 0 runs
+# in one process).
+TEST_WORKERS ?= 2
 test: install-dev
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -85,6 +85,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "incidents.context_processors.reminders",
             ],
+            "libraries": {"polling": "config.polling"},
         },
     },
 ]
@@ -111,6 +112,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;",
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# How often an open page asks the server again, in seconds (htmx `every Ns`, config/polling.py).
+# The browser tests shorten them so that they never wait for a real poll.
+POLL_SECONDS = {
+    "dashboard": 10,
+    "incident": 15,  # an incident's live header and timeline
+    "bell": 15,
+    "checklist": 5,  # a runbook run's checklist, on the incident page and its own
+    "status_page": 60,
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

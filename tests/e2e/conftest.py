@@ -51,9 +51,16 @@ def browser() -> Iterator[Browser]:
             browser.close()
 
 
+# Every part of a page that polls asks again each second: a test waits for the next poll, never
+# for a production interval (10-60 s, settings.POLL_SECONDS).
+POLL_SECONDS = 1
+
+
 @pytest.fixture
-def e2e_db(live_server, committed_db) -> str:
-    """The live server's URL, with the seeded severity policy and role groups in place."""
+def e2e_db(live_server, committed_db, settings) -> str:
+    """The live server's URL, with the seeded severity policy and role groups in place, and pages
+    that poll every POLL_SECONDS."""
+    settings.POLL_SECONDS = dict.fromkeys(settings.POLL_SECONDS, POLL_SECONDS)
     return live_server.url
 
 
