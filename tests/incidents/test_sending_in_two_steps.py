@@ -4,9 +4,12 @@ the same Message-ID or Idempotency-Key, by which the receiver drops the repeat (
 These tests talk to a real SMTP server (aiosmtpd) and a real HTTP server, and kill a real process
 mid-send."""
 
+import json
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.conf import settings
@@ -118,6 +121,69 @@ def test_an_email_the_backend_fails_to_send_stays_pending_with_a_retry_planned(d
     delivery.refresh_from_db()
     assert (delivery.status, delivery.sent_at) == (DeliveryStatus.PENDING, None)
     assert delivery.last_error == "ConnectionRefusedError: the mail service is down"
+
+
+class FakePostmark(BaseHTTPRequestHandler):
+    """Postmark's email API as django-anymail talks to it: the edge of the world, so a stand-in."""
+
+    requests: list = []
+    status = 200
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+        if type(self).status == 200:
+            answer = {"To": body["To"], "MessageID": "pm-1", "ErrorCode": 0, "Message": "OK"}
+        else:
+            answer = {"ErrorCode": 100, "Message": "Maintenance"}
+        data = json.dumps(answer).encode()
+        self.send_response(type(self).status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def postmark(settings):
+    """EMAIL_BACKEND set to django-anymail's Postmark backend, its API served on 127.0.0.1."""
+    handler = type("Handler", (FakePostmark,), {"requests": [], "status": 200})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    settings.ANYMAIL = {
+        "POSTMARK_SERVER_TOKEN": "server-token",
+        "POSTMARK_API_URL": f"http://127.0.0.1:{server.server_port}/",
+    }
+    yield handler
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_email_goes_out_through_an_email_api_with_django_anymail(db, postmark):
+    delivery = delivery_to(Channel.EMAIL, "lead@example.com")
+    postmark.status = 500
+    assert notification_services.delivery_attempt(delivery_id=delivery.pk).outcome == "retry"
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.sent_at) == (DeliveryStatus.PENDING, None)
+    assert delivery.last_error.startswith("AnymailRequestsAPIError: ")
+
+    postmark.status = 200
+    assert notification_services.delivery_attempt(delivery_id=delivery.pk).outcome == "sent"
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENT, 2)
+    message_id = f"<delivery-{delivery.pk}.{delivery.message_id}@incident-desk>"
+    for request in postmark.requests:
+        assert request["path"] == "/email"
+        assert request["headers"]["X-Postmark-Server-Token"] == "server-token"
+        body = request["body"]
+        assert (body["To"], body["Subject"]) == ("lead@example.com", "[SEV2] INC-0001 update due")
+        assert (body["TextBody"], body["HtmlBody"]) == ("Post an update.", "<p>Post an update.</p>")
+        assert {"Name": "Message-ID", "Value": message_id} in body["Headers"]
+    assert len(postmark.requests) == 2
 
 
 class RefusingSmtpSink(SmtpSink):
