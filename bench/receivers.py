@@ -8,7 +8,9 @@ receiver answered, instead of at moments that know nothing of the receivers, as 
     python -m bench.receivers smtp|webhook --delay SECONDS --out FILE
 
 prints the receiver's URL on the first line of stdout, then appends one JSON line per message it
-accepted to FILE (delivery id and arrival time) until SIGTERM.
+accepted to FILE until SIGTERM: the delivery id, the arrival time and the key a receiver drops
+repeats by (an email's Message-ID, a webhook's Idempotency-Key). A webhook's delivery id is read
+from its JSON body, not from its key, so that the count by key is a check of its own.
 """
 
 import argparse
@@ -56,6 +58,13 @@ class ReceiverProcess:
         self.process = None
 
 
+def arrival(kind: str, item) -> dict:
+    if kind == "smtp":
+        return {"delivery_id": item.delivery_id, "received_at": item.received_at, "key": item.message_id}
+    delivery_id = item.body.get("delivery_id") if isinstance(item.body, dict) else None
+    return {"delivery_id": delivery_id, "received_at": item.received_at, "key": item.idempotency_key}
+
+
 def serve(kind: str, delay: float, out: Path) -> None:
     receiver = SmtpSink(delay=delay) if kind == "smtp" else WebhookReceiver(delay=delay)
     receiver.start()
@@ -68,7 +77,7 @@ def serve(kind: str, delay: float, out: Path) -> None:
             stopped = stopping.wait(0.1)
             arrived = receiver.snapshot()
             for item in arrived[written:]:
-                file.write(json.dumps({"delivery_id": item.delivery_id, "received_at": item.received_at}) + "\n")
+                file.write(json.dumps(arrival(kind, item)) + "\n")
             file.flush()
             written = len(arrived)
             if stopped:

@@ -212,6 +212,12 @@ def email_settings(url: str) -> dict[str, object]:
 
 
 globals().update(email_settings(os.environ.get("EMAIL_URL", "")))
+# Or any other Django mail backend by its path, e.g. django-anymail's
+# anymail.backends.postmark.EmailBackend for an email API (SES, Postmark, Mailgun, SendGrid, …);
+# anymail reads its credentials from ANYMAIL_<ESP>_<NAME> settings, taken from variables so named.
+if os.environ.get("EMAIL_BACKEND"):
+    EMAIL_BACKEND = os.environ["EMAIL_BACKEND"]
+globals().update({name: value for name, value in os.environ.items() if name.startswith("ANYMAIL_")})
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Incident Desk <incidents@localhost>")
 
 # HTTPS hardening; on by default outside DEBUG. Set HTTPS=false to serve plain HTTP (benchmarks,

@@ -1,11 +1,12 @@
 """Sending messages: in-app at once, email and webhook through Celery after the transaction commits.
 
 Every message has a dedup key and every delivery is unique per (message, channel, target), so
-asking twice never sends twice. A delivery task locks its row while it sends, so two workers can
-never both send it, and commits it as sent at the moment its receiver takes the message
-(senders.py), so a killed worker never loses it. A final failure is handed to the failure handlers
-other apps register (notifications.registry; the incident app puts it on the timeline) instead of
-being lost.
+asking twice never records twice. A delivery task locks its row while it sends, so two workers
+never send it at once, and commits it as sent right after the mail backend or the webhook has
+taken the message, so a killed worker never loses it: delivery is at least once, and the stable
+Message-ID / Idempotency-Key lets receivers drop the rare repeat (senders.py). A final failure is
+handed to the failure handlers other apps register (notifications.registry; the incident app
+puts it on the timeline), not lost.
 """
 
 import logging
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from config.bulk import insert_rows
@@ -197,13 +198,14 @@ class Attempt:
 
 
 def delivery_attempt(*, delivery_id: int) -> Attempt:
-    """Send one pending delivery, exactly once even if the worker is killed halfway.
+    """Send one pending delivery: at least once, never lost.
 
     The row stays locked while the message is sent, so a second worker holding the same task
-    waits and then finds it sent. The delivery is committed as sent at the moment its receiver
-    takes the message (senders.py): right after a mail server's 250, right after a web request's
-    last byte, before its answer is read. A receiver refusing it makes it pending again, with a
-    retry planned."""
+    waits and then finds it sent. The delivery is committed as sent right after the backend
+    returns, that is once the receiver has taken the message; a refusal or an error leaves it
+    pending with a retry planned. A worker killed between the backend's return and the commit
+    leaves it pending too, and it goes out again with the same Message-ID or Idempotency-Key
+    (senders.py), by which the receiver can drop the repeat."""
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(of=("self",))
@@ -214,75 +216,29 @@ def delivery_attempt(*, delivery_id: int) -> Attempt:
         if delivery is None or delivery.status != DeliveryStatus.PENDING:
             return Attempt("already")
         delivery.attempts += 1
-        _commit_without_waiting_for_disk()
         try:
-            send = senders.OPENERS[delivery.channel](delivery)
+            senders.SENDERS[delivery.channel](delivery)
         except Exception as error:
             return _attempt_failed(delivery, error)
-        try:
-            delivery.status = DeliveryStatus.SENT
-            delivery.sent_at = timezone.now()
-            delivery.save(update_fields=["attempts", "status", "sent_at"])
-        except BaseException:
-            send.abort()
-            raise
-        try:
-            send.finish()
-            if send.taken_on_answer:
-                send.answer()
-        except Exception as error:
-            # Dropping the connection makes a receiver that has not taken the message discard it;
-            # the delivery goes out again.
-            send.abort()
-            delivery.status, delivery.sent_at = DeliveryStatus.PENDING, None
-            return _attempt_failed(delivery, error, also=["status", "sent_at"])
-        # Nothing but the commit may come between the receiver taking the message and the end of
-        # this block: a worker killed in between repeats the message.
-    try:
-        if not send.taken_on_answer:
-            send.answer()
-    except Exception as error:
-        return _refused_after_commit(delivery, error)
-    finally:
-        send.close()
+        delivery.status = DeliveryStatus.SENT
+        delivery.sent_at = timezone.now()
+        delivery.save(update_fields=["attempts", "status", "sent_at"])
     return Attempt("sent", delivery.attempts)
 
 
-def _refused_after_commit(delivery: Delivery, error: Exception) -> Attempt:
-    with transaction.atomic():
-        refused = Delivery.objects.select_for_update(of=("self",)).select_related("message").get(pk=delivery.pk)
-        if refused.status != DeliveryStatus.SENT or refused.attempts != delivery.attempts:
-            return Attempt("already")
-        refused.status, refused.sent_at = DeliveryStatus.PENDING, None
-        return _attempt_failed(refused, error, also=["status", "sent_at"])
-
-
-def _commit_without_waiting_for_disk() -> None:
-    """The commit that marks a delivery sent is the one moment a killed worker can still get
-    wrong (senders.py): between a receiver taking the message (a mail server's 250, a web
-    request's last byte) and the commit, it repeats the message. Not waiting for the disk makes
-    that moment tens of microseconds instead of a flush, and keeps the row locked for less. The
-    cost falls on a PostgreSQL crash in the next fraction of a second, which would forget the mark
-    and send the message again: a duplicate, never a loss. Said before the message goes out, so
-    that nothing but the COMMIT stands between the receiver taking the message and the commit."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-
-
-def _attempt_failed(delivery: Delivery, error: Exception, also: Sequence[str] = ()) -> Attempt:
+def _attempt_failed(delivery: Delivery, error: Exception) -> Attempt:
     delivery.last_error = f"{type(error).__name__}: {error}"[:1000]
     logger.warning("delivery %s attempt %s failed: %s", delivery.pk, delivery.attempts, delivery.last_error)
     if delivery.attempts >= MAX_ATTEMPTS:
         delivery.status = DeliveryStatus.FAILED
-        delivery.save(update_fields=["attempts", "last_error", "status", *also])
+        delivery.save(update_fields=["attempts", "last_error", "status"])
         _report_failure(delivery)
         return Attempt("failed", delivery.attempts)
     backoff = settings.NOTIFICATIONS_RETRY_BACKOFF_SECONDS
     retry_in = backoff[min(delivery.attempts, len(backoff)) - 1]
     # The requeue sweep counts staleness from when the next attempt is due.
     delivery.queued_at = timezone.now() + timedelta(seconds=retry_in)
-    delivery.save(update_fields=["attempts", "last_error", "queued_at", *also])
+    delivery.save(update_fields=["attempts", "last_error", "queued_at"])
     return Attempt("retry", delivery.attempts, retry_in)
 
 

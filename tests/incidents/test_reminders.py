@@ -373,6 +373,30 @@ def test_reminders_go_out_by_email_and_webhook_after_commit(
     assert len(handler.received) == 1
 
 
+@pytest.mark.parametrize("backend", ["locmem", "console"])
+def test_reminders_go_out_through_the_email_backend_the_settings_name(
+    sev2_incident, people, eager_celery, settings, capsys, django_capture_on_commit_callbacks, backend
+):
+    settings.EMAIL_BACKEND = f"django.core.mail.backends.{backend}.EmailBackend"
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep_at(T0 + timedelta(minutes=30))
+    deliveries = Delivery.objects.filter(channel=Channel.EMAIL)
+    assert sorted(deliveries.values_list("target", "status")) == [
+        ("comms@example.com", DeliveryStatus.SENT),
+        ("lead@example.com", DeliveryStatus.SENT),
+    ]
+    message_ids = {f"<delivery-{d.pk}.{d.message_id}@incident-desk>" for d in deliveries}
+    printed = capsys.readouterr().out
+    if backend == "locmem":
+        assert sorted(m.to[0] for m in mail.outbox) == ["comms@example.com", "lead@example.com"]
+        assert {m.message()["Message-ID"] for m in mail.outbox} == message_ids
+        assert all("update due" in m.subject for m in mail.outbox)
+    else:
+        assert mail.outbox == []
+        assert all(f"Message-ID: {message_id}" in printed for message_id in message_ids)
+
+
 def test_user_who_turned_email_off_is_told_in_the_app_only(sev2_incident, people):
     notification_services.channel_preference_set(user=people["comms"], email=False)
     sweep_at(T0 + timedelta(minutes=30))

@@ -3,7 +3,9 @@ webhook receiver and a Celery worker with its embedded beat, run as a subprocess
 
 Everything listens on, or talks to, 127.0.0.1 only. The sinks record what arrived and when, keyed
 by the delivery id the app puts in every message (the X-Incident-Desk-Delivery header of an email,
-the Idempotency-Key header of a webhook), so a caller can count how often each delivery arrived.
+the Idempotency-Key header of a webhook), so a caller can count how often each delivery arrived;
+they also keep each email's Message-ID and each webhook's Idempotency-Key, by which a receiver
+drops a repeat.
 
 bench/fault.py and bench/sweep.py import this module too, so the tests and the benchmarks start
 the worker the same way.
@@ -86,6 +88,7 @@ class ReceivedEmail:
     subject: str
     delivery_id: int | None
     received_at: float  # time.time() when the server accepted it
+    message_id: str = ""
 
 
 class SmtpSink:
@@ -118,6 +121,7 @@ class SmtpSink:
             subject=str(parsed.get("Subject", "")),
             delivery_id=int(header) if header and str(header).strip().isdigit() else None,
             received_at=time.time(),
+            message_id=str(parsed.get("Message-ID", "")),
         )
         with self._lock:
             self.messages.append(received)
@@ -160,6 +164,7 @@ class ReceivedWebhook:
     delivery_id: int | None
     received_at: float
     raw: bytes = b""  # the body as sent, for checking a signature over it
+    idempotency_key: str = ""
 
 
 @dataclass
@@ -212,6 +217,7 @@ class WebhookReceiver:
                             delivery_id=int(match.group(1)) if match else None,
                             received_at=time.time(),
                             raw=raw,
+                            idempotency_key=key,
                         )
                     )
                 self.send_response(receiver.status)
