@@ -1,7 +1,7 @@
 from django.http import HttpRequest
 
-from incidents import reminder_watch
 from core.permissions import can_respond
+from incidents import reminder_watch
 
 
 def reminders(request: HttpRequest) -> dict[str, object]:
