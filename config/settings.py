@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "django.forms",
     "django_htmx",
     "template_partials",
+    # Only for the API docs page's own templates and static files (no CDN).
+    "ninja",
     "notifications",
     "incidents",
     "runbooks",
@@ -263,8 +265,6 @@ NOTIFICATIONS_FAILURE_HANDLER = "incidents.services.notification_failure_record"
 NOTIFICATIONS_WEBHOOK_HEADERS = "integrations.services.webhook_headers"
 # Called with every new timeline event, inside the transaction that wrote it (incidents.services._event):
 # the apps built on incidents react here, so incidents imports none of them.
-# The apps built on incidents document their own API endpoints in /api/v1/openapi.json.
-API_DOCUMENT_PARTS = ["postmortems.api.openapi_part"]
 # Demo data of the apps built on incidents, run in order by `manage.py load_demo_data`.
 DEMO_DATA_STEPS = [
     "runbooks.demo.demo_data_load",
