@@ -1204,3 +1204,68 @@ def test_an_incident_without_an_anchor_counts_from_its_last_update_or_declaratio
     api("PATCH", policy_path("SEV1"), {"update_cadence_minutes": 5}, token=policy_admin_token)
     assert plan_of(declared)[:2] == (T0, T0 + timedelta(minutes=5))
     assert plan_of(updated)[:2] == (T0 + timedelta(minutes=3), T0 + timedelta(minutes=8))
+
+
+# ETag and If-Match: two clients that PATCH the same object do not overwrite each other silently.
+
+
+def patch_if_match(client, path: str, body: dict, *, token: str, etag: str):
+    headers = {"Authorization": f"Bearer {token}", "If-Match": etag}
+    return client.patch(path, json.dumps(body), content_type="application/json", headers=headers, secure=True)
+
+
+def test_a_patch_from_a_stale_incident_answers_412_and_changes_nothing(client, api, incident, responder_token):
+    read = api("GET", detail(incident), token=responder_token)
+    etag = read["ETag"]
+    assert etag.startswith('"') and etag.endswith('"')
+    # Another client changes the incident after this one read it.
+    first = patch_if_match(client, detail(incident), {"status": "identified"}, token=responder_token, etag=etag)
+    assert first.status_code == 200
+    assert first["ETag"] not in ("", etag)
+    assert api("GET", detail(incident), token=responder_token)["ETag"] == first["ETag"]
+
+    stale = patch_if_match(
+        client, detail(incident), {"severity": "SEV1", "title": "Mine"}, token=responder_token, etag=etag
+    )
+    assert stale.status_code == 412
+    assert stale.json() == first.json()
+    assert stale["ETag"] == first["ETag"]
+    incident.refresh_from_db()
+    assert (incident.severity.key, incident.status, incident.title) == (
+        "SEV2",
+        IncidentStatus.IDENTIFIED,
+        read.json()["title"],
+    )
+    assert events_of(incident) == [EventKind.DECLARED, EventKind.STATUS_CHANGED]
+
+    fresh = patch_if_match(client, detail(incident), {"severity": "SEV1"}, token=responder_token, etag=first["ETag"])
+    assert (fresh.status_code, fresh.json()["severity"]) == (200, "SEV1")
+    anyone = patch_if_match(client, detail(incident), {"title": "Checkout down"}, token=responder_token, etag="*")
+    assert (anyone.status_code, anyone.json()["title"]) == (200, "Checkout down")
+
+
+def test_a_patch_from_a_stale_severity_answers_412_and_changes_nothing(client, api, responder):
+    token = token_for(UserFactory(role="admin"))
+    incident = declare_incident(declared_by=responder, severity="SEV1")
+    plan = plan_of(incident)
+    etag = api("GET", policy_path("SEV1"), token=token)["ETag"]
+    first = patch_if_match(client, policy_path("SEV1"), {"name": "Sev one"}, token=token, etag=etag)
+    assert first.status_code == 200
+
+    stale = patch_if_match(client, policy_path("SEV1"), {"update_cadence_minutes": 5}, token=token, etag=etag)
+    assert stale.status_code == 412
+    assert stale.json() == first.json() == api("GET", policy_path("SEV1"), token=token).json()
+    assert stale["ETag"] == first["ETag"]
+    assert SeverityPolicy.objects.get(key="SEV1").update_cadence_minutes == 15
+    assert plan_of(incident) == plan
+
+
+def test_the_api_documents_if_match_on_every_patch(client):
+    document = client.get("/api/v1/openapi.json", secure=True).json()
+    for path in ("/incidents/{reference}/", "/severity-policies/{key}/"):
+        patch = document["paths"][path]["patch"]
+        assert {"name": "If-Match", "in": "header"}.items() <= patch["parameters"][-1].items(), path
+        assert (
+            patch["responses"]["412"]["content"]["application/json"]["schema"]
+            == patch["responses"]["200"]["content"]["application/json"]["schema"]
+        )
