@@ -3,7 +3,9 @@ operation from /api/v1/openapi.json and checks each answer against it."""
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import validate
 from schemathesis.checks import not_a_server_error
@@ -59,10 +61,17 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_applica
 
 
 @pytest.fixture
-def responder_token(db) -> str:
+def responder_token(db):
     # One incident, so reads and writes of INC-0001 reach past the 404.
     declare_incident(severity="SEV2")
-    return services.api_token_create(user=UserFactory(role="responder"), name="contract")[1]
+    # Each request through the WSGI handler would close the test's database connection at its
+    # start and end, inside the test's transaction; Django's own test client leaves it open the
+    # same way.
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield services.api_token_create(user=UserFactory(role="responder"), name="contract")[1]
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)
 
 
 @schema.parametrize()
