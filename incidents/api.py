@@ -369,7 +369,12 @@ ERRORS = {401: Error, 403: Error, 404: Error, 405: Error}
 # Incidents.
 
 
-@router.get("incidents/", response={200: IncidentPage, 400: InvalidInput, 401: Error, 405: Error}, url_name="incidents")
+@router.get(
+    "incidents/",
+    response={200: IncidentPage, 400: InvalidInput, 401: Error, 405: Error},
+    operation_id="listIncidents",
+    url_name="incidents",
+)
 def list_incidents(request: HttpRequest, filters: Query[IncidentFilters]) -> dict[str, Any]:
     """List incidents, newest first."""
     rows = _incidents().order_by("-declared_at", "-pk")
@@ -385,7 +390,12 @@ def list_incidents(request: HttpRequest, filters: Query[IncidentFilters]) -> dic
     return _page(rows, filters, incident_json)
 
 
-@router.post("incidents/", response={201: Incident, 400: InvalidInput, **ERRORS}, url_name="incident_declare")
+@router.post(
+    "incidents/",
+    response={201: Incident, 400: InvalidInput, **ERRORS},
+    operation_id="declareIncident",
+    url_name="incident_declare",
+)
 def declare_incident(request: HttpRequest, payload: DeclareIncident, response: HttpResponse) -> Status:
     """Declare an incident. It opens in investigating; the first status update falls due one update
     cadence of its severity from now."""
@@ -395,14 +405,19 @@ def declare_incident(request: HttpRequest, payload: DeclareIncident, response: H
     return Status(201, _with_etag(response, incident_json(_incidents().get(pk=incident.pk))))
 
 
-@router.get("incidents/{reference}/", response={200: Incident, **ERRORS}, url_name="incident")
+@router.get(
+    "incidents/{reference}/", response={200: Incident, **ERRORS}, operation_id="getIncident", url_name="incident"
+)
 def get_incident(request: HttpRequest, reference: str, response: HttpResponse) -> dict[str, Any]:
     """One incident, with its ETag."""
     return _with_etag(response, incident_json(_incident_or_404(reference, _incidents())))
 
 
 @router.patch(
-    "incidents/{reference}/", response={200: Incident, 400: InvalidInput, 412: Incident, **ERRORS}, url_name="incident"
+    "incidents/{reference}/",
+    response={200: Incident, 400: InvalidInput, 412: Incident, **ERRORS},
+    operation_id="changeIncident",
+    url_name="incident",
 )
 def change_incident(
     request: HttpRequest,
@@ -444,6 +459,7 @@ def change_incident(
 @router.post(
     "incidents/{reference}/updates/",
     response={201: StatusUpdate, 400: InvalidInput, **ERRORS},
+    operation_id="postStatusUpdate",
     url_name="incident_updates",
 )
 def post_status_update(request: HttpRequest, reference: str, payload: PostUpdate) -> Status:
@@ -485,6 +501,7 @@ def _event_json(event: m.TimelineEvent) -> dict[str, Any]:
 @router.get(
     "incidents/{reference}/timeline/",
     response={200: TimelinePage, 400: InvalidInput, **ERRORS},
+    operation_id="getTimeline",
     url_name="incident_timeline",
 )
 def get_timeline(request: HttpRequest, reference: str, page: Query[Page]) -> dict[str, Any]:
@@ -609,7 +626,10 @@ def policy_json(policy: m.SeverityPolicy) -> dict[str, Any]:
 
 
 @router.get(
-    "severity-policies/", response={200: SeverityPolicyList, 401: Error, 405: Error}, url_name="severity_policies"
+    "severity-policies/",
+    response={200: SeverityPolicyList, 401: Error, 405: Error},
+    operation_id="listSeverityPolicies",
+    url_name="severity_policies",
 )
 def list_severity_policies(request: HttpRequest) -> dict[str, Any]:
     """The severity policy, most severe first."""
@@ -619,7 +639,11 @@ def list_severity_policies(request: HttpRequest) -> dict[str, Any]:
 
 
 @router.get(
-    "severity-policies/{key}/", response={200: SeverityPolicy, **ERRORS}, auth=policy_token, url_name="severity_policy"
+    "severity-policies/{key}/",
+    response={200: SeverityPolicy, **ERRORS},
+    auth=policy_token,
+    operation_id="getSeverityPolicy",
+    url_name="severity_policy",
 )
 def get_severity_policy(request: HttpRequest, key: str, response: HttpResponse) -> dict[str, Any]:
     """One severity, with its ETag."""
@@ -630,6 +654,7 @@ def get_severity_policy(request: HttpRequest, key: str, response: HttpResponse) 
     "severity-policies/{key}/",
     response={200: SeverityPolicy, 400: InvalidInput, 412: SeverityPolicy, **ERRORS},
     auth=policy_token,
+    operation_id="changeSeverityPolicy",
     url_name="severity_policy",
 )
 def change_severity_policy(

@@ -132,7 +132,12 @@ def _postmortem_or_404(reference: str) -> models.Postmortem:
 ERRORS = {401: Error, 403: Error, 404: Error, 405: Error}
 
 
-@router.get("incidents/{reference}/postmortem/", response={200: Postmortem, **ERRORS}, url_name="incident_postmortem")
+@router.get(
+    "incidents/{reference}/postmortem/",
+    response={200: Postmortem, **ERRORS},
+    operation_id="getPostmortem",
+    url_name="incident_postmortem",
+)
 def get_postmortem(request: HttpRequest, reference: str) -> dict[str, Any]:
     """The incident's postmortem: its sections and the version they are at."""
     return postmortem_json(_postmortem_or_404(reference))
@@ -141,6 +146,7 @@ def get_postmortem(request: HttpRequest, reference: str) -> dict[str, Any]:
 @router.patch(
     "incidents/{reference}/postmortem/",
     response={200: Postmortem, 400: InvalidInput, 409: PostmortemConflict, **ERRORS},
+    operation_id="savePostmortemSections",
     url_name="incident_postmortem",
 )
 def save_postmortem_sections(request: HttpRequest, reference: str, payload: SavePostmortemSections) -> Any:
