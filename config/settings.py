@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "django.forms",
     "django_htmx",
     "template_partials",
+    # Only for the API docs page's own templates and static files (no CDN).
+    "ninja",
     "notifications",
     "incidents",
     # The apps built on incidents plug in from their AppConfig.ready() (incidents.registry), in
@@ -282,8 +284,6 @@ CELERY_BEAT_SCHEDULE = {
 NOTIFICATIONS_RETRY_BACKOFF_SECONDS = [
     int(seconds) for seconds in os.environ.get("NOTIFICATIONS_RETRY_BACKOFF_SECONDS", "5,15,45,120").split(",")
 ]
-# The apps built on incidents document their own API endpoints in /api/v1/openapi.json.
-API_DOCUMENT_PARTS = ["postmortems.api.openapi_part"]
 # The data the cached dashboard and incident page show, by app (config.versions, incidents.pages):
 # each of these apps bumps its version with every write.
 PAGE_VERSIONS = ["incidents", "runbooks", "postmortems", "statuspage"]

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from config import views
+from core import api
 
 urlpatterns = [
     path("health", views.health, name="health"),
@@ -10,8 +11,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/alerts/", include("integrations.urls")),
-    path("api/v1/", include("postmortems.api_urls")),
-    path("api/v1/", include("incidents.api_urls")),
+    # The JSON API; each app adds its router from its AppConfig.ready().
+    path("api/v1/", include((api.urls(), "api"))),
     path("notifications/", include("notifications.urls")),
     path("runbooks/", include("runbooks.urls")),
     # The dashboard and the incident page are the paths asked most (every open one polls), so

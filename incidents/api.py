@@ -1,430 +1,323 @@
-"""The JSON API for alert tools and scripts: bearer tokens in, JSON out, every write through
-incidents.services. incidents/openapi.py describes the contract and serves it; keep the two in
-step."""
+"""The JSON API of incidents and the severity policy, for alert tools and scripts. Every write goes
+through incidents.services; core.api holds what all endpoints share. The schemas below are the
+OpenAPI document at /api/v1/openapi.json."""
 
-import json
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from functools import wraps
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig, ValidationError
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils import timezone
-from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from ninja import Field, Header, Query, Router, Schema, Status
+from ninja.errors import HttpError
+from pydantic import AfterValidator, PlainValidator, WithJsonSchema, field_validator
 
+from core.api import (
+    BearerToken,
+    Body,
+    Count,
+    Error,
+    InputRefused,
+    InvalidInput,
+    Moment,
+    Names,
+    Text,
+    etag_of,
+    is_stale,
+    one_of,
+    refuse,
+    storable,
+    text,
+    with_message,
+)
 from core.permissions import can_respond
 from incidents import errors, services
-from incidents.models import (
-    ACTIVE_STATUSES,
-    ApiToken,
-    Incident,
-    IncidentStatus,
-    Service,
-    SeverityPolicy,
-    StatusUpdate,
-    TimelineEvent,
-    UpdateVisibility,
-    reference_to_pk,
-)
-from incidents.policy import LADDER_FIELDS, POLICY_FIELDS, POLICY_TEXT_FIELDS, severity_policy_update
+from incidents import models as m
+from incidents.policy import LADDER_PERCENT_MAX, POLICY_MINUTES_MAX, severity_policy_update
 from notifications.models import WebhookFormat
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
-# Recording every request would turn each read into a write; a minute is precise enough to
-# tell an idle token from a busy one.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
-# PositiveIntegerField's upper bound on every database we support; a larger number would reach
-# the database and fail there instead of answering 400.
-MAX_COUNT = 2_147_483_647
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-
-DECLARE_FIELDS = {
-    "title",
-    "severity",
-    "summary",
-    "detected_at",
-    "lead",
-    "comms_lead",
-    "responders",
-    "affected_services",
-    "affected_users_count",
-    "affected_users_percent",
-    "business_impact",
-    "data_integrity_concern",
-    "security_concern",
-}
-IMPACT_TEXT_FIELDS = ("title", "summary", "business_impact")
-IMPACT_FLAG_FIELDS = ("data_integrity_concern", "security_concern")
-CHANGE_FIELDS = (DECLARE_FIELDS - {"detected_at"}) | {"status"}
-UPDATE_FIELDS = {"progress", "status", "next_steps", "eta", "visibility"}
-# Every field but key and rank: the key is how people and tools name a severity, and the rank
-# orders every dashboard.
-POLICY_MINUTES_FIELDS = ("response_time_minutes", "update_cadence_minutes")
-POLICY_GROUP_FIELDS = ("escalation_groups", "notified_groups")
 CHANGE_POLICY_PERMISSION = "incidents.change_severitypolicy"
 
-
-class InvalidInput(Exception):
-    """Field-by-field messages for a 400."""
-
-    def __init__(self, messages: dict[str, list[str]]) -> None:
-        super().__init__(messages)
-        self.messages = messages
-
-
-class UnknownIncident(Exception):
-    pass
+# Anyone with a token reads; responders and admins change incidents; only those who may change
+# the severity policy (admins) change it.
+responder_token = BearerToken(may_write=can_respond, refusal=errors.NOT_PERMITTED)
+policy_token = BearerToken(
+    may_write=lambda user: user.has_perm(CHANGE_POLICY_PERMISSION), refusal=errors.POLICY_NOT_PERMITTED
+)
+router = Router(auth=responder_token)
 
 
-class UnknownSeverityPolicy(Exception):
-    pass
+# Fields, each checked as clients have always been told, and turned into what services take.
 
 
-def _error(message: str, *, status: int, headers: dict[str, str] | None = None) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status, headers=headers)
+def _active_users(names: list[str]) -> list[User]:
+    found = {user.username: user for user in User.objects.filter(username__in=names, is_active=True)}
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise refuse(errors.UNKNOWN_USERS.format(names=", ".join(missing)))
+    return [found[name] for name in names]
 
 
-def _moment(value: datetime | None) -> str | None:
+def _active_user(name: str) -> User:
+    return _active_users([name])[0]
+
+
+def _groups(names: list[str]) -> list[Group]:
+    found = {group.name: group for group in Group.objects.filter(name__in=names)}
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise refuse(errors.UNKNOWN_GROUPS.format(names=", ".join(missing)))
+    return [found[name] for name in names]
+
+
+def _services(slugs: list[str]) -> list[m.Service]:
+    found = {service.slug: service for service in m.Service.objects.filter(slug__in=slugs)}
+    missing = [slug for slug in slugs if slug not in found]
+    if missing:
+        raise refuse(errors.UNKNOWN_SERVICES.format(slugs=", ".join(missing)))
+    return [found[slug] for slug in slugs]
+
+
+def _severity(key: str) -> m.SeverityPolicy:
+    policies = {policy.key: policy for policy in m.SeverityPolicy.objects.order_by("rank")}
+    if key not in policies:
+        raise refuse(errors.UNKNOWN_SEVERITY.format(keys=", ".join(policies)))
+    return policies[key]
+
+
+def _percent(value: Any) -> Decimal | None:
     if value is None:
         return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise refuse(errors.NOT_A_PERCENT)
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise refuse(errors.NOT_A_PERCENT) from None
+    if not number.is_finite() or number.as_tuple().exponent < -2:
+        raise refuse(errors.NOT_A_PERCENT)
+    # copy_abs turns -0 into 0 without the context arithmetic that overflows on 1e9999999; the
+    # range itself is the service's rule.
+    return number.copy_abs() if number.is_zero() else number
+
+
+# Each validated into the object it names: a User, a Group, a Service, a SeverityPolicy.
+Username = Annotated[str, Field(description="A username."), AfterValidator(storable), AfterValidator(_active_user)]
+Usernames = Annotated[Names, Field(description="Usernames."), AfterValidator(_active_users)]
+GroupNames = Annotated[Names, Field(description="Group names."), AfterValidator(_groups)]
+ServiceSlugs = Annotated[Names, Field(description="Service slugs."), AfterValidator(_services)]
+SeverityKey = Annotated[
+    str,
+    Field(
+        description="A severity key from the severity policy, e.g. SEV1. The policy is data: an unknown key is "
+        "refused with the list of known ones.",
+        examples=["SEV2"],
+    ),
+    AfterValidator(storable),
+    AfterValidator(_severity),
+]
+IncidentStatus = Annotated[
+    str,
+    Field(json_schema_extra={"enum": m.IncidentStatus.values}),
+    AfterValidator(storable),
+    one_of(m.IncidentStatus.values, errors.UNKNOWN_STATUS),
+]
+Percent = Annotated[
+    Decimal | None,
+    PlainValidator(_percent),
+    WithJsonSchema(
+        {
+            "type": ["number", "string", "null"],
+            "description": '0 to 100, at most two decimal places; a string such as "12.5" keeps it exact.',
+        }
+    ),
+]
+IncidentMoment = Annotated[Moment, with_message(errors.BAD_DATETIME)]
+
+
+def _length(model: type, field: str) -> int:
+    return model._meta.get_field(field).max_length
+
+
+class ImpactFields(Body):
+    affected_users_count: Count | None = None
+    affected_users_percent: Percent = None
+    affected_services: ServiceSlugs = []
+    business_impact: Text = ""
+    data_integrity_concern: bool = False
+    security_concern: bool = False
+
+
+class DeclareIncident(ImpactFields):
+    title: text(_length(m.Incident, "title"))
+    severity: SeverityKey
+    summary: Text = ""
+    detected_at: IncidentMoment | None = Field(None, description="Defaults to now; may be earlier.")
+    lead: Username | None = Field(None, description="Defaults to the token's user.")
+    comms_lead: Username | None = None
+    responders: Usernames = []
+
+
+class ChangeIncident(ImpactFields):
+    """Any subset of the fields. All changes are made together or none is; a field already holding
+    the given value is left alone."""
+
+    title: text(_length(m.Incident, "title")) = ""
+    summary: Text = ""
+    severity: SeverityKey = Field(None, description="Re-plans when the next status update is due.")
+    status: IncidentStatus = None
+    lead: Username = None
+    comms_lead: Username | None = Field(None, description="null removes the comms lead.")
+    responders: Usernames = Field([], description="The full list; replaces it.")
+
+    @field_validator("lead", mode="before")
+    @classmethod
+    def _lead_required(cls, value: Any) -> Any:
+        if value is None:
+            raise refuse(errors.LEAD_REQUIRED)
+        return value
+
+
+class PostUpdate(Body):
+    progress: Text = Field(description="What we know and what has been done.")
+    status: IncidentStatus = Field(None, description="Moves the incident to this status too.")
+    next_steps: Text = ""
+    eta: text(_length(m.StatusUpdate, "eta")) = ""
+    visibility: Annotated[
+        str,
+        Field(json_schema_extra={"enum": m.UpdateVisibility.values}),
+        AfterValidator(storable),
+        one_of(m.UpdateVisibility.values, errors.UNKNOWN_VISIBILITY),
+    ] = "internal"
+
+
+# What the API answers.
+
+
+class Impact(Schema):
+    affected_users_count: int | None
+    affected_users_percent: str | None = Field(
+        description='A decimal string with two places, e.g. "12.50", so no precision is lost.'
+    )
+    affected_services: list[str] = Field(description="Service slugs.")
+    business_impact: str
+    data_integrity_concern: bool
+    security_concern: bool
+
+
+class Incident(Schema):
+    reference: str = Field(examples=["INC-0042"])
+    url: str = Field(description="The incident's page for people.")
+    title: str
+    summary: str
+    severity: str
+    status: Literal[tuple(m.IncidentStatus.values)]
+    impact: Impact
+    lead: str
+    comms_lead: str | None
+    responders: list[str]
+    detected_at: datetime
+    declared_at: datetime
+    acknowledged_at: datetime | None
+    mitigated_at: datetime | None
+    resolved_at: datetime | None
+    next_update_due_at: datetime | None = Field(
+        description="When the next status update is due; null when resolved or the severity has no update cadence."
+    )
+    last_update_at: datetime | None
+
+
+class IncidentPage(Schema):
+    count: int = Field(description="All matching incidents, not just this page.")
+    results: list[Incident]
+
+
+class StatusUpdate(Schema):
+    id: int
+    incident: str
+    author: str | None
+    posted_at: datetime
+    status: Literal[tuple(m.IncidentStatus.values)]
+    progress: str
+    next_steps: str
+    eta: str
+    visibility: Literal[tuple(m.UpdateVisibility.values)]
+
+
+class TimelineEvent(Schema):
+    id: int
+    kind: Literal[tuple(m.EventKind.values)]
+    text: str = Field(description="A one-line summary.")
+    body: str
+    actor: str | None
+    occurred_at: datetime = Field(description="When it happened; may be earlier than recorded_at.")
+    recorded_at: datetime
+    starred: bool
+    data: dict[str, Any] = Field(description="Details that depend on the kind.")
+
+
+class TimelinePage(Schema):
+    count: int
+    results: list[TimelineEvent]
+
+
+class Page(Schema):
+    limit: Annotated[
+        int,
+        Field(ge=1, description=f"Rows per page; larger values are cut to {MAX_PAGE_SIZE}."),
+        with_message(errors.BAD_LIMIT.format(high=MAX_PAGE_SIZE)),
+    ] = PAGE_SIZE
+    offset: Annotated[int, Field(ge=0, description="Rows to skip."), with_message(errors.BAD_OFFSET)] = 0
+
+
+class IncidentFilters(Page):
+    status: Annotated[
+        Literal["active", *m.IncidentStatus.values],
+        with_message(errors.UNKNOWN_LIST_STATUS.format(values=", ".join(m.IncidentStatus.values))),
+    ] = Field(None, description="active (anything not resolved) or one status.")
+    severity: str | None = None
+
+
+def _page(rows: QuerySet, page: Page, to_json: Any) -> dict[str, Any]:
+    count = rows.count()
+    limit = min(page.limit, MAX_PAGE_SIZE)
+    # An offset past the end never reaches the database, where a huge one would overflow.
+    found = list(rows[page.offset : page.offset + limit]) if page.offset < count else []
+    return {"count": count, "results": [to_json(row) for row in found]}
 
 
 def _username(user: User | None) -> str | None:
     return None if user is None else user.get_username()
 
 
-# Authentication and the shape every view shares.
-
-
-def _token_user(request: HttpRequest) -> User | None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        return None
-    try:
-        api_token = ApiToken.objects.select_related("user").get(digest=ApiToken.digest_of(token))
-    except ApiToken.DoesNotExist:
-        return None
-    if not api_token.user.is_active:
-        return None
-    now = timezone.now()
-    if api_token.last_used_at is None or now - api_token.last_used_at >= LAST_USED_RESOLUTION:
-        ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
-    return api_token.user
-
-
-def _validation_messages(error: ValidationError) -> dict[str, list[str]]:
-    if hasattr(error, "error_dict"):
-        return error.message_dict
-    return {NON_FIELD_ERRORS: error.messages}
-
-
-def json_methods(*methods: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """require_http_methods, with its 405 answered in JSON like every other API error. Tokens,
-    not cookies, authenticate the API, so it needs no CSRF protection and no caching."""
-
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        guarded = require_http_methods(list(methods))(view)
-
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            response = guarded(request, *args, **kwargs)
-            if isinstance(response, HttpResponseNotAllowed):
-                allowed = response["Allow"]
-                message = errors.METHOD_NOT_ALLOWED.format(allowed=allowed)
-                return _error(message, status=405, headers={"Allow": allowed})
-            return response
-
-        return csrf_exempt(never_cache(wrapper))
-
-    return decorator
-
-
-def _can_change_policy(user: User) -> bool:
-    return user.has_perm(CHANGE_POLICY_PERMISSION)
-
-
-def _token_auth(
-    *, may_write: Callable[[User], bool], refusal: str
-) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Authenticate the bearer token; unsafe methods also need `may_write`, else 403 `refusal`.
-
-    Only the token counts: a browser's session cookie is ignored, which is what makes exempting
-    the API from CSRF safe."""
-
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            user = _token_user(request)
-            if user is None:
-                return _error(errors.INVALID_TOKEN, status=401, headers={"WWW-Authenticate": "Bearer"})
-            request.user = user
-            if request.method not in SAFE_METHODS and not may_write(user):
-                return _error(refusal, status=403)
-            try:
-                return view(request, *args, **kwargs)
-            except InvalidInput as invalid:
-                return JsonResponse({"errors": invalid.messages}, status=400)
-            except ValidationError as invalid:
-                return JsonResponse({"errors": _validation_messages(invalid)}, status=400)
-            except UnknownIncident:
-                return _error(errors.UNKNOWN_INCIDENT, status=404)
-            except UnknownSeverityPolicy:
-                return _error(errors.UNKNOWN_SEVERITY_POLICY, status=404)
-
-        return wrapper
-
-    return decorator
-
-
-# Anyone with a token reads; responders and admins change incidents; only those who may change
-# the severity policy (admins) change it.
-token_required = _token_auth(may_write=can_respond, refusal=errors.NOT_PERMITTED)
-policy_token_required = _token_auth(may_write=_can_change_policy, refusal=errors.POLICY_NOT_PERMITTED)
-
-
-# Reading request bodies and query strings.
-
-
-def _json_object(request: HttpRequest) -> dict[str, Any]:
-    try:
-        data = json.loads(request.body)
-    except RequestDataTooBig:
-        raise InvalidInput({NON_FIELD_ERRORS: [errors.BODY_TOO_LARGE]}) from None
-    except (ValueError, RecursionError):
-        # ValueError covers bad JSON, bad UTF-8 and numbers too long to convert; RecursionError
-        # a hostile depth of nesting.
-        raise InvalidInput({NON_FIELD_ERRORS: [errors.MALFORMED_JSON]}) from None
-    if not isinstance(data, dict):
-        raise InvalidInput({NON_FIELD_ERRORS: [errors.BODY_NOT_OBJECT]})
-    return data
-
-
-def _storable(text: str) -> bool:
-    """PostgreSQL refuses NUL in text and no database driver encodes a lone surrogate."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-class Payload:
-    """A JSON object read field by field. Every problem is collected, then answered at once."""
-
-    def __init__(self, data: dict[str, Any], *, allowed: set[str]) -> None:
-        self.data = data
-        self.messages: dict[str, list[str]] = {}
-        for field in data:
-            if field not in allowed:
-                self.refuse(field, errors.UNKNOWN_FIELD)
-
-    def __contains__(self, field: str) -> bool:
-        return field in self.data
-
-    def refuse(self, field: str, message: str) -> None:
-        self.messages.setdefault(field, []).append(message)
-
-    def require(self, *fields: str) -> None:
-        for field in fields:
-            if field not in self.data:
-                self.refuse(field, errors.FIELD_REQUIRED)
-
-    def check(self) -> None:
-        if self.messages:
-            raise InvalidInput(self.messages)
-
-    def text(self, field: str, *, max_length: int | None = None) -> str:
-        value = self.data[field]
-        if not isinstance(value, str):
-            self.refuse(field, errors.NOT_A_STRING)
-            return ""
-        if not _storable(value):
-            self.refuse(field, errors.INVALID_CHARACTERS)
-        elif max_length is not None and len(value.strip()) > max_length:
-            self.refuse(field, errors.TOO_LONG.format(limit=max_length))
-        return value
-
-    def texts(self, field: str) -> list[str]:
-        value = self.data[field]
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            self.refuse(field, errors.NOT_A_LIST)
-            return []
-        if not all(_storable(item) for item in value):
-            self.refuse(field, errors.INVALID_CHARACTERS)
-            return []
-        return list(dict.fromkeys(value))
-
-    def flag(self, field: str) -> bool:
-        value = self.data[field]
-        if not isinstance(value, bool):
-            self.refuse(field, errors.NOT_A_BOOLEAN)
-            return False
-        return value
-
-    def count(self, field: str) -> int | None:
-        value = self.data[field]
-        if value is None:
-            return None
-        # bool is an int in Python, but true is not a number of users.
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
-            self.refuse(field, errors.NOT_AN_INTEGER.format(low=0, high=MAX_COUNT))
-            return None
-        return value
-
-    def percent(self, field: str) -> Decimal | None:
-        value = self.data[field]
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            self.refuse(field, errors.NOT_A_PERCENT)
-            return None
-        try:
-            number = Decimal(str(value))
-        except InvalidOperation:
-            number = Decimal("NaN")
-        if not number.is_finite() or number.as_tuple().exponent < -2:
-            self.refuse(field, errors.NOT_A_PERCENT)
-            return None
-        # copy_abs turns -0 into 0 without the context arithmetic that overflows on 1e9999999;
-        # the range itself is the service's rule.
-        return number.copy_abs() if number.is_zero() else number
-
-    def moment(self, field: str) -> datetime | None:
-        value = self.data[field]
-        if value is None:
-            return None
-        try:
-            parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-            if parsed is None or parsed.tzinfo is None:
-                raise ValueError(value)
-            return parsed.astimezone(UTC)
-        except (ValueError, OverflowError):
-            self.refuse(field, errors.BAD_DATETIME)
-            return None
-
-    def severity(self, field: str = "severity") -> SeverityPolicy | None:
-        key = self.text(field)
-        policies = {policy.key: policy for policy in SeverityPolicy.objects.order_by("rank")}
-        if field not in self.messages and key not in policies:
-            self.refuse(field, errors.UNKNOWN_SEVERITY.format(keys=", ".join(policies)))
-        return policies.get(key)
-
-    def choice(self, field: str, choices: list[str], message: str) -> str:
-        value = self.text(field)
-        if field not in self.messages and value not in choices:
-            self.refuse(field, message.format(values=", ".join(choices)))
-        return value
-
-    def _users(self, field: str, names: list[str]) -> list[User]:
-        found = {user.username: user for user in User.objects.filter(username__in=names, is_active=True)}
-        missing = [name for name in names if name not in found]
-        if missing:
-            self.refuse(field, errors.UNKNOWN_USERS.format(names=", ".join(missing)))
-        return [found[name] for name in names if name in found]
-
-    def people(self, field: str) -> list[User]:
-        return self._users(field, self.texts(field))
-
-    def person(self, field: str) -> User | None:
-        """A username, or None when the field is null."""
-        if self.data[field] is None:
-            return None
-        name = self.text(field)
-        if field in self.messages:
-            return None
-        people = self._users(field, [name])
-        return people[0] if people else None
-
-    def groups(self, field: str) -> list[Group]:
-        names = self.texts(field)
-        found = {group.name: group for group in Group.objects.filter(name__in=names)}
-        missing = [name for name in names if name not in found]
-        if missing:
-            self.refuse(field, errors.UNKNOWN_GROUPS.format(names=", ".join(missing)))
-        return [found[name] for name in names if name in found]
-
-    def services(self, field: str = "affected_services") -> list[Service]:
-        slugs = self.texts(field)
-        found = {service.slug: service for service in Service.objects.filter(slug__in=slugs)}
-        missing = [slug for slug in slugs if slug not in found]
-        if missing:
-            self.refuse(field, errors.UNKNOWN_SERVICES.format(slugs=", ".join(missing)))
-        return [found[slug] for slug in slugs if slug in found]
-
-
-def _page_bounds(request: HttpRequest) -> tuple[int, int]:
-    messages: dict[str, list[str]] = {}
-    limit = offset = 0
-    try:
-        limit = min(int(request.GET.get("limit", PAGE_SIZE)), MAX_PAGE_SIZE)
-        if limit < 1:
-            raise ValueError(limit)
-    except ValueError:
-        messages["limit"] = [errors.BAD_LIMIT.format(high=MAX_PAGE_SIZE)]
-    try:
-        offset = int(request.GET.get("offset", 0))
-        if offset < 0:
-            raise ValueError(offset)
-    except ValueError:
-        messages["offset"] = [errors.BAD_OFFSET]
-    if messages:
-        raise InvalidInput(messages)
-    return limit, offset
-
-
-def _page(request: HttpRequest, rows: QuerySet, to_json: Callable[[Any], dict[str, Any]]) -> JsonResponse:
-    limit, offset = _page_bounds(request)
-    count = rows.count()
-    # An offset past the end never reaches the database, where a huge one would overflow.
-    page = list(rows[offset : offset + limit]) if offset < count else []
-    return JsonResponse({"count": count, "results": [to_json(row) for row in page]})
-
-
-# Reads.
-
-
-def _incidents() -> QuerySet[Incident]:
+def _incidents() -> QuerySet[m.Incident]:
     """Incidents with everything their JSON shows, in a fixed number of queries."""
-    return Incident.objects.select_related("severity", "lead", "comms_lead").prefetch_related(
+    return m.Incident.objects.select_related("severity", "lead", "comms_lead").prefetch_related(
         Prefetch("responders", queryset=User.objects.order_by("username")),
-        Prefetch("affected_services", queryset=Service.objects.order_by("slug")),
+        Prefetch("affected_services", queryset=m.Service.objects.order_by("slug")),
     )
 
 
-def _incident_pk(reference: str) -> int:
+def _incident_or_404(reference: str, queryset: QuerySet[m.Incident] | None = None) -> m.Incident:
     try:
-        pk = reference_to_pk(reference)
+        pk = m.reference_to_pk(reference)
     except ValueError:
         # str.isdigit() accepts characters int() cannot read, such as '²'.
         pk = None
-    if pk is None:
-        raise UnknownIncident(reference)
-    return pk
+    queryset = m.Incident.objects.all() if queryset is None else queryset
+    incident = None if pk is None else queryset.filter(pk=pk).first()
+    if incident is None:
+        raise HttpError(404, errors.UNKNOWN_INCIDENT)
+    return incident
 
 
-def _incident_or_404(reference: str, queryset: QuerySet[Incident] | None = None) -> Incident:
-    queryset = Incident.objects.all() if queryset is None else queryset
-    try:
-        return queryset.get(pk=_incident_pk(reference))
-    except Incident.DoesNotExist:
-        raise UnknownIncident(reference) from None
-
-
-def _incident_json(incident: Incident) -> dict[str, Any]:
+def incident_json(incident: m.Incident) -> dict[str, Any]:
     percent = incident.affected_users_percent
     return {
         "reference": incident.reference,
@@ -444,224 +337,275 @@ def _incident_json(incident: Incident) -> dict[str, Any]:
         "lead": _username(incident.lead),
         "comms_lead": _username(incident.comms_lead),
         "responders": [user.get_username() for user in incident.responders.all()],
-        "detected_at": _moment(incident.detected_at),
-        "declared_at": _moment(incident.declared_at),
-        "acknowledged_at": _moment(incident.acknowledged_at),
-        "mitigated_at": _moment(incident.mitigated_at),
-        "resolved_at": _moment(incident.resolved_at),
-        "next_update_due_at": _moment(incident.next_update_due_at),
-        "last_update_at": _moment(incident.last_update_at),
+        "detected_at": incident.detected_at,
+        "declared_at": incident.declared_at,
+        "acknowledged_at": incident.acknowledged_at,
+        "mitigated_at": incident.mitigated_at,
+        "resolved_at": incident.resolved_at,
+        "next_update_due_at": incident.next_update_due_at,
+        "last_update_at": incident.last_update_at,
     }
 
 
-def _update_json(update: StatusUpdate) -> dict[str, Any]:
-    return {
-        "id": update.pk,
-        "incident": update.incident.reference,
-        "author": _username(update.author),
-        "posted_at": _moment(update.posted_at),
-        "status": update.status,
-        "progress": update.progress,
-        "next_steps": update.next_steps,
-        "eta": update.eta,
-        "visibility": update.visibility,
-    }
+def _given(payload: Body) -> dict[str, Any]:
+    """The fields the client sent, as validated (users, groups, services and severities as
+    objects), in the schema's order."""
+    return {field: getattr(payload, field) for field in type(payload).model_fields if field in payload.model_fields_set}
 
 
-def _event_json(event: TimelineEvent) -> dict[str, Any]:
+def _with_etag(response: HttpResponse, representation: dict[str, Any]) -> dict[str, Any]:
+    response["ETag"] = etag_of(representation)
+    return representation
+
+
+IfMatch = Header(
+    None,
+    alias="If-Match",
+    description="The ETag of the version you read. If it changed since, nothing is written: 412 with the current "
+    "version. Without it, the change applies to whatever is current.",
+)
+ERRORS = {401: Error, 403: Error, 404: Error, 405: Error}
+
+
+# Incidents.
+
+
+@router.get(
+    "incidents/",
+    response={200: IncidentPage, 400: InvalidInput, 401: Error, 405: Error},
+    operation_id="listIncidents",
+    url_name="incidents",
+)
+def list_incidents(request: HttpRequest, filters: Query[IncidentFilters]) -> dict[str, Any]:
+    """List incidents, newest first."""
+    rows = _incidents().order_by("-declared_at", "-pk")
+    if filters.status == "active":
+        rows = rows.filter(status__in=m.ACTIVE_STATUSES)
+    elif filters.status is not None:
+        rows = rows.filter(status=filters.status)
+    if filters.severity is not None:
+        keys = list(m.SeverityPolicy.objects.order_by("rank").values_list("key", flat=True))
+        if filters.severity not in keys:
+            raise InputRefused({"severity": [errors.UNKNOWN_SEVERITY.format(keys=", ".join(keys))]})
+        rows = rows.filter(severity__key=filters.severity)
+    return _page(rows, filters, incident_json)
+
+
+@router.post(
+    "incidents/",
+    response={201: Incident, 400: InvalidInput, **ERRORS},
+    operation_id="declareIncident",
+    url_name="incident_declare",
+)
+def declare_incident(request: HttpRequest, payload: DeclareIncident, response: HttpResponse) -> Status:
+    """Declare an incident. It opens in investigating; the first status update falls due one update
+    cadence of its severity from now."""
+    values = _given(payload)
+    incident = services.incident_declare(declared_by=request.auth, **values)
+    response["Location"] = settings.SITE_URL + reverse("api:incident", kwargs={"reference": incident.reference})
+    return Status(201, _with_etag(response, incident_json(_incidents().get(pk=incident.pk))))
+
+
+@router.get(
+    "incidents/{reference}/", response={200: Incident, **ERRORS}, operation_id="getIncident", url_name="incident"
+)
+def get_incident(request: HttpRequest, reference: str, response: HttpResponse) -> dict[str, Any]:
+    """One incident, with its ETag."""
+    return _with_etag(response, incident_json(_incident_or_404(reference, _incidents())))
+
+
+@router.patch(
+    "incidents/{reference}/",
+    response={200: Incident, 400: InvalidInput, 412: Incident, **ERRORS},
+    operation_id="changeIncident",
+    url_name="incident",
+)
+def change_incident(
+    request: HttpRequest,
+    reference: str,
+    payload: ChangeIncident,
+    response: HttpResponse,
+    if_match: str | None = IfMatch,
+) -> Status:
+    """Change severity, status, roles, title, summary or impact."""
+    pk = _incident_or_404(reference).pk
+    given = _given(payload)
+    actor = request.auth
+    # One transaction, so a refusal by any service undoes the changes made before it. Severity
+    # goes before status: a reopened incident then owes its first update one cadence of the new
+    # severity from now, rather than a cadence counted from an update posted before it resolved.
+    with transaction.atomic():
+        # Locked before comparing, so "already this value" and If-Match are judged on what the
+        # services see.
+        incident = m.Incident.objects.select_for_update().get(pk=pk)
+        current = incident_json(_incidents().get(pk=pk))
+        if is_stale(if_match, etag_of(current)):
+            return Status(412, _with_etag(response, current))
+        if "severity" in given and given["severity"].pk != incident.severity_id:
+            incident = services.incident_severity_change(incident=incident, severity=payload.severity, actor=actor)
+        if "status" in given and payload.status != incident.status:
+            incident = services.incident_status_change(incident=incident, status=payload.status, actor=actor)
+        roles = {field: given[field] for field in ("lead", "comms_lead", "responders") if field in given}
+        if "comms_lead" in roles:
+            roles["clear_comms_lead"] = roles["comms_lead"] is None
+        if roles:
+            incident = services.incident_roles_assign(incident=incident, actor=actor, **roles)
+        impact = {field: given[field] for field in (*ImpactFields.model_fields, "title", "summary") if field in given}
+        if impact:
+            services.incident_impact_update(incident=incident, actor=actor, **impact)
+    # Read back from the database so a write answers exactly what a later GET will.
+    return Status(200, _with_etag(response, incident_json(_incidents().get(pk=pk))))
+
+
+@router.post(
+    "incidents/{reference}/updates/",
+    response={201: StatusUpdate, 400: InvalidInput, **ERRORS},
+    operation_id="postStatusUpdate",
+    url_name="incident_updates",
+)
+def post_status_update(request: HttpRequest, reference: str, payload: PostUpdate) -> Status:
+    """Post a status update. The next update falls due one cadence from now; none once resolved."""
+    incident = _incident_or_404(reference)
+    values = _given(payload)
+    update = services.incident_update_post(incident=incident, author=request.auth, **values)
+    update = m.StatusUpdate.objects.select_related("incident", "author").get(pk=update.pk)
+    return Status(
+        201,
+        {
+            "id": update.pk,
+            "incident": update.incident.reference,
+            "author": _username(update.author),
+            "posted_at": update.posted_at,
+            "status": update.status,
+            "progress": update.progress,
+            "next_steps": update.next_steps,
+            "eta": update.eta,
+            "visibility": update.visibility,
+        },
+    )
+
+
+def _event_json(event: m.TimelineEvent) -> dict[str, Any]:
     return {
         "id": event.pk,
         "kind": event.kind,
         "text": event.text,
         "body": event.body,
         "actor": _username(event.actor),
-        "occurred_at": _moment(event.occurred_at),
-        "recorded_at": _moment(event.recorded_at),
+        "occurred_at": event.occurred_at,
+        "recorded_at": event.recorded_at,
         "starred": event.starred,
         "data": event.data,
     }
 
 
-def _incident_response(pk: int, *, status: int = 200) -> JsonResponse:
-    # Read back from the database so a write answers exactly what a later GET will.
-    incident = _incidents().get(pk=pk)
-    return JsonResponse(_incident_json(incident), status=status)
-
-
-# Views.
-
-
-@json_methods("GET", "POST")
-@token_required
-def incidents(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        return _incident_declare(request)
-    return _incident_list(request)
-
-
-def _incident_list(request: HttpRequest) -> JsonResponse:
-    rows = _incidents().order_by("-declared_at", "-pk")
-    messages: dict[str, list[str]] = {}
-    status = request.GET.get("status")
-    if status == "active":
-        rows = rows.filter(status__in=ACTIVE_STATUSES)
-    elif status in IncidentStatus.values:
-        rows = rows.filter(status=status)
-    elif status is not None:
-        messages["status"] = [errors.UNKNOWN_LIST_STATUS.format(values=", ".join(IncidentStatus.values))]
-    severity = request.GET.get("severity")
-    if severity is not None:
-        keys = list(SeverityPolicy.objects.order_by("rank").values_list("key", flat=True))
-        if severity in keys:
-            rows = rows.filter(severity__key=severity)
-        else:
-            messages["severity"] = [errors.UNKNOWN_SEVERITY.format(keys=", ".join(keys))]
-    if messages:
-        raise InvalidInput(messages)
-    return _page(request, rows, _incident_json)
-
-
-def _impact(payload: Payload) -> dict[str, Any]:
-    """The title, summary and impact fields present in the payload, as incident_declare and
-    incident_impact_update take them."""
-    values: dict[str, Any] = {}
-    for field in IMPACT_TEXT_FIELDS:
-        if field in payload:
-            values[field] = payload.text(field, max_length=Incident._meta.get_field(field).max_length)
-    if "affected_users_count" in payload:
-        values["affected_users_count"] = payload.count("affected_users_count")
-    if "affected_users_percent" in payload:
-        values["affected_users_percent"] = payload.percent("affected_users_percent")
-    for field in IMPACT_FLAG_FIELDS:
-        if field in payload:
-            values[field] = payload.flag(field)
-    if "affected_services" in payload:
-        values["affected_services"] = payload.services()
-    return values
-
-
-def _incident_declare(request: HttpRequest) -> JsonResponse:
-    payload = Payload(_json_object(request), allowed=DECLARE_FIELDS)
-    payload.require("title", "severity")
-    values = _impact(payload)
-    if "severity" in payload:
-        values["severity"] = payload.severity()
-    if "detected_at" in payload:
-        values["detected_at"] = payload.moment("detected_at")
-    for field in ("lead", "comms_lead"):
-        if field in payload:
-            # null means the default: the declarer leads, nobody handles comms.
-            values[field] = payload.person(field)
-    if "responders" in payload:
-        values["responders"] = payload.people("responders")
-    payload.check()
-    incident = services.incident_declare(declared_by=request.user, **values)
-    location = settings.SITE_URL + reverse("api:incident", kwargs={"reference": incident.reference})
-    response = _incident_response(incident.pk, status=201)
-    response["Location"] = location
-    return response
-
-
-@json_methods("GET", "PATCH")
-@token_required
-def incident(request: HttpRequest, reference: str) -> HttpResponse:
-    if request.method == "PATCH":
-        return _incident_change(request, reference)
-    return JsonResponse(_incident_json(_incident_or_404(reference, _incidents())))
-
-
-def _incident_change(request: HttpRequest, reference: str) -> JsonResponse:
-    pk = _incident_or_404(reference).pk
-    payload = Payload(_json_object(request), allowed=CHANGE_FIELDS)
-    severity = payload.severity() if "severity" in payload else None
-    status = None
-    if "status" in payload:
-        status = payload.choice("status", IncidentStatus.values, errors.UNKNOWN_STATUS)
-    roles: dict[str, Any] = {}
-    if "lead" in payload:
-        roles["lead"] = payload.person("lead")
-        if payload.data["lead"] is None:
-            payload.refuse("lead", errors.LEAD_REQUIRED)
-    if "comms_lead" in payload:
-        roles["comms_lead"] = payload.person("comms_lead")
-        roles["clear_comms_lead"] = roles["comms_lead"] is None
-    if "responders" in payload:
-        roles["responders"] = payload.people("responders")
-    impact = _impact(payload)
-    payload.check()
-
-    # One transaction, so a refusal by any service undoes the changes made before it. Severity
-    # goes before status: a reopened incident then owes its first update one cadence of the new
-    # severity from now, rather than a cadence counted from an update posted before it resolved.
-    with transaction.atomic():
-        # Locked before comparing, so "already this value" is judged on what the services see.
-        incident = Incident.objects.select_for_update().get(pk=pk)
-        if severity is not None and severity.pk != incident.severity_id:
-            incident = services.incident_severity_change(incident=incident, severity=severity, actor=request.user)
-        if status is not None and status != incident.status:
-            incident = services.incident_status_change(incident=incident, status=status, actor=request.user)
-        if roles:
-            incident = services.incident_roles_assign(incident=incident, actor=request.user, **roles)
-        if impact:
-            services.incident_impact_update(incident=incident, actor=request.user, **impact)
-    return _incident_response(pk)
-
-
-@json_methods("POST")
-@token_required
-def incident_updates(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident_or_404(reference)
-    payload = Payload(_json_object(request), allowed=UPDATE_FIELDS)
-    payload.require("progress")
-    values: dict[str, Any] = {}
-    if "progress" in payload:
-        values["progress"] = payload.text("progress")
-    if "next_steps" in payload:
-        values["next_steps"] = payload.text("next_steps")
-    if "eta" in payload:
-        values["eta"] = payload.text("eta", max_length=StatusUpdate._meta.get_field("eta").max_length)
-    if "status" in payload:
-        values["status"] = payload.choice("status", IncidentStatus.values, errors.UNKNOWN_STATUS)
-    if "visibility" in payload:
-        values["visibility"] = payload.choice("visibility", UpdateVisibility.values, errors.UNKNOWN_VISIBILITY)
-    payload.check()
-    update = services.incident_update_post(incident=incident, author=request.user, **values)
-    update = StatusUpdate.objects.select_related("incident", "author").get(pk=update.pk)
-    return JsonResponse(_update_json(update), status=201)
-
-
-@json_methods("GET")
-@token_required
-def incident_timeline(request: HttpRequest, reference: str) -> HttpResponse:
+@router.get(
+    "incidents/{reference}/timeline/",
+    response={200: TimelinePage, 400: InvalidInput, **ERRORS},
+    operation_id="getTimeline",
+    url_name="incident_timeline",
+)
+def get_timeline(request: HttpRequest, reference: str, page: Query[Page]) -> dict[str, Any]:
+    """The incident's timeline, oldest first."""
     incident = _incident_or_404(reference)
     events = incident.timeline.select_related("actor").order_by("occurred_at", "id")
-    return _page(request, events, _event_json)
+    return _page(events, page, _event_json)
 
 
 # The severity policy, so teams can keep it in code.
 
 
-def _policies() -> QuerySet[SeverityPolicy]:
+class ChangeSeverityPolicy(Body):
+    """Any subset of the fields; key and rank cannot be changed. Lists replace the current ones. A
+    new update_cadence_minutes re-plans every active incident of the severity: its next update falls
+    due one new cadence after its last update (or its declaration or reopening), or never while the
+    cadence is null."""
+
+    name: text(_length(m.SeverityPolicy, "name")) = Field("", examples=["Critical"])
+    description: text(_length(m.SeverityPolicy, "description")) = ""
+    response_time_minutes: Count | None = Field(
+        None,
+        description=f"Target time to respond, 1 to {POLICY_MINUTES_MAX}; null means the next business day.",
+    )
+    response_time_label: text(_length(m.SeverityPolicy, "response_time_label")) = Field(
+        "", description="As people say it.", examples=["Immediate (< 15 min)"]
+    )
+    update_cadence_minutes: Count | None = Field(
+        None,
+        description=f"Minutes between status updates, 1 to {POLICY_MINUTES_MAX}; null means as needed, "
+        "with no reminders.",
+    )
+    escalate_responders_after_percent: Count | None = Field(
+        None,
+        description=f"Ladder step 2, 0 to {LADDER_PERCENT_MAX}: how far past due, as a percentage of the "
+        "cadence, all responders and the webhook are told. At most escalate_contacts_after_percent.",
+    )
+    escalate_contacts_after_percent: Count | None = Field(
+        None,
+        description=f"Ladder step 3, 0 to {LADDER_PERCENT_MAX}: how far past due, as a percentage of the "
+        "cadence, the escalation contacts are told.",
+    )
+    escalation_groups: GroupNames = Field([], description="Group names; their members are escalation contacts.")
+    escalation_users: Usernames = Field([], description="Escalation contacts by username.")
+    notified_groups: GroupNames = Field(
+        [], description="Group names told when an incident of this severity is declared, raised or resolved."
+    )
+    stakeholders_label: text(_length(m.SeverityPolicy, "stakeholders_label")) = ""
+    show_on_status_page: bool = False
+    webhook_url: text(_length(m.SeverityPolicy, "webhook_url")) = Field(
+        "", description="An http(s) URL where incidents of this severity post notices and reminders; empty for none."
+    )
+    webhook_format: Annotated[
+        str,
+        Field(json_schema_extra={"enum": WebhookFormat.values}),
+        AfterValidator(storable),
+        one_of(WebhookFormat.values, errors.UNKNOWN_WEBHOOK_FORMAT),
+    ] = "json"
+
+
+class SeverityPolicy(Schema):
+    key: str = Field(examples=["SEV1"])
+    name: str
+    rank: int = Field(description="1 is the most severe.")
+    description: str
+    response_time_minutes: int | None
+    response_time_label: str
+    update_cadence_minutes: int | None
+    escalate_responders_after_percent: int
+    escalate_contacts_after_percent: int
+    escalation_groups: list[str]
+    escalation_users: list[str]
+    notified_groups: list[str]
+    stakeholders_label: str
+    show_on_status_page: bool
+    webhook_url: str
+    webhook_format: Literal[tuple(WebhookFormat.values)]
+
+
+class SeverityPolicyList(Schema):
+    count: int
+    results: list[SeverityPolicy] = Field(description="By rank, most severe first.")
+
+
+def _policies() -> QuerySet[m.SeverityPolicy]:
     """Severity policies with everything their JSON shows, in a fixed number of queries."""
-    return SeverityPolicy.objects.order_by("rank").prefetch_related(
+    return m.SeverityPolicy.objects.order_by("rank").prefetch_related(
         Prefetch("escalation_groups", queryset=Group.objects.order_by("name")),
         Prefetch("escalation_users", queryset=User.objects.order_by("username")),
         Prefetch("notified_groups", queryset=Group.objects.order_by("name")),
     )
 
 
-def _policy_or_404(key: str, queryset: QuerySet[SeverityPolicy] | None = None) -> SeverityPolicy:
-    queryset = SeverityPolicy.objects.all() if queryset is None else queryset
+def _policy_or_404(key: str, queryset: QuerySet[m.SeverityPolicy] | None = None) -> m.SeverityPolicy:
+    queryset = m.SeverityPolicy.objects.all() if queryset is None else queryset
     # A NUL in the path would make PostgreSQL refuse the query itself.
-    if not _storable(key):
-        raise UnknownSeverityPolicy(key)
-    try:
-        return queryset.get(key=key)
-    except SeverityPolicy.DoesNotExist:
-        raise UnknownSeverityPolicy(key) from None
+    policy = None if "\x00" in key else queryset.filter(key=key).first()
+    if policy is None:
+        raise HttpError(404, errors.UNKNOWN_SEVERITY_POLICY)
+    return policy
 
 
-def _policy_json(policy: SeverityPolicy) -> dict[str, Any]:
+def policy_json(policy: m.SeverityPolicy) -> dict[str, Any]:
     return {
         "key": policy.key,
         "name": policy.name,
@@ -682,44 +626,53 @@ def _policy_json(policy: SeverityPolicy) -> dict[str, Any]:
     }
 
 
-@json_methods("GET")
-@token_required
-def severity_policies(request: HttpRequest) -> HttpResponse:
+@router.get(
+    "severity-policies/",
+    response={200: SeverityPolicyList, 401: Error, 405: Error},
+    operation_id="listSeverityPolicies",
+    url_name="severity_policies",
+)
+def list_severity_policies(request: HttpRequest) -> dict[str, Any]:
+    """The severity policy, most severe first."""
     # A handful of rows, so one page holds them all.
-    policies = [_policy_json(policy) for policy in _policies()]
-    return JsonResponse({"count": len(policies), "results": policies})
+    policies = [policy_json(policy) for policy in _policies()]
+    return {"count": len(policies), "results": policies}
 
 
-@json_methods("GET", "PATCH")
-@policy_token_required
-def severity_policy(request: HttpRequest, key: str) -> HttpResponse:
-    if request.method == "PATCH":
-        return _policy_change(request, key)
-    return JsonResponse(_policy_json(_policy_or_404(key, _policies())))
+@router.get(
+    "severity-policies/{key}/",
+    response={200: SeverityPolicy, **ERRORS},
+    auth=policy_token,
+    operation_id="getSeverityPolicy",
+    url_name="severity_policy",
+)
+def get_severity_policy(request: HttpRequest, key: str, response: HttpResponse) -> dict[str, Any]:
+    """One severity, with its ETag."""
+    return _with_etag(response, policy_json(_policy_or_404(key, _policies())))
 
 
-def _policy_change(request: HttpRequest, key: str) -> JsonResponse:
-    policy = _policy_or_404(key)
-    payload = Payload(_json_object(request), allowed=POLICY_FIELDS)
-    changes: dict[str, Any] = {}
-    for field in POLICY_TEXT_FIELDS:
-        if field in payload:
-            changes[field] = payload.text(field, max_length=SeverityPolicy._meta.get_field(field).max_length)
-    # Whole numbers here; their ranges, and the order of the ladder, are the service's rules.
-    for field in (*POLICY_MINUTES_FIELDS, *LADDER_FIELDS):
-        if field in payload:
-            changes[field] = payload.count(field)
-    for field in POLICY_GROUP_FIELDS:
-        if field in payload:
-            changes[field] = payload.groups(field)
-    if "escalation_users" in payload:
-        changes["escalation_users"] = payload.people("escalation_users")
-    if "show_on_status_page" in payload:
-        changes["show_on_status_page"] = payload.flag("show_on_status_page")
-    if "webhook_format" in payload:
-        changes["webhook_format"] = payload.choice(
-            "webhook_format", WebhookFormat.values, errors.UNKNOWN_WEBHOOK_FORMAT
-        )
-    payload.check()
-    severity_policy_update(policy=policy, actor=request.user, **changes)
-    return JsonResponse(_policy_json(_policy_or_404(key, _policies())))
+@router.patch(
+    "severity-policies/{key}/",
+    response={200: SeverityPolicy, 400: InvalidInput, 412: SeverityPolicy, **ERRORS},
+    auth=policy_token,
+    operation_id="changeSeverityPolicy",
+    url_name="severity_policy",
+)
+def change_severity_policy(
+    request: HttpRequest,
+    key: str,
+    payload: ChangeSeverityPolicy,
+    response: HttpResponse,
+    if_match: str | None = IfMatch,
+) -> Status:
+    """Change response targets, update cadence, escalation ladder or who is told. Needs permission
+    to change the severity policy (the admin role)."""
+    pk = _policy_or_404(key).pk
+    changes = _given(payload)
+    with transaction.atomic():
+        policy = m.SeverityPolicy.objects.select_for_update().get(pk=pk)
+        current = policy_json(_policies().get(pk=pk))
+        if is_stale(if_match, etag_of(current)):
+            return Status(412, _with_etag(response, current))
+        severity_policy_update(policy=policy, actor=request.auth, **changes)
+    return Status(200, _with_etag(response, policy_json(_policies().get(pk=pk))))
