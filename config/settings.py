@@ -284,6 +284,3 @@ CELERY_BEAT_SCHEDULE = {
 NOTIFICATIONS_RETRY_BACKOFF_SECONDS = [
     int(seconds) for seconds in os.environ.get("NOTIFICATIONS_RETRY_BACKOFF_SECONDS", "5,15,45,120").split(",")
 ]
-# The data the cached dashboard and incident page show, by app (config.versions, incidents.pages):
-# each of these apps bumps its version with every write.
-PAGE_VERSIONS = ["incidents", "runbooks", "postmortems", "statuspage"]

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.db import models
 
 from config.versions import INCIDENTS, BumpsPageVersion
 from core.text import single_line
@@ -49,6 +50,8 @@ class SeverityPolicyAdmin(BumpsPageVersion, admin.ModelAdmin):
     list_editable = ["update_cadence_minutes", "show_on_status_page"]
     filter_horizontal = ["notified_groups"]
     ordering = ["rank"]
+    # A webhook typed without a scheme is taken as https (Django 6's default, said now).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_readonly_fields(self, request, obj=None) -> list[str]:
         return ["key", "rank"] if obj is not None else []

@@ -24,7 +24,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from django.conf import settings
 from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
@@ -36,6 +35,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from config.versions import versions_get
 from core.permissions import can_respond
+from incidents import registry
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def cached_page(
     (the incident, the fragment); the reader's zone, role and the versions are added here.
     `variant(meta)` tells the readers apart who share a key but not the page; a page whose
     `cacheable(meta)` is false is served but not kept (the page met a parameter it does not know)."""
-    versions = None if _has_messages(request) else versions_get(settings.PAGE_VERSIONS)
+    versions = None if _has_messages(request) else versions_get(registry.page_data())
     if versions is None:
         html, _meta = render({})
         return HttpResponse(html)

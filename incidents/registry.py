@@ -10,6 +10,7 @@ DemoDataStep = Callable[[], str | None]
 _event_handlers: list[EventHandler] = []
 _demo_data_steps: list[DemoDataStep] = []
 _page_panels: dict[str, list[str]] = {"main": [], "side": []}
+_page_data: list[str] = ["incidents"]
 
 
 def _add(registered: list, item) -> None:
@@ -47,3 +48,13 @@ def register_page_panel(*, place: str, template: str) -> None:
 def page_panels(place: str) -> list[str]:
     return list(_page_panels[place])
 
+
+
+def register_page_data(name: str) -> None:
+    """The cached dashboard and incident page show this app's data: their cache key includes the
+    app's version (config.versions), which every write of the app bumps."""
+    _add(_page_data, name)
+
+
+def page_data() -> list[str]:
+    return list(_page_data)

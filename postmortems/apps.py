@@ -14,5 +14,6 @@ class PostmortemsConfig(AppConfig):
         # Resolving an incident starts its postmortem.
         registry.register_event_handler(services.incident_event_handle)
         registry.register_demo_data(demo.demo_data_load)
+        registry.register_page_data("postmortems")
         registry.register_page_panel(place="side", template="postmortems/_incident_side.html")
         api.add_router("/", router)

@@ -10,6 +10,7 @@ class RunbooksConfig(AppConfig):
         from runbooks import demo
 
         registry.register_demo_data(demo.demo_data_load)
+        registry.register_page_data("runbooks")
         # The incident's checklists, and the runbooks suggested for it.
         registry.register_page_panel(place="main", template="runbooks/_incident_main.html")
         registry.register_page_panel(place="side", template="runbooks/_incident_side.html")

@@ -12,4 +12,5 @@ class StatuspageConfig(AppConfig):
         # Incident events move components and tell subscribers.
         registry.register_event_handler(services.incident_event_handle)
         registry.register_demo_data(services.demo_data_load)
+        registry.register_page_data("statuspage")
         registry.register_page_panel(place="side", template="statuspage/_incident_side.html")
