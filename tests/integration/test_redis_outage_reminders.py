@@ -16,6 +16,7 @@ from tests.integration.test_reminder_delivery import (  # noqa: F401 - fixtures
     SWEEP_TASK,
     declare_in_the_past,
     emails_received,
+    ladder_emails,
     people,
     sev2,
 )
@@ -60,15 +61,7 @@ def test_a_reminder_due_during_the_outage_is_delivered_once_after_it(
         swept_before = worker.tasks_succeeded(SWEEP_TASK)
 
         own_redis.start()
-        lead, comms, responder, boss = (people[k].email for k in ("lead", "comms", "responder", "boss"))
-        expected = {
-            (lead, REMINDER, 1, due),
-            (comms, REMINDER, 1, due),
-            (lead, REMINDER, 2, due),
-            (comms, REMINDER, 2, due),
-            (responder, REMINDER, 2, due),
-            (boss, REMINDER, 3, due),
-        }
+        expected = ladder_emails(people, due)
         wait_for(lambda: expected <= set(reminders_received(smtp_sink)), timeout=90, what="the reminders")
         wait_for(lambda: worker.tasks_succeeded(SWEEP_TASK) >= swept_before + 5, timeout=30, what="5 more sweeps")
         assert reminders_received(smtp_sink) == Counter(dict.fromkeys(expected, 1))
