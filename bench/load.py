@@ -2,9 +2,11 @@
 
     DATABASE_URL=postgres://…/incident_bench .venv/bin/python -m bench.load
 
-Runs with bench.settings against data from `python -m bench.generate`. For each target it sends a
-fixed number of requests at a fixed concurrency to 127.0.0.1 (wrk if installed, else a threaded
-Python client), and renders each page once in-process to count its SQL queries. Prints a table,
+Runs with bench.settings against data from `python -m bench.generate`. For each target it runs
+rounds of two timed runs at a fixed concurrency against 127.0.0.1 (wrk if installed, else a
+threaded Python client): the bare view, then the target, so each ratio compares runs made under
+the same load; a target's figures are the medians over its rounds. It renders each page once
+in-process to count its SQL queries. Prints a table,
 writes bench/results/latest.json, and reports PASS/FAIL per target; it exits non-zero only when
 the server itself failed (did not start, died, or could not serve the bare view).
 """
@@ -78,7 +80,10 @@ class Result:
     p95_ms: float | None = None
     p99_ms: float | None = None
     ratio_to_bare: float | None = None
+    ratio_min: float | None = None
+    ratio_max: float | None = None
     bare_rps_alongside: float | None = None
+    rounds: list[dict] = field(default_factory=list)
     target: str = ""
     verdict: str = ""
     failures: list[str] = field(default_factory=list)
@@ -86,10 +91,10 @@ class Result:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=2000, help="measured requests per target")
+    parser.add_argument("--seconds", type=float, default=10, help="length of each measured run")
+    parser.add_argument("--rounds", type=int, default=3, help="bare-then-target rounds per target")
     parser.add_argument("--concurrency", type=int, default=4, help="connections kept busy at once")
     parser.add_argument("--warmup", type=int, default=100, help="unmeasured requests per target first")
-    parser.add_argument("--max-seconds", type=int, default=120, help="upper bound per target if requests lag")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread)")
@@ -222,10 +227,17 @@ def login(port: int) -> str:
 
 
 def run_wrk(
-    port: int, path: str, cookie: str, requests: int, args: argparse.Namespace, headers: dict | None = None
+    port: int,
+    path: str,
+    cookie: str,
+    requests: int,
+    args: argparse.Namespace,
+    headers: dict | None = None,
+    seconds: float = 120,
 ) -> dict:
     """One wrk thread (it needs little CPU; the server gets the cores), `concurrency` connections,
-    stopping after `requests` responses; the Lua script prints the figures as JSON."""
+    for `seconds`, or until `requests` responses if that is not 0; the Lua script prints the
+    figures as JSON."""
     command = [
         "wrk",
         "--threads",
@@ -233,7 +245,7 @@ def run_wrk(
         "--connections",
         str(args.concurrency),
         "--duration",
-        f"{args.max_seconds}s",
+        f"{max(1, round(seconds))}s",
         "--timeout",
         "30s",
         "--latency",
@@ -271,15 +283,26 @@ def run_wrk(
 
 
 def run_python(
-    port: int, path: str, cookie: str, requests: int, args: argparse.Namespace, headers: dict | None = None
+    port: int,
+    path: str,
+    cookie: str,
+    requests: int,
+    args: argparse.Namespace,
+    headers: dict | None = None,
+    seconds: float = 120,
 ) -> dict:
-    """Fallback without wrk: one thread per connection, http.client with keep-alive. It competes
-    with the server for the two cores, so its figures are lower than wrk's."""
+    """Fallback without wrk: one thread per connection, http.client with keep-alive, for `seconds`
+    or `requests` responses (if not 0). It competes with the server for the two cores, so its
+    figures are lower than wrk's."""
     latencies: list[float] = []
     counters = {"non_200": 0, "errors": 0}
     lock = threading.Lock()
-    deadline = time.monotonic() + args.max_seconds
-    shares = [requests // args.concurrency + (i < requests % args.concurrency) for i in range(args.concurrency)]
+    deadline = time.monotonic() + seconds
+    unbounded = 10**12
+    shares = [
+        (requests // args.concurrency + (i < requests % args.concurrency)) if requests else unbounded
+        for i in range(args.concurrency)
+    ]
 
     def worker(count: int) -> None:
         connection = http.client.HTTPConnection(HOST, port, timeout=30)
@@ -367,10 +390,10 @@ def count_queries(targets: list[Target], user) -> dict[str, tuple[int, int, int 
 
     client = Client(raise_request_exception=False)
     client.force_login(user)
-    # Sessions kept in the cache would be lost with it; then only the warm count is taken.
+    # Sessions kept only in the cache would be lost with it; then only the warm count is taken.
     empty_cache = (
         override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}})
-        if "cache" not in settings.SESSION_ENGINE
+        if settings.SESSION_ENGINE != "django.contrib.sessions.backends.cache"
         else None
     )
     found = {}
@@ -397,13 +420,28 @@ def count_queries(targets: list[Target], user) -> dict[str, tuple[int, int, int 
     return found
 
 
+def summarise(result: Result, runs: list[dict]) -> None:
+    """A target's figures over its rounds: the median of each, the ratios' range, every count."""
+    if not runs:
+        return
+    for name in ("rps", "p50_ms", "p95_ms", "p99_ms"):
+        setattr(result, name, statistics.median(run[name] for run in runs))
+    result.requests = sum(run["requests"] for run in runs)
+    result.non_200 = sum(run["non_200"] for run in runs)
+    result.errors = sum(run["errors"] for run in runs)
+    ratios = [run["rps"] / run["bare_rps"] for run in runs if run.get("bare_rps")]
+    if ratios:
+        result.ratio_to_bare = statistics.median(ratios)
+        result.ratio_min, result.ratio_max = min(ratios), max(ratios)
+        result.bare_rps_alongside = statistics.median(run["bare_rps"] for run in runs)
+
+
 def judge(results: list[Result], targets: list[Target]) -> list[dict]:
     """Fill in ratios and verdicts; returns the query-constancy checks per group."""
     bare = next(result for result in results if result.path == BARE_PATH)
     for result, target in zip(results, targets, strict=True):
-        baseline = result.bare_rps_alongside or bare.rps
-        if result.rps is not None and baseline:
-            result.ratio_to_bare = result.rps / baseline
+        if result is bare and result.rps is not None:
+            result.ratio_to_bare = 1.0
         wanted = []
         if target.max_p95_ms is not None:
             wanted.append(f"p95 ≤ {target.max_p95_ms:g} ms")
@@ -439,16 +477,20 @@ def judge(results: list[Result], targets: list[Target]) -> list[dict]:
 def print_table(results: list[Result], checks: list[dict], meta: dict) -> None:
     print()
     print(
-        f"{meta['client']} · {meta['requests_per_target']} requests per target at concurrency "
-        f"{meta['concurrency']} · gunicorn {meta['server']} · {meta['cpus']} CPUs, load {meta['load_before']}"
+        f"{meta['client']} · {meta['rounds']} rounds of bare then target, {meta['seconds_per_run']:g} s each, "
+        f"medians · concurrency {meta['concurrency']} · gunicorn {meta['server']} · {meta['cpus']} CPUs, "
+        f"load {meta['load_before']}"
     )
     header = f"{'target':<22}{'path':<27}{'req/s':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
-    header += f"{'xbare':>7}{'SQL':>5}{'cold':>5}"
+    header += f"{'xbare':>7}{'min..max':>13}{'SQL':>5}{'cold':>5}"
     print(header + "  target                         verdict")
     print("-" * (len(header) + 40))
 
     def number(value: float | None, digits: int) -> str:
         return "-" if value is None else f"{value:.{digits}f}"
+
+    def spread(r: Result) -> str:
+        return "-" if r.ratio_min is None else f"{r.ratio_min:.2f}..{r.ratio_max:.2f}"
 
     for r in results:
         path = r.path if len(r.path) <= 26 else r.path[:25] + "…"
@@ -457,7 +499,8 @@ def print_table(results: list[Result], checks: list[dict], meta: dict) -> None:
         verdict = r.verdict + (f" ({', '.join(r.failures)})" if r.failures else "")
         print(
             f"{r.name:<22}{path:<27}{number(r.rps, 0):>8}{number(r.p50_ms, 1):>8}{number(r.p95_ms, 1):>8}"
-            f"{number(r.p99_ms, 1):>8}{number(r.ratio_to_bare, 3):>7}{queries:>5}{cold:>5}  {r.target:<31}{verdict}"
+            f"{number(r.p99_ms, 1):>8}{number(r.ratio_to_bare, 3):>7}{spread(r):>13}{queries:>5}{cold:>5}"
+            f"  {r.target:<31}{verdict}"
         )
         details = [r.note] if r.note else []
         if r.non_200 or r.errors:
@@ -541,7 +584,8 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "client": client,
-        "requests_per_target": args.requests,
+        "seconds_per_run": args.seconds,
+        "rounds": args.rounds,
         "concurrency": args.concurrency,
         "server": server_desc,
         "cpus": os.cpu_count(),
@@ -567,28 +611,39 @@ def main(argv: list[str] | None = None) -> int:
             cookie = forced_session_cookie(user)
             meta["login"] = f"force_login session ({problem})"
             print(f"warning: browser-style login failed, using a force_login session: {problem}")
+        bare_runs = []
         for target, result in zip(targets, results, strict=True):
             if result.status != 200:
                 print(f"skipping {target.path}: in-process render answered HTTP {result.status}")
                 continue
+            if target.path == BARE_PATH:
+                continue  # Measured in every round of every other target.
             try:
-                if target.path != BARE_PATH:
-                    # The machine's load drifts during a run (other jobs share it): a bare run right
-                    # before each page gives the ratio a baseline taken under the same conditions.
-                    result.bare_rps_alongside = measure(port, BARE_PATH, cookie, args.requests, args)["rps"]
                 if args.warmup:
                     measure(port, target.path, cookie, args.warmup, args)
-                figures = measure(port, target.path, cookie, args.requests, args)
+                for _ in range(args.rounds):
+                    # The machine's load drifts (other jobs share it): each round runs the bare
+                    # view and then the page for the same time, and the ratio compares the two.
+                    bare = measure(port, BARE_PATH, cookie, 0, args, seconds=args.seconds)
+                    figures = measure(port, target.path, cookie, 0, args, seconds=args.seconds)
+                    bare_runs.append(bare)
+                    result.rounds.append({**figures, "bare_rps": bare["rps"]})
             except (RuntimeError, subprocess.TimeoutExpired) as problem:
                 if server.poll() is not None:
                     raise ServerFailedError(f"gunicorn exited with {server.returncode} during {target.path}") from None
                 result.failures.append(f"client: {problem}")
                 continue
-            for name, value in figures.items():
-                setattr(result, name, value)
+            summarise(result, result.rounds)
             if server.poll() is not None:
                 raise ServerFailedError(f"gunicorn exited with {server.returncode} during {target.path}")
-            print(f"  measured {target.path}: {result.rps:.0f} req/s", flush=True)
+            print(
+                f"  measured {target.path}: {result.rps:.0f} req/s, "
+                f"{result.ratio_to_bare:.3f}x bare ({result.ratio_min:.3f}..{result.ratio_max:.3f})",
+                flush=True,
+            )
+        if not bare_runs:
+            bare_runs = [measure(port, BARE_PATH, cookie, 0, args, seconds=args.seconds)]
+        summarise(results[0], bare_runs)
         if results[0].rps is None:
             raise ServerFailedError(f"{BARE_PATH} could not be measured")
     except ServerFailedError as problem:
