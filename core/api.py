@@ -28,7 +28,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security import HttpBearer
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, WrapValidator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WrapValidator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
@@ -217,6 +217,12 @@ def field_messages(problems: list[dict[str, Any]]) -> dict[str, list[str]]:
 
 
 # Answers.
+
+
+class Answer(BaseModel):
+    """What an endpoint answers, built from plain dicts. A plain pydantic model, validated at
+    pydantic-core's speed: ninja's Schema reads every field through its Django getter (made for
+    model instances), which for a page of 100 incidents cost more than all of its queries."""
 
 
 class Error(Schema):

@@ -2,6 +2,11 @@
 through incidents.services; core.api holds what all endpoints share. The schemas below are the
 OpenAPI document at /api/v1/openapi.json."""
 
+import base64
+import binascii
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
@@ -9,7 +14,7 @@ from typing import Annotated, Any, Literal
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from ninja import Field, Header, Query, Router, Schema, Status
@@ -17,6 +22,7 @@ from ninja.errors import HttpError
 from pydantic import AfterValidator, PlainValidator, WithJsonSchema, field_validator
 
 from core.api import (
+    Answer,
     BearerToken,
     Body,
     Count,
@@ -200,7 +206,7 @@ class PostUpdate(Body):
 # What the API answers.
 
 
-class Impact(Schema):
+class Impact(Answer):
     affected_users_count: int | None
     affected_users_percent: str | None = Field(
         description='A decimal string with two places, e.g. "12.50", so no precision is lost.'
@@ -211,7 +217,7 @@ class Impact(Schema):
     security_concern: bool
 
 
-class Incident(Schema):
+class Incident(Answer):
     reference: str = Field(examples=["INC-0042"])
     url: str = Field(description="The incident's page for people.")
     title: str
@@ -233,12 +239,19 @@ class Incident(Schema):
     last_update_at: datetime | None
 
 
-class IncidentPage(Schema):
-    count: int = Field(description="All matching incidents, not just this page.")
+NEXT_CURSOR = Field(
+    description="Pass it as `cursor` for the page after this one; null on the last page. A cursor stays "
+    "right however many rows are added meanwhile, and costs the same however deep into the list it is."
+)
+
+
+class IncidentPage(Answer):
+    count: int | None = Field(description="All matching incidents, not just this page; null when paging by cursor.")
+    next_cursor: str | None = NEXT_CURSOR
     results: list[Incident]
 
 
-class StatusUpdate(Schema):
+class StatusUpdate(Answer):
     id: int
     incident: str
     author: str | None
@@ -250,7 +263,7 @@ class StatusUpdate(Schema):
     visibility: Literal[tuple(m.UpdateVisibility.values)]
 
 
-class TimelineEvent(Schema):
+class TimelineEvent(Answer):
     id: int
     kind: Literal[tuple(m.EventKind.values)]
     text: str = Field(description="A one-line summary.")
@@ -262,8 +275,9 @@ class TimelineEvent(Schema):
     data: dict[str, Any] = Field(description="Details that depend on the kind.")
 
 
-class TimelinePage(Schema):
-    count: int
+class TimelinePage(Answer):
+    count: int | None = Field(description="All events of the incident; null when paging by cursor.")
+    next_cursor: str | None = NEXT_CURSOR
     results: list[TimelineEvent]
 
 
@@ -274,6 +288,9 @@ class Page(Schema):
         with_message(errors.BAD_LIMIT.format(high=MAX_PAGE_SIZE)),
     ] = PAGE_SIZE
     offset: Annotated[int, Field(ge=0, description="Rows to skip."), with_message(errors.BAD_OFFSET)] = 0
+    cursor: str | None = Field(
+        None, description="The `next_cursor` of the previous page, instead of `offset`: the rows after that page."
+    )
 
 
 class IncidentFilters(Page):
@@ -284,67 +301,151 @@ class IncidentFilters(Page):
     severity: str | None = None
 
 
-def _page(rows: QuerySet, page: Page, to_json: Any) -> dict[str, Any]:
-    count = rows.count()
+def _page(
+    rows: QuerySet,
+    page: Page,
+    order: tuple[str, str],
+    to_json: Callable[[QuerySet], list[dict[str, Any]]],
+    position_of: Callable[[dict[str, Any]], tuple[datetime, int]],
+) -> dict[str, Any]:
+    """One page of `rows`, ordered by `order` (a time field and "id", each with "-" for newest
+    first), by offset with the total count, or by cursor (keyset: no count, and no rows read
+    before the page however deep it is). One row more than the page is read to tell whether a
+    next page exists; `position_of` gives a JSON row's place in the order for the next cursor."""
     limit = min(page.limit, MAX_PAGE_SIZE)
-    # An offset past the end never reaches the database, where a huge one would overflow.
-    found = list(rows[page.offset : page.offset + limit]) if page.offset < count else []
-    return {"count": count, "results": [to_json(row) for row in found]}
+    rows = rows.order_by(*order)
+    count = None
+    if page.cursor is not None:
+        if page.offset:
+            raise InputRefused({"cursor": [errors.CURSOR_WITH_OFFSET]})
+        found = to_json(_after(rows, order, _cursor_position(page.cursor))[: limit + 1])
+    else:
+        count = rows.count()
+        # An offset past the end never reaches the database, where a huge one would overflow.
+        found = to_json(rows[page.offset : page.offset + limit + 1]) if page.offset < count else []
+    more, found = len(found) > limit, found[:limit]
+    return {"count": count, "next_cursor": _cursor_of(*position_of(found[-1])) if more else None, "results": found}
+
+
+def _cursor_of(moment: datetime, pk: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([moment.isoformat(), pk]).encode()).decode().rstrip("=")
+
+
+def _cursor_position(cursor: str) -> tuple[datetime, int]:
+    try:
+        moment, pk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        position = datetime.fromisoformat(moment), int(pk)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise InputRefused({"cursor": [errors.BAD_CURSOR]}) from None
+    if position[0].tzinfo is None or not 0 < position[1] < 2**63:
+        raise InputRefused({"cursor": [errors.BAD_CURSOR]})
+    return position
+
+
+def _after(rows: QuerySet, order: tuple[str, str], position: tuple[datetime, int]) -> QuerySet:
+    """The rows after `position` in `order`. Written as "time ≤ t and (time < t or id < i)" (or
+    the mirror for oldest first) so that PostgreSQL reads the index from the position on."""
+    moment, pk = position
+    field = order[0].lstrip("-")
+    if order[0].startswith("-"):
+        return rows.filter(Q(**{f"{field}__lt": moment}) | Q(pk__lt=pk), **{f"{field}__lte": moment})
+    return rows.filter(Q(**{f"{field}__gt": moment}) | Q(pk__gt=pk), **{f"{field}__gte": moment})
 
 
 def _username(user: User | None) -> str | None:
     return None if user is None else user.get_username()
 
 
-def _incidents() -> QuerySet[m.Incident]:
-    """Incidents with everything their JSON shows, in a fixed number of queries."""
-    return m.Incident.objects.select_related("severity", "lead", "comms_lead").prefetch_related(
-        Prefetch("responders", queryset=User.objects.order_by("username")),
-        Prefetch("affected_services", queryset=m.Service.objects.order_by("slug")),
+INCIDENT_NEWEST_FIRST = ("-declared_at", "-id")
+TIMELINE_OLDEST_FIRST = ("occurred_at", "id")
+INCIDENT_MOMENTS = (
+    "detected_at",
+    "declared_at",
+    "acknowledged_at",
+    "mitigated_at",
+    "resolved_at",
+    "next_update_due_at",
+    "last_update_at",
+)
+
+
+def _grouped(pairs: Iterable[tuple[int, str]]) -> defaultdict[int, list[str]]:
+    grouped = defaultdict(list)
+    for key, value in pairs:
+        grouped[key].append(value)
+    return grouped
+
+
+def incidents_json(incidents: QuerySet[m.Incident]) -> list[dict[str, Any]]:
+    """The JSON of each incident, in the queryset's order, in three queries whatever their number,
+    read as plain values: a model instance per row and per related row cost more than the query."""
+    rows = list(
+        incidents.values(
+            "id", "title", "summary", "severity__key", "status", "affected_users_count", "affected_users_percent",
+            "business_impact", "data_integrity_concern", "security_concern", "lead__username",
+            "comms_lead__username", *INCIDENT_MOMENTS,
+        )
+    )  # fmt: skip
+    pks = [row["id"] for row in rows]
+    responders = _grouped(
+        m.Incident.responders.through.objects.filter(incident_id__in=pks)
+        .order_by("user__username")
+        .values_list("incident_id", "user__username")
     )
+    services = _grouped(
+        m.Incident.affected_services.through.objects.filter(incident_id__in=pks)
+        .order_by("service__slug")
+        .values_list("incident_id", "service__slug")
+    )
+    results = []
+    for row in rows:
+        reference = m.reference_of(row["id"])
+        percent = row["affected_users_percent"]
+        results.append(
+            {
+                "reference": reference,
+                "url": settings.SITE_URL + reverse("incidents:detail", kwargs={"reference": reference}),
+                "title": row["title"],
+                "summary": row["summary"],
+                "severity": row["severity__key"],
+                "status": row["status"],
+                "impact": {
+                    "affected_users_count": row["affected_users_count"],
+                    "affected_users_percent": None if percent is None else str(percent),
+                    "affected_services": services[row["id"]],
+                    "business_impact": row["business_impact"],
+                    "data_integrity_concern": row["data_integrity_concern"],
+                    "security_concern": row["security_concern"],
+                },
+                "lead": row["lead__username"],
+                "comms_lead": row["comms_lead__username"],
+                "responders": responders[row["id"]],
+                **{field: row[field] for field in INCIDENT_MOMENTS},
+            }
+        )
+    return results
 
 
-def _incident_or_404(reference: str, queryset: QuerySet[m.Incident] | None = None) -> m.Incident:
+def incident_json(pk: int) -> dict[str, Any]:
+    return incidents_json(m.Incident.objects.filter(pk=pk))[0]
+
+
+def _pk_of(reference: str) -> int:
     try:
         pk = m.reference_to_pk(reference)
     except ValueError:
         # str.isdigit() accepts characters int() cannot read, such as '²'.
         pk = None
-    queryset = m.Incident.objects.all() if queryset is None else queryset
-    incident = None if pk is None else queryset.filter(pk=pk).first()
+    if pk is None:
+        raise HttpError(404, errors.UNKNOWN_INCIDENT)
+    return pk
+
+
+def _incident_or_404(reference: str) -> m.Incident:
+    incident = m.Incident.objects.filter(pk=_pk_of(reference)).first()
     if incident is None:
         raise HttpError(404, errors.UNKNOWN_INCIDENT)
     return incident
-
-
-def incident_json(incident: m.Incident) -> dict[str, Any]:
-    percent = incident.affected_users_percent
-    return {
-        "reference": incident.reference,
-        "url": settings.SITE_URL + incident.get_absolute_url(),
-        "title": incident.title,
-        "summary": incident.summary,
-        "severity": incident.severity.key,
-        "status": incident.status,
-        "impact": {
-            "affected_users_count": incident.affected_users_count,
-            "affected_users_percent": None if percent is None else str(percent),
-            "affected_services": [service.slug for service in incident.affected_services.all()],
-            "business_impact": incident.business_impact,
-            "data_integrity_concern": incident.data_integrity_concern,
-            "security_concern": incident.security_concern,
-        },
-        "lead": _username(incident.lead),
-        "comms_lead": _username(incident.comms_lead),
-        "responders": [user.get_username() for user in incident.responders.all()],
-        "detected_at": incident.detected_at,
-        "declared_at": incident.declared_at,
-        "acknowledged_at": incident.acknowledged_at,
-        "mitigated_at": incident.mitigated_at,
-        "resolved_at": incident.resolved_at,
-        "next_update_due_at": incident.next_update_due_at,
-        "last_update_at": incident.last_update_at,
-    }
 
 
 def _given(payload: Body) -> dict[str, Any]:
@@ -378,7 +479,7 @@ ERRORS = {401: Error, 403: Error, 404: Error, 405: Error}
 )
 def list_incidents(request: HttpRequest, filters: Query[IncidentFilters]) -> dict[str, Any]:
     """List incidents, newest first."""
-    rows = _incidents().order_by("-declared_at", "-pk")
+    rows = m.Incident.objects.all()
     if filters.status == "active":
         rows = rows.filter(status__in=m.ACTIVE_STATUSES)
     elif filters.status is not None:
@@ -388,7 +489,13 @@ def list_incidents(request: HttpRequest, filters: Query[IncidentFilters]) -> dic
         if filters.severity not in keys:
             raise InputRefused({"severity": [errors.UNKNOWN_SEVERITY.format(keys=", ".join(keys))]})
         rows = rows.filter(severity__key=filters.severity)
-    return _page(rows, filters, incident_json)
+    return _page(
+        rows,
+        filters,
+        INCIDENT_NEWEST_FIRST,
+        incidents_json,
+        lambda row: (row["declared_at"], m.reference_to_pk(row["reference"])),
+    )
 
 
 @router.post(
@@ -403,7 +510,7 @@ def declare_incident(request: HttpRequest, payload: DeclareIncident, response: H
     values = _given(payload)
     incident = services.incident_declare(declared_by=request.auth, **values)
     response["Location"] = settings.SITE_URL + reverse("api:incident", kwargs={"reference": incident.reference})
-    return Status(201, _with_etag(response, incident_json(_incidents().get(pk=incident.pk))))
+    return Status(201, _with_etag(response, incident_json(incident.pk)))
 
 
 @router.get(
@@ -411,7 +518,10 @@ def declare_incident(request: HttpRequest, payload: DeclareIncident, response: H
 )
 def get_incident(request: HttpRequest, reference: str, response: HttpResponse) -> dict[str, Any]:
     """One incident, with its ETag."""
-    return _with_etag(response, incident_json(_incident_or_404(reference, _incidents())))
+    found = incidents_json(m.Incident.objects.filter(pk=_pk_of(reference)))
+    if not found:
+        raise HttpError(404, errors.UNKNOWN_INCIDENT)
+    return _with_etag(response, found[0])
 
 
 @router.patch(
@@ -438,7 +548,7 @@ def change_incident(
         # Locked before comparing, so "already this value" and If-Match are judged on what the
         # services see.
         incident = m.Incident.objects.select_for_update().get(pk=pk)
-        current = incident_json(_incidents().get(pk=pk))
+        current = incident_json(pk)
         if is_stale(if_match, etag_of(current)):
             return Status(412, _with_etag(response, current))
         if "severity" in given and given["severity"].pk != incident.severity_id:
@@ -454,7 +564,7 @@ def change_incident(
         if impact:
             services.incident_impact_update(incident=incident, actor=actor, **impact)
     # Read back from the database so a write answers exactly what a later GET will.
-    return Status(200, _with_etag(response, incident_json(_incidents().get(pk=pk))))
+    return Status(200, _with_etag(response, incident_json(pk)))
 
 
 @router.post(
@@ -485,18 +595,12 @@ def post_status_update(request: HttpRequest, reference: str, payload: PostUpdate
     )
 
 
-def _event_json(event: m.TimelineEvent) -> dict[str, Any]:
-    return {
-        "id": event.pk,
-        "kind": event.kind,
-        "text": event.text,
-        "body": event.body,
-        "actor": _username(event.actor),
-        "occurred_at": event.occurred_at,
-        "recorded_at": event.recorded_at,
-        "starred": event.starred,
-        "data": event.data,
-    }
+def events_json(events: QuerySet[m.TimelineEvent]) -> list[dict[str, Any]]:
+    """The JSON of each event, in one query, read as plain values."""
+    rows = events.values(
+        "id", "kind", "text", "body", "actor__username", "occurred_at", "recorded_at", "starred", "data"
+    )
+    return [{**row, "actor": row.pop("actor__username")} for row in rows]
 
 
 @router.get(
@@ -508,8 +612,9 @@ def _event_json(event: m.TimelineEvent) -> dict[str, Any]:
 def get_timeline(request: HttpRequest, reference: str, page: Query[Page]) -> dict[str, Any]:
     """The incident's timeline, oldest first."""
     incident = _incident_or_404(reference)
-    events = incident.timeline.select_related("actor").order_by("occurred_at", "id")
-    return _page(events, page, _event_json)
+    return _page(
+        incident.timeline.all(), page, TIMELINE_OLDEST_FIRST, events_json, lambda row: (row["occurred_at"], row["id"])
+    )
 
 
 # The severity policy, so teams can keep it in code.
@@ -563,7 +668,7 @@ class ChangeSeverityPolicy(Body):
     ] = "json"
 
 
-class SeverityPolicy(Schema):
+class SeverityPolicy(Answer):
     key: str = Field(examples=["SEV1"])
     name: str
     rank: int = Field(description="1 is the most severe.")
@@ -582,7 +687,7 @@ class SeverityPolicy(Schema):
     webhook_format: Literal[tuple(WebhookFormat.values)]
 
 
-class SeverityPolicyList(Schema):
+class SeverityPolicyList(Answer):
     count: int
     results: list[SeverityPolicy] = Field(description="By rank, most severe first.")
 

@@ -147,6 +147,8 @@ class Incident(models.Model):
         ordering = ["-declared_at"]
         permissions = [("respond", "Can act on incidents: declare, update, change severity and status")]
         indexes = [
+            # The API's list, newest first, paged by offset or by (declared_at, id) cursor.
+            models.Index(fields=["declared_at", "id"], name="incident_declared_id"),
             models.Index(fields=["status", "declared_at"], name="incident_status_declared"),
             models.Index(fields=["next_update_due_at"], name="incident_next_update_due"),
             models.Index(
@@ -179,7 +181,7 @@ class Incident(models.Model):
 
     @property
     def reference(self) -> str:
-        return f"{REFERENCE_PREFIX}{self.pk:04d}"
+        return reference_of(self.pk)
 
     @property
     def is_active(self) -> bool:
@@ -201,6 +203,11 @@ class Incident(models.Model):
     @property
     def duration(self) -> timedelta:
         return (self.resolved_at or timezone.now()) - self.detected_at
+
+
+def reference_of(pk: int) -> str:
+    """42 → 'INC-0042'."""
+    return f"{REFERENCE_PREFIX}{pk:04d}"
 
 
 def reference_to_pk(reference: str) -> int | None:

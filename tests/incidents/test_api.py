@@ -1,3 +1,4 @@
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -104,7 +105,7 @@ def test_requests_without_a_valid_bearer_token_are_refused_with_a_challenge(clie
 def test_a_valid_token_opens_the_api(api, responder_token):
     response = api("GET", LIST, token=responder_token)
     assert response.status_code == 200
-    assert response.json() == {"count": 0, "results": []}
+    assert response.json() == {"count": 0, "next_cursor": None, "results": []}
 
 
 def test_a_logged_in_browser_session_is_not_accepted(responder_client):
@@ -403,7 +404,67 @@ def test_the_list_is_paginated(api, responder, viewer_token):
     assert references(page) == newest_first[1:3]
     assert references(api("GET", LIST + "?offset=4", token=viewer_token)) == newest_first[4:]
     past_the_end = api("GET", LIST + f"?offset={10**30}", token=viewer_token)
-    assert past_the_end.json() == {"count": 5, "results": []}
+    assert past_the_end.json() == {"count": 5, "next_cursor": None, "results": []}
+
+
+def test_paging_by_cursor_walks_the_list_once_while_incidents_are_declared(api, responder, viewer_token):
+    made = []
+    for minutes in range(5):
+        with time_machine.travel(T0 + timedelta(minutes=minutes), tick=False):
+            made.append(declare_incident(declared_by=responder).reference)
+    # Two in the same second: the id breaks the tie, so neither is skipped nor repeated.
+    with time_machine.travel(T0 + timedelta(minutes=4), tick=False):
+        made.append(declare_incident(declared_by=responder).reference)
+    newest_first = [made[5], made[4], made[3], made[2], made[1], made[0]]
+
+    first = api("GET", LIST + "?limit=2", token=viewer_token).json()
+    seen = [row["reference"] for row in first["results"]]
+    cursor = first["next_cursor"]
+    # A new incident between pages would shift an offset by one; a cursor does not see it.
+    with time_machine.travel(T0 + timedelta(minutes=10), tick=False):
+        declare_incident(declared_by=responder)
+    while cursor:
+        page = api("GET", LIST + f"?limit=2&cursor={cursor}", token=viewer_token).json()
+        assert page["count"] is None
+        seen += [row["reference"] for row in page["results"]]
+        cursor = page["next_cursor"]
+    assert seen == newest_first
+
+
+def made_cursor(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("cursor=nonsense", errors.BAD_CURSOR),
+        ("cursor=", errors.BAD_CURSOR),
+        # A cursor must carry a zone-aware time and a whole id that PostgreSQL can compare.
+        (f"cursor={made_cursor(['2026-03-02T14:30:00', 1])}", errors.BAD_CURSOR),
+        (f"cursor={made_cursor(['2026-03-02T14:30:00+00:00', 'x'])}", errors.BAD_CURSOR),
+        (f"cursor={made_cursor(['2026-03-02T14:30:00+00:00', 10**30])}", errors.BAD_CURSOR),
+        (f"cursor={made_cursor({'a': 1})}", errors.BAD_CURSOR),
+        (f"cursor={made_cursor(['2026-03-02T14:30:00+00:00', 1])}&offset=2", errors.CURSOR_WITH_OFFSET),
+    ],
+)
+def test_a_cursor_the_api_did_not_give_is_refused(api, viewer_token, query, message):
+    response = api("GET", f"{LIST}?{query}", token=viewer_token)
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"cursor": [message]}}
+
+
+def test_a_cursor_page_costs_the_same_queries_deep_in_the_list(api, responder, viewer_token, django_assert_num_queries):
+    for minutes in range(12):
+        with time_machine.travel(T0 + timedelta(minutes=minutes), tick=False):
+            declare_incident(declared_by=responder)
+    api("GET", LIST, token=viewer_token)  # Stamps the token's last use, once.
+    cursor = api("GET", LIST + "?limit=2", token=viewer_token).json()["next_cursor"]
+    for _ in range(4):
+        # The token, the page, its responders and its services: no count, no rows before it.
+        with django_assert_num_queries(4):
+            page = api("GET", LIST + f"?limit=2&cursor={cursor}", token=viewer_token).json()
+        cursor = page["next_cursor"]
 
 
 def test_a_page_holds_at_most_100_incidents(api, responder, viewer_token):
@@ -721,6 +782,10 @@ def test_the_timeline_is_oldest_first(api, responder, viewer_token):
     }
     second_page = api("GET", detail(incident) + "timeline/?limit=1&offset=1", token=viewer_token).json()
     assert [event["kind"] for event in second_page["results"]] == ["declared"]
+    by_cursor = api("GET", detail(incident) + "timeline/?limit=2", token=viewer_token).json()
+    rest = api("GET", detail(incident) + f"timeline/?limit=2&cursor={by_cursor['next_cursor']}", token=viewer_token)
+    assert [event["kind"] for event in rest.json()["results"]] == ["status_update"]
+    assert rest.json()["next_cursor"] is None
     assert api("GET", detail(incident) + "timeline/?limit=-5", token=viewer_token).status_code == 400
 
 
