@@ -46,6 +46,12 @@ BARE_PATH = "/bench/bare"
 DASHBOARD_MAX_P95_MS = 50.0
 DASHBOARD_MIN_RATIO = 0.5
 INCIDENT_MIN_RATIO = 0.25
+# The JSON API (issue 21), with every cache empty: it caches nothing.
+API_LIST_100_MAX_P95_MS = 40.0
+API_LIST_100_MIN_RATIO = 0.1
+API_LIST_10_MIN_RATIO = 0.3
+API_INCIDENT_MIN_RATIO = 0.3
+API_TIMELINE_MIN_RATIO = 0.2
 
 
 class ServerFailedError(RuntimeError):
@@ -61,6 +67,8 @@ class Target:
     max_p95_ms: float | None = None
     min_ratio: float | None = None
     note: str = ""
+    # Sent with every request; an API target carries its bearer token here instead of the cookie.
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -383,9 +391,9 @@ def count_queries(targets: list[Target], user) -> dict[str, tuple[int, int, int 
     from django.test import Client, override_settings
     from django.test.utils import CaptureQueriesContext
 
-    def render(path: str) -> tuple:
+    def render(target: Target) -> tuple:
         with CaptureQueriesContext(connection) as captured:
-            response = client.get(path)
+            response = client.get(target.path, headers=target.headers)
         return response, len(captured.captured_queries)
 
     client = Client(raise_request_exception=False)
@@ -402,14 +410,14 @@ def count_queries(targets: list[Target], user) -> dict[str, tuple[int, int, int 
     request_log.setLevel(logging.CRITICAL)  # A failing page is reported in the table, once.
     try:
         for target in targets:
-            client.get(target.path)
+            client.get(target.path, headers=target.headers)
             cold = None
             if empty_cache is not None:
                 with empty_cache:
-                    _, cold = render(target.path)
-                    response, warm = render(target.path)
+                    _, cold = render(target)
+                    response, warm = render(target)
             else:
-                response, warm = render(target.path)
+                response, warm = render(target)
             error = ""
             if getattr(response, "exc_info", None):
                 exception = response.exc_info[1]
@@ -569,6 +577,8 @@ def main(argv: list[str] | None = None) -> int:
     if not more:
         print("warning: no timeline events; run `python -m bench.generate` first for the incident pages")
     targets += more
+    api_token = made_api_token(user)
+    targets += api_targets(api_token, more)
     if args.only:
         # The bare view always runs: every other figure is read as a ratio of it.
         targets = [t for t in targets if t.path == BARE_PATH or any(word in t.name for word in args.only)]
@@ -620,12 +630,12 @@ def main(argv: list[str] | None = None) -> int:
                 continue  # Measured in every round of every other target.
             try:
                 if args.warmup:
-                    measure(port, target.path, cookie, args.warmup, args)
+                    measure(port, target.path, cookie, args.warmup, args, target.headers)
                 for _ in range(args.rounds):
                     # The machine's load drifts (other jobs share it): each round runs the bare
                     # view and then the page for the same time, and the ratio compares the two.
                     bare = measure(port, BARE_PATH, cookie, 0, args, seconds=args.seconds)
-                    figures = measure(port, target.path, cookie, 0, args, seconds=args.seconds)
+                    figures = measure(port, target.path, cookie, 0, args, target.headers, seconds=args.seconds)
                     bare_runs.append(bare)
                     result.rounds.append({**figures, "bare_rps": bare["rps"]})
             except (RuntimeError, subprocess.TimeoutExpired) as problem:
@@ -651,6 +661,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if server is not None:
             stop_server(server)
+        from incidents.services import api_token_revoke
+
+        api_token_revoke(token=api_token[0])
 
     checks = judge(results, targets)
     print_table(results, checks, meta)
@@ -660,6 +673,11 @@ def main(argv: list[str] | None = None) -> int:
             "dashboard_p95_ms_max": DASHBOARD_MAX_P95_MS,
             "dashboard_ratio_min": DASHBOARD_MIN_RATIO,
             "incident_ratio_min": INCIDENT_MIN_RATIO,
+            "api_list_100_p95_ms_max": API_LIST_100_MAX_P95_MS,
+            "api_list_100_ratio_min": API_LIST_100_MIN_RATIO,
+            "api_list_10_ratio_min": API_LIST_10_MIN_RATIO,
+            "api_incident_ratio_min": API_INCIDENT_MIN_RATIO,
+            "api_timeline_ratio_min": API_TIMELINE_MIN_RATIO,
             "queries_per_page": "constant within a group",
         },
         "results": [asdict(result) for result in results],
@@ -684,6 +702,53 @@ def unapplied_migrations(connection) -> list[str]:
     executor = MigrationExecutor(connection)
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
     return [f"{migration.app_label}.{migration.name}" for migration, _ in plan]
+
+
+def made_api_token(user):
+    """A fresh API token for the run (tokens are shown once); revoked when the run ends."""
+    from incidents.services import api_token_create
+
+    return api_token_create(user=user, name="bench.load")
+
+
+def api_targets(made: tuple, incident_targets: list[Target]) -> list[Target]:
+    """The JSON API's list at two page sizes, one incident, and a page of 100 timeline events of
+    the incident with about 100, all with the bench user's token."""
+    headers = {"Authorization": f"Bearer {made[1]}"}
+    targets = [
+        Target(
+            "API list of 100",
+            "/api/v1/incidents/?limit=100",
+            "api list",
+            API_LIST_100_MAX_P95_MS,
+            API_LIST_100_MIN_RATIO,
+            headers=headers,
+        ),
+        Target(
+            "API list of 10",
+            "/api/v1/incidents/?limit=10",
+            "api list",
+            min_ratio=API_LIST_10_MIN_RATIO,
+            headers=headers,
+        ),
+    ]
+    if incident_targets:
+        reference = incident_targets[0].note.split(",")[0]
+        targets += [
+            Target(
+                "API incident",
+                f"/api/v1/incidents/{reference}/",
+                min_ratio=API_INCIDENT_MIN_RATIO,
+                headers=headers,
+            ),
+            Target(
+                "API timeline of 100",
+                f"/api/v1/incidents/{reference}/timeline/?limit=100",
+                min_ratio=API_TIMELINE_MIN_RATIO,
+                headers=headers,
+            ),
+        ]
+    return targets
 
 
 def forced_session_cookie(user) -> str:
