@@ -61,12 +61,16 @@ BENCH_REDIS_URL ?= redis://127.0.0.1:6379/1
 BENCH_ENV = DJANGO_SETTINGS_MODULE=bench.settings DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL)
 # Runbook search (bench/README.md): 5,000 runbooks in their own database, search p95 against 50 ms.
 RUNBOOK_BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/runbook_bench
+# The API as the incident table grows (1,000 / 10,000 / 100,000 incidents), in its own database.
+GROWTH_BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/incident_bench_growth
 bench: install-dev
 	$(BENCH_ENV) $(PY) -m bench.generate --setup --if-missing --incidents 10000 --events 1000000
 	$(BENCH_ENV) $(PY) -m bench.load $(BENCH_ARGS)
 	$(BENCH_ENV) $(PY) -m bench.status_page $(BENCH_STATUS_ARGS)
 	DJANGO_SETTINGS_MODULE=bench.settings DATABASE_URL=$(RUNBOOK_BENCH_DATABASE_URL) \
 		$(PY) -m bench.runbook_search --setup --if-missing
+	DJANGO_SETTINGS_MODULE=bench.settings DATABASE_URL=$(GROWTH_BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) \
+		$(PY) -m bench.growth
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
