@@ -59,7 +59,7 @@ check-deploy: install
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/incident_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/1
 BENCH_ENV = DJANGO_SETTINGS_MODULE=bench.settings DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL)
-# Runbook search (bench/README.md): 5,000 runbooks in their own database, search p95 against 50 ms.
+# Runbook search (bench/README.md): 5,000 runbooks in their own database, search p95 against 30 ms.
 RUNBOOK_BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/runbook_bench
 # The API as the incident table grows (1,000 / 10,000 / 100,000 incidents), in its own database.
 GROWTH_BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/incident_bench_growth
