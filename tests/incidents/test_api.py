@@ -789,6 +789,23 @@ def test_the_timeline_is_oldest_first(api, responder, viewer_token):
     assert api("GET", detail(incident) + "timeline/?limit=-5", token=viewer_token).status_code == 400
 
 
+def test_a_timeline_page_costs_the_same_queries_for_a_short_or_a_long_timeline(
+    api, responder, viewer_token, django_assert_num_queries
+):
+    incident = declare_incident(declared_by=responder)
+    api("GET", detail(incident), token=viewer_token)  # Stamps the token's last use, once.
+    for notes in (5, 60):
+        while incident.timeline.count() < notes:
+            services.incident_note_add(incident=incident, author=responder, text="Still looking")
+        # The token, the incident, the count and the page; by cursor the same less the count.
+        with django_assert_num_queries(4):
+            first = api("GET", detail(incident) + "timeline/?limit=2", token=viewer_token).json()
+        with django_assert_num_queries(3):
+            cursor = first["next_cursor"]
+            later = api("GET", detail(incident) + f"timeline/?limit=2&cursor={cursor}", token=viewer_token)
+        assert len(later.json()["results"]) == 2
+
+
 # Methods.
 
 
