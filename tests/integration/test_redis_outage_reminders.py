@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from tests.integration.harness import CeleryWorker, database_url, wait_for, worker_env
+from tests.integration.harness import CeleryWorker, SmtpSink, database_url, wait_for, worker_env
 from tests.integration.test_reminder_delivery import (  # noqa: F401 - fixtures
     REMINDER,
     SWEEP_TASK,
@@ -68,3 +68,35 @@ def test_a_reminder_due_during_the_outage_is_delivered_once_after_it(
         assert list(incident.reminders.values_list("step", flat=True)) == [1, 2, 3]
     finally:
         worker.stop()
+
+
+def test_the_worker_survives_redis_stopping_while_it_sends(own_redis: OwnRedis, people, sev2, tmp_path):  # noqa: F811
+    """Every task is acknowledged late, so one is in flight whenever a mail server is slow. Celery
+    5.7.0's worker died of that ("Unrecoverable error: AttributeError ... 'hostname'") when the
+    broker went away mid-send, and nothing came back; the worker must ride it out."""
+    sink = SmtpSink(delay=2).start()
+    env = worker_env(
+        database_url=database_url(connection.settings_dict),
+        redis_url=own_redis.url,
+        email_url=sink.url,
+        workdir=tmp_path / "worker",
+        sweep_seconds=1,
+        settings_module="config.test_settings",
+    )
+    worker = CeleryWorker(env=env, workdir=tmp_path / "worker")
+    try:
+        worker.start()
+        incident = declare_in_the_past(people, seconds_ago=125)
+        due = incident.next_update_due_at
+        assert sink.message_read.wait(60), "no reminder was sent"
+        own_redis.stop()  # While the mail server takes its time: the task is not acknowledged yet.
+        time.sleep(4)
+        assert worker.process.poll() is None, f"the worker died with the broker:\n{worker.log()}"
+
+        own_redis.start()
+        expected = ladder_emails(people, due)
+        wait_for(lambda: expected <= set(reminders_received(sink)), timeout=90, what="the reminders")
+        assert worker.process.poll() is None
+    finally:
+        worker.stop()
+        sink.stop()
