@@ -5,6 +5,7 @@ broker, mail printed to the console), so a newcomer's first `make run` works on 
 The README lists the variables.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
@@ -281,6 +282,13 @@ CELERY_BEAT_SCHEDULE = {
 # intervals, so a late one is simply replaced by the next.
 # Seconds before the 2nd, 3rd, 4th and 5th attempt of an email or webhook: bounded, far below the
 # broker's visibility timeout. The fifth failure is final.
+# Networks that outbound webhooks may reach although they are not public (loopback, private,
+# link-local, …), as comma-separated CIDRs, e.g. "127.0.0.2/32,10.1.0.0/16" (core/outbound.py).
+# Empty: only public addresses. Parsed here, so a typo stops the start instead of a delivery.
+OUTBOUND_ALLOWED_NETWORKS = [
+    str(ipaddress.ip_network(network, strict=False)) for network in env_list("OUTBOUND_ALLOWED_NETWORKS", "")
+]
+
 NOTIFICATIONS_RETRY_BACKOFF_SECONDS = [
     int(seconds) for seconds in os.environ.get("NOTIFICATIONS_RETRY_BACKOFF_SECONDS", "5,15,45,120").split(",")
 ]

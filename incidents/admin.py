@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.db import models
 
 from config.versions import INCIDENTS, BumpsPageVersion
+from core.outbound import outbound_url_check
 from core.text import single_line
 from incidents.models import ApiToken, Incident, Service, SeverityPolicy, TimelineEvent
 from incidents.policy import ADMIN_TEXT_FIELDS, POLICY_FIELDS, severity_policy_problems, severity_policy_update
@@ -11,6 +12,11 @@ from incidents.policy import ADMIN_TEXT_FIELDS, POLICY_FIELDS, severity_policy_p
 class SeverityPolicyForm(forms.ModelForm):
     """Checked by the policy service's rules, whose refusals show on their fields, before the
     admin saves the change through severity_policy_update (SeverityPolicyAdmin.save_model)."""
+
+    def clean_webhook_url(self) -> str:
+        # A new severity is a plain create, not the policy service's change: checked here too.
+        outbound_url_check(self.cleaned_data["webhook_url"])
+        return self.cleaned_data["webhook_url"]
 
     def clean(self) -> dict:
         data = super().clean()

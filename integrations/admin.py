@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.outbound import outbound_url_check
 from integrations.alerts import alert_source_create, alert_source_token_rotate
 from integrations.models import (
     Alert,
@@ -134,6 +135,10 @@ class WebhookSubscriptionForm(forms.ModelForm):
     class Meta:
         model = WebhookSubscription
         fields = ["team", "url", "secret", "events", "include_internal_updates", "body_format", "active"]
+
+    def clean_url(self) -> str:
+        outbound_url_check(self.cleaned_data["url"])
+        return self.cleaned_data["url"]
 
 
 @admin.register(WebhookSubscription)

@@ -227,7 +227,8 @@ def delivery_attempt(*, delivery_id: int) -> Attempt:
 
 
 def _attempt_failed(delivery: Delivery, error: Exception) -> Attempt:
-    delivery.last_error = f"{type(error).__name__}: {error}"[:1000]
+    reason = str(error) if isinstance(error, senders.DeliveryRefused) else f"{type(error).__name__}: {error}"
+    delivery.last_error = reason[:1000]
     logger.warning("delivery %s attempt %s failed: %s", delivery.pk, delivery.attempts, delivery.last_error)
     if delivery.attempts >= MAX_ATTEMPTS:
         delivery.status = DeliveryStatus.FAILED

@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from config.celery import app as celery_app
+from core.errors import WEBHOOK_NOT_ACCEPTED
 from incidents import errors, services
 from incidents.models import EventKind, IncidentStatus, Reminder, ReminderStep, SeverityPolicy
 from incidents.reminders import reminders_fan_out, reminders_sweep
@@ -415,7 +416,7 @@ def test_a_delivery_that_keeps_failing_lands_on_the_timeline(sev2_incident, peop
     assert outcomes == ["retry", "retry", "retry", "retry", "failed"]
     failure = sev2_incident.timeline.get(kind=EventKind.NOTIFICATION_FAILED)
     assert failure.text == f"Webhook to {url} failed after 5 attempts"
-    assert "HTTP 500" in failure.body
+    assert failure.body == WEBHOOK_NOT_ACCEPTED
     assert len(handler.received) == 5
 
 
