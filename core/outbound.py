@@ -100,3 +100,27 @@ def outbound_session() -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+# Webhook URLs and signing secrets are credentials (a Slack hook URL is all it takes to post): they
+# are written, never read back. People see the host, admins a masked URL.
+MASK = "••••"
+
+
+def url_host(url: str) -> str:
+    """What timelines and logs name a webhook by: its host, e.g. hooks.slack.com."""
+    try:
+        return urlsplit(url).hostname or "webhook"
+    except ValueError:
+        return "webhook"
+
+
+def url_masked(url: str) -> str:
+    """https://hooks.slack.com/…/•••• for a stored URL; empty for none."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.hostname}/…/{MASK}"
+    except ValueError:
+        return MASK

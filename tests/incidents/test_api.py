@@ -918,7 +918,9 @@ def test_an_admin_changes_every_editable_field(api, policy_admin_token):
         **change,
         "escalation_groups": ["leadership", "sre"],
         "escalation_users": ["amir", "zoe"],
+        "webhook_url": "https://hooks.example.com/…/••••",  # write-only: answered masked
     }
+    assert SeverityPolicy.objects.get(key="SEV2").webhook_url == "https://hooks.example.com/sev2"
     assert api("GET", policy_path("SEV2"), token=policy_admin_token).json() == response.json()
     cleared = {"escalation_groups": [], "escalation_users": [], "webhook_url": "", "response_time_minutes": None}
     body = api("PATCH", policy_path("SEV2"), cleared, token=policy_admin_token).json()
