@@ -71,6 +71,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "incidents.middleware.ViewerTimezoneMiddleware",
+    # A query parameter no view could use (a NUL) is answered 400 here, once for every page.
+    "core.middleware.UsableQueryMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

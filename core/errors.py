@@ -23,3 +23,6 @@ OUTBOUND_ADDRESS_REFUSED = (
 # What a failed webhook delivery records: never the connection error or the answer's status, which
 # would tell an admin which internal ports are open.
 WEBHOOK_NOT_ACCEPTED = "The webhook endpoint did not accept the delivery (no answer, or not a 2xx answer)."
+
+# Any page or API call whose query string holds a NUL character (core/middleware.py).
+QUERY_NOT_USABLE = "This address holds a character that cannot be used (NUL). Remove it from the address and try again."
