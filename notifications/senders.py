@@ -59,9 +59,9 @@ def send_email(delivery: Delivery) -> None:
 def webhook_body(delivery: Delivery) -> dict:
     message = delivery.message
     if delivery.webhook_format == WebhookFormat.SLACK:
-        text = f"*{message.subject}*\n{message.body_text}"
+        text = f"*{slack_escaped(message.subject)}*\n{slack_escaped(message.body_text)}"
         if message.link:
-            text += f"\n<{message.link}|Open in Incident Desk>"
+            text += f"\n<{slack_escaped(message.link)}|Open in Incident Desk>"
         return {"text": text}
     return {
         "subject": message.subject,
@@ -71,6 +71,12 @@ def webhook_body(delivery: Delivery) -> dict:
         "data": message.payload,
         "delivery_id": delivery.pk,
     }
+
+
+def slack_escaped(text: str) -> str:
+    """Slack's mrkdwn reads <!channel>, <@user> and <url|label> as commands and links: the three
+    characters it asks to escape are escaped, so a title is only ever text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def webhook_idempotency_key(delivery: Delivery) -> str:

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.bulk import insert_rows
-from core.text import single_line
+from core.text import plain_text, single_line
 from notifications import registry, senders
 from notifications.models import Channel, ChannelPreference, Delivery, DeliveryStatus, Message, WebhookFormat
 
@@ -105,7 +105,7 @@ def messages_send(*, outgoing: Sequence[Outgoing], now: datetime | None = None) 
                 item.dedup_key,
                 item.topic,
                 single_line(item.subject)[:255],  # a newline would fail every email
-                item.body_text,
+                plain_text(item.body_text),  # mail, in-app and webhook text alike
                 item.body_html,
                 item.link,
                 item.payload,
