@@ -150,6 +150,12 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 # collectstatic; a production image may still collect them into STATIC_ROOT.
 WHITENOISE_USE_FINDERS = True
 
+# Uploads (the status page's logo): kept out of the source tree, in var/media/ unless MEDIA_ROOT
+# says otherwise. `make run` (DEBUG) serves them at MEDIA_URL; in production the web server or a
+# proxy serves MEDIA_ROOT at MEDIA_URL.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or VAR_DIR / "media")
+MEDIA_URL = os.environ.get("MEDIA_URL") or "/media/"
+
 # Redis (broker and cache) or the embedded filesystem broker and a per-process cache.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:

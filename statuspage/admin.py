@@ -1,8 +1,10 @@
 from django import forms
 from django.contrib import admin
+from django.db import models
 from django.utils import timezone
 
 from statuspage import errors, services
+from statuspage.forms import StatusPageSettingsForm
 from statuspage.models import (
     Component,
     ComponentGroup,
@@ -87,7 +89,10 @@ class MaintenanceWindowAdmin(RepublishAdmin):
 
 @admin.register(StatusPageSettings)
 class StatusPageSettingsAdmin(RepublishAdmin):
+    form = StatusPageSettingsForm
     list_display = ["title", "brand_colour", "text_colour"]
+    # A logo URL typed without a scheme is taken as https (Django 6's default, said now).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_add_permission(self, request) -> bool:
         return not StatusPageSettings.objects.exists()
