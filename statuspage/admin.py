@@ -1,6 +1,5 @@
 from django import forms
 from django.contrib import admin
-from django.db import models
 from django.utils import timezone
 
 from statuspage import errors, services
@@ -91,8 +90,6 @@ class MaintenanceWindowAdmin(RepublishAdmin):
 class StatusPageSettingsAdmin(RepublishAdmin):
     form = StatusPageSettingsForm
     list_display = ["title", "brand_colour", "text_colour"]
-    # A logo URL typed without a scheme is taken as https (Django 6's default, said now).
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_add_permission(self, request) -> bool:
         return not StatusPageSettings.objects.exists()

@@ -38,6 +38,15 @@ class StatusPageSettingsForm(forms.ModelForm):
     under a name with the extension its content has, so it is always served as that image type,
     never as HTML or SVG, whatever it was called."""
 
+    # A logo URL typed without a scheme is taken as https (Django 6's default, said now).
+    logo_url = forms.URLField(
+        required=False,
+        max_length=200,
+        assume_scheme="https",
+        label="Logo URL",
+        help_text=StatusPageSettings._meta.get_field("logo_url").help_text,
+    )
+
     class Meta:
         model = StatusPageSettings
         fields = ["title", "logo_url", "logo", "brand_colour", "text_colour"]
