@@ -220,9 +220,7 @@ def history(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 def revision(request: HtmxHttpRequest, slug: str, version: int) -> HttpResponse:
     runbook = selectors.runbook_get(slug=slug)
     against = request.GET.get("against", "")
-    diff = selectors.revision_diff(
-        runbook=runbook, version=version, against=whole_number(against)
-    )
+    diff = selectors.revision_diff(runbook=runbook, version=version, against=whole_number(against))
     return render(
         request, "runbooks/revision.html", {"runbook": runbook, "diff": diff, "can_edit": can_edit(request.user)}
     )

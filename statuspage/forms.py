@@ -19,7 +19,7 @@ IMAGE_SIGNATURES = [(b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpg")]
 
 
 def image_kind(head: bytes) -> str | None:
-    """"png", "jpg" or "webp" by the file's magic bytes; None for anything else."""
+    """The kind of image the magic bytes say (png, jpg or webp); None for anything else."""
     for signature, kind in IMAGE_SIGNATURES:
         if head.startswith(signature):
             return kind
