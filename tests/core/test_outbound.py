@@ -165,3 +165,31 @@ def test_the_admin_refuses_an_internal_subscription_or_severity_webhook(client, 
     assert response.status_code == 200
     assert OUTBOUND_ADDRESS_REFUSED in response.context["adminform"].form.errors["webhook_url"]
     assert SeverityPolicy.objects.get(key="SEV2").webhook_url == ""
+
+
+def test_a_redirect_is_not_followed(receiver):
+    """A public endpoint could otherwise send the request on to an address nobody checked."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.send_response(307)
+            self.send_header("Location", receiver.url)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        delivery = webhook_delivery(f"http://127.0.0.1:{server.server_port}/hook")
+        assert notification_services.delivery_attempt(delivery_id=delivery.pk).outcome == "retry"
+    finally:
+        server.shutdown()
+        server.server_close()
+    delivery.refresh_from_db()
+    assert delivery.last_error == WEBHOOK_NOT_ACCEPTED
+    assert receiver.snapshot() == []
