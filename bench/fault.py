@@ -141,6 +141,8 @@ def bench_process(*, module: str, database_url: str, redis_url: str, argv: list[
                 "SITE_URL": "http://testserver",
                 "LOG_LEVEL": "WARNING",
                 "EMAIL_URL": "console://",
+                # The webhook receiver listens on 127.0.0.1, which webhooks may not reach otherwise.
+                "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.1/32",
             }
         )
         sys.stdout.flush()

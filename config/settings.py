@@ -5,6 +5,7 @@ broker, mail printed to the console), so a newcomer's first `make run` works on 
 The README lists the variables.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
@@ -70,6 +71,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "incidents.middleware.ViewerTimezoneMiddleware",
+    # A query parameter no view could use (a NUL) is answered 400 here, once for every page.
+    "core.middleware.UsableQueryMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -146,6 +149,12 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 # Static files are served by WhiteNoise from the source folders too, so `make run` needs no
 # collectstatic; a production image may still collect them into STATIC_ROOT.
 WHITENOISE_USE_FINDERS = True
+
+# Uploads (the status page's logo): kept out of the source tree, in var/media/ unless MEDIA_ROOT
+# says otherwise. `make run` (DEBUG) serves them at MEDIA_URL; in production the web server or a
+# proxy serves MEDIA_ROOT at MEDIA_URL.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or VAR_DIR / "media")
+MEDIA_URL = os.environ.get("MEDIA_URL") or "/media/"
 
 # Redis (broker and cache) or the embedded filesystem broker and a per-process cache.
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -281,6 +290,13 @@ CELERY_BEAT_SCHEDULE = {
 # intervals, so a late one is simply replaced by the next.
 # Seconds before the 2nd, 3rd, 4th and 5th attempt of an email or webhook: bounded, far below the
 # broker's visibility timeout. The fifth failure is final.
+# Networks that outbound webhooks may reach although they are not public (loopback, private,
+# link-local, …), as comma-separated CIDRs, e.g. "127.0.0.2/32,10.1.0.0/16" (core/outbound.py).
+# Empty: only public addresses. Parsed here, so a typo stops the start instead of a delivery.
+OUTBOUND_ALLOWED_NETWORKS = [
+    str(ipaddress.ip_network(network, strict=False)) for network in env_list("OUTBOUND_ALLOWED_NETWORKS", "")
+]
+
 NOTIFICATIONS_RETRY_BACKOFF_SECONDS = [
     int(seconds) for seconds in os.environ.get("NOTIFICATIONS_RETRY_BACKOFF_SECONDS", "5,15,45,120").split(",")
 ]

@@ -3,6 +3,9 @@
 import os
 
 os.environ.setdefault("HTTPS", "false")
+# The tests' webhook receivers listen on 127.0.0.1 (workers started by tests inherit this too);
+# tests of refused addresses set OUTBOUND_ALLOWED_NETWORKS themselves.
+os.environ.setdefault("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.1/32")
 
 # Each pytest-xdist worker (gw0, gw1, …) gets the Redis database after the previous worker's, so
 # broker queues, cache keys and flushes never meet; pytest-django already suffixes the test

@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -21,3 +23,5 @@ urlpatterns = [
     path("", include("postmortems.urls")),
     path("", include("statuspage.urls")),
 ]
+# Uploaded logos, served by Django only while DEBUG (`make run`); static() adds nothing otherwise.
+urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

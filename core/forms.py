@@ -1,6 +1,8 @@
 """What every app's forms share: how fields render, labels without a colon, and a service's refusal
 shown on the form that asked for it."""
 
+from collections.abc import Callable
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.renderers import TemplatesSetting
@@ -26,3 +28,41 @@ def service_errors_apply(form: forms.Form, error: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, messages)
     else:
         form.add_error(None, error.messages)
+
+
+WRITE_ONLY_HELP = "Now {masked}: leave this empty to keep it, or type a new one to replace it."
+
+
+class WriteOnlyFieldsMixin:
+    """For a ModelForm (the admin's) whose fields hold credentials, such as a webhook URL or a
+    signing secret: the stored value never goes to the browser. The field starts empty, with the
+    value shown masked; left empty it keeps the stored value, and a new value replaces it. A form
+    may also declare a `<name>_remove` checkbox to empty a field that may be blank.
+    `write_only` maps each such field to how its stored value is shown masked."""
+
+    write_only: dict[str, Callable[[str], str]] = {}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._stored = {}
+        for name, mask in self.write_only.items():
+            if name not in self.fields:
+                continue
+            stored = getattr(self.instance, name, "") if self.instance.pk is not None else ""
+            self.initial[name] = ""
+            if not stored:
+                continue
+            self._stored[name] = stored
+            field = self.fields[name]
+            field.required = False
+            field.widget.attrs["placeholder"] = mask(stored)
+            field.help_text = WRITE_ONLY_HELP.format(masked=mask(stored))
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for name, stored in self._stored.items():
+            if data.get(f"{name}_remove"):
+                data[name] = ""
+            elif not data.get(name):
+                data[name] = stored
+        return data

@@ -3,14 +3,25 @@ from django.contrib import admin
 from django.db import models
 
 from config.versions import INCIDENTS, BumpsPageVersion
+from core.forms import WriteOnlyFieldsMixin
+from core.outbound import outbound_url_check, url_masked
 from core.text import single_line
 from incidents.models import ApiToken, Incident, Service, SeverityPolicy, TimelineEvent
 from incidents.policy import ADMIN_TEXT_FIELDS, POLICY_FIELDS, severity_policy_problems, severity_policy_update
 
 
-class SeverityPolicyForm(forms.ModelForm):
+class SeverityPolicyForm(WriteOnlyFieldsMixin, forms.ModelForm):
     """Checked by the policy service's rules, whose refusals show on their fields, before the
-    admin saves the change through severity_policy_update (SeverityPolicyAdmin.save_model)."""
+    admin saves the change through severity_policy_update (SeverityPolicyAdmin.save_model). The
+    webhook URL is a credential: shown masked, replaced or removed, never sent back."""
+
+    write_only = {"webhook_url": url_masked}
+    webhook_url_remove = forms.BooleanField(required=False, label="Remove the webhook")
+
+    def clean_webhook_url(self) -> str:
+        # A new severity is a plain create, not the policy service's change: checked here too.
+        outbound_url_check(self.cleaned_data["webhook_url"])
+        return self.cleaned_data["webhook_url"]
 
     def clean(self) -> dict:
         data = super().clean()
@@ -23,11 +34,14 @@ class SeverityPolicyForm(forms.ModelForm):
 
     def policy_changes(self) -> dict:
         editable = POLICY_FIELDS | set(ADMIN_TEXT_FIELDS)
-        return {
+        changes = {
             field: self.cleaned_data[field]
             for field in self.changed_data
             if field in editable and field in self.cleaned_data
         }
+        if self.cleaned_data.get("webhook_url_remove"):
+            changes["webhook_url"] = ""
+        return changes
 
 
 @admin.register(SeverityPolicy)

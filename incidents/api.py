@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils.crypto import salted_hmac
 from ninja import Field, Header, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import AfterValidator, PlainValidator, WithJsonSchema, field_validator
@@ -40,6 +41,7 @@ from core.api import (
     text,
     with_message,
 )
+from core.outbound import url_masked
 from core.permissions import can_respond
 from incidents import errors, services
 from incidents import models as m
@@ -658,7 +660,9 @@ class ChangeSeverityPolicy(Body):
     stakeholders_label: text(_length(m.SeverityPolicy, "stakeholders_label")) = ""
     show_on_status_page: bool = False
     webhook_url: text(_length(m.SeverityPolicy, "webhook_url")) = Field(
-        "", description="An http(s) URL where incidents of this severity post notices and reminders; empty for none."
+        "",
+        description="An http(s) URL where incidents of this severity post notices and reminders; empty for none. "
+        "Write-only: it is answered masked, and sending the masked value back keeps the stored URL.",
     )
     webhook_format: Annotated[
         str,
@@ -683,7 +687,11 @@ class SeverityPolicy(Answer):
     notified_groups: list[str]
     stakeholders_label: str
     show_on_status_page: bool
-    webhook_url: str
+    webhook_url: str = Field(
+        description="Masked (a webhook URL is a credential): the scheme and host only, e.g. "
+        "https://hooks.slack.com/…/••••; empty when there is none.",
+        examples=["https://hooks.slack.com/…/••••"],
+    )
     webhook_format: Literal[tuple(WebhookFormat.values)]
 
 
@@ -726,9 +734,15 @@ def policy_json(policy: m.SeverityPolicy) -> dict[str, Any]:
         "notified_groups": [group.name for group in policy.notified_groups.all()],
         "stakeholders_label": policy.stakeholders_label,
         "show_on_status_page": policy.show_on_status_page,
-        "webhook_url": policy.webhook_url,
+        "webhook_url": url_masked(policy.webhook_url),
         "webhook_format": policy.webhook_format,
     }
+
+
+def _policy_etag(policy: m.SeverityPolicy) -> str:
+    """Over what a GET shows and the webhook URL itself, which it shows masked: replacing one
+    hook URL with another on the same host changes the ETag too."""
+    return etag_of({**policy_json(policy), "webhook_url": salted_hmac("policy-etag", policy.webhook_url).hexdigest()})
 
 
 @router.get(
@@ -753,7 +767,9 @@ def list_severity_policies(request: HttpRequest) -> dict[str, Any]:
 )
 def get_severity_policy(request: HttpRequest, key: str, response: HttpResponse) -> dict[str, Any]:
     """One severity, with its ETag."""
-    return _with_etag(response, policy_json(_policy_or_404(key, _policies())))
+    policy = _policy_or_404(key, _policies())
+    response["ETag"] = _policy_etag(policy)
+    return policy_json(policy)
 
 
 @router.patch(
@@ -776,8 +792,13 @@ def change_severity_policy(
     changes = _given(payload)
     with transaction.atomic():
         policy = m.SeverityPolicy.objects.select_for_update().get(pk=pk)
-        current = policy_json(_policies().get(pk=pk))
-        if is_stale(if_match, etag_of(current)):
-            return Status(412, _with_etag(response, current))
+        current = _policies().get(pk=pk)
+        response["ETag"] = _policy_etag(current)
+        if is_stale(if_match, response["ETag"]):
+            return Status(412, policy_json(current))
+        if policy.webhook_url and changes.get("webhook_url") == url_masked(policy.webhook_url):
+            del changes["webhook_url"]  # a GET's answer sent back: the stored URL stays
         severity_policy_update(policy=policy, actor=request.auth, **changes)
-    return Status(200, _with_etag(response, policy_json(_policies().get(pk=pk))))
+    changed = _policies().get(pk=pk)
+    response["ETag"] = _policy_etag(changed)
+    return Status(200, policy_json(changed))

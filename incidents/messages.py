@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.urls import reverse
 
 from core.formatting import humanize_delta, utc_clock
+from core.outbound import url_host
 from incidents.models import Incident, IncidentStatus, ReminderStep
 
 
@@ -40,6 +41,11 @@ def incident_webhooks(incident: Incident) -> list[tuple[str, str]]:
         if url:
             hooks.setdefault(url, webhook_format)
     return list(hooks.items())
+
+
+def webhook_labels(webhooks: list[tuple[str, str]]) -> list[str]:
+    """How the timeline names the webhooks it told: by host, never by URL (a credential)."""
+    return [url_host(url) for url, _ in webhooks]
 
 
 def channels_label(users: Iterable[AbstractBaseUser], webhooks: list) -> str:

@@ -10,6 +10,7 @@ from django.core.validators import URLValidator
 from django.db.models.functions import Coalesce
 
 from config.versions import INCIDENTS, atomic_bumping
+from core.outbound import outbound_url_check
 from incidents import errors
 from incidents.models import Incident, IncidentStatus, SeverityPolicy
 
@@ -78,6 +79,11 @@ def _policy_problems(changes: dict) -> dict[str, list[str]]:
             URLValidator(schemes=["http", "https"])(changes["webhook_url"])
         except ValidationError:
             refuse("webhook_url", errors.BAD_WEBHOOK_URL)
+        else:
+            try:
+                outbound_url_check(changes["webhook_url"])
+            except ValidationError as error:
+                refuse("webhook_url", error.messages[0])
     formats = [value for value, _ in SeverityPolicy._meta.get_field("webhook_format").choices]
     if "webhook_format" in changes and changes["webhook_format"] not in formats:
         refuse("webhook_format", errors.UNKNOWN_WEBHOOK_FORMAT.format(values=", ".join(formats)))

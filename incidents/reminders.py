@@ -13,7 +13,14 @@ from django.utils import timezone
 
 from config.bulk import insert_rows, update_datetime_column
 from config.versions import INCIDENTS, version_bump
-from incidents.messages import channels_label, incident_url, incident_webhooks, names, reminder_text
+from incidents.messages import (
+    channels_label,
+    incident_url,
+    incident_webhooks,
+    names,
+    reminder_text,
+    webhook_labels,
+)
 from incidents.models import EventKind, Incident, Reminder, ReminderStep, SeverityPolicy, TimelineEvent
 from notifications import services as notification_services
 from notifications.services import Outgoing
@@ -224,7 +231,7 @@ def reminders_fan_out(*, reminder_ids: Iterable[int] | None = None, now: datetim
                         "step": step,
                         "due_at": due.isoformat(),
                         "recipients": [u.id for u in users],
-                        "webhooks": [url for url, _ in webhooks],
+                        "webhooks": webhook_labels(webhooks),
                     },
                     False,
                 )

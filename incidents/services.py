@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from config.versions import INCIDENTS, atomic_bumping
 from core.formatting import humanize_delta, utc_clock
+from core.outbound import url_host
 from core.text import single_line
 from incidents import errors, messages, registry
 from incidents.models import (
@@ -693,7 +694,7 @@ def _stakeholders_notify(
         now=now,
         text=f"Stakeholders told ({', '.join(g.name for g in groups) or 'channels'}): "
         f"{len(users)} people by {messages.channels_label(users, webhooks)}",
-        data={"occasion": occasion, "recipients": [u.pk for u in users], "webhooks": [url for url, _ in webhooks]},
+        data={"occasion": occasion, "recipients": [u.pk for u in users], "webhooks": messages.webhook_labels(webhooks)},
     )
 
 
@@ -738,7 +739,12 @@ def notification_failure_record(*, delivery: Delivery) -> None:
     incident = Incident.objects.filter(pk=delivery.message.payload.get("incident_id")).first()
     if incident is None:
         return
-    who = delivery.target if delivery.channel != "in_app" else messages.user_label(delivery.recipient)
+    if delivery.channel == "webhook":
+        who = url_host(delivery.target)  # the URL is a credential; the timeline names its host
+    elif delivery.channel == "email":
+        who = delivery.target
+    else:
+        who = messages.user_label(delivery.recipient)
     _event(
         incident=incident,
         kind=EventKind.NOTIFICATION_FAILED,

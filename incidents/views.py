@@ -25,6 +25,7 @@ from django_htmx.middleware import HtmxDetails
 from core.formatting import humanize_delta, local_clock
 from core.forms import service_errors_apply
 from core.permissions import can_respond
+from core.query import whole_number
 from incidents import errors, pages, selectors, services
 from incidents.forms import (
     DeclareForm,
@@ -217,15 +218,15 @@ def _timeline_filters(request: HttpRequest) -> tuple[list[str], str]:
     """The timeline's kinds (known ones, in one order) and its `before` event id ("" for the
     newest): what the incident page understands of its query, and all that its cache key holds."""
     wanted = request.GET.getlist("kind")
-    before = request.GET.get("before", "")
-    return [kind for kind in EventKind.values if kind in wanted], before if before.isdigit() else ""
+    before = whole_number(request.GET.get("before"))
+    return [kind for kind in EventKind.values if kind in wanted], "" if before is None else str(before)
 
 
 def _detail_context(
     request: HttpRequest, incident: Incident, bound: dict[str, Form] | None = None, *, shared: bool = False
 ) -> dict[str, Any]:
     kinds, before = _timeline_filters(request)
-    page = selectors.incident_timeline(incident=incident, kinds=kinds, before=int(before) if before.isdigit() else None)
+    page = selectors.incident_timeline(incident=incident, kinds=kinds, before=whole_number(before))
     responder = can_respond(request.user)
     context: dict[str, Any] = {
         "incident": incident,

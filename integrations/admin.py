@@ -3,6 +3,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.forms import WriteOnlyFieldsMixin
+from core.outbound import MASK, outbound_url_check, url_masked
 from integrations.alerts import alert_source_create, alert_source_token_rotate
 from integrations.models import (
     Alert,
@@ -122,7 +124,10 @@ class WebhookDeliveryInline(admin.TabularInline):
         return link.delivery.last_error
 
 
-class WebhookSubscriptionForm(forms.ModelForm):
+class WebhookSubscriptionForm(WriteOnlyFieldsMixin, forms.ModelForm):
+    """The URL and the signing secret are credentials: shown masked, replaced, never sent back."""
+
+    write_only = {"url": url_masked, "secret": lambda secret: MASK}
     url = forms.URLField(max_length=500, assume_scheme="https", label="URL")
     events = forms.MultipleChoiceField(
         choices=WebhookEvent.choices,
@@ -135,13 +140,21 @@ class WebhookSubscriptionForm(forms.ModelForm):
         model = WebhookSubscription
         fields = ["team", "url", "secret", "events", "include_internal_updates", "body_format", "active"]
 
+    def clean_url(self) -> str:
+        outbound_url_check(self.cleaned_data["url"])
+        return self.cleaned_data["url"]
+
 
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(admin.ModelAdmin):
     form = WebhookSubscriptionForm
-    list_display = ["team", "url", "events", "body_format", "include_internal_updates", "active"]
+    list_display = ["team", "endpoint", "events", "body_format", "include_internal_updates", "active"]
     list_filter = ["active", "body_format"]
     inlines = [WebhookDeliveryInline]
+
+    @admin.display(description="URL")
+    def endpoint(self, subscription: WebhookSubscription) -> str:
+        return url_masked(subscription.url)
 
 
 @admin.register(WebhookDelivery)

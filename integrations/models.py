@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.outbound import url_host
 from notifications.models import WebhookFormat
 
 
@@ -181,7 +182,7 @@ class WebhookSubscription(models.Model):
         ordering = ["team", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.team} → {self.url}"
+        return f"{self.team} → {url_host(self.url)}"  # the URL is a credential
 
     def wants(self, event: str) -> bool:
         return not self.events or event in self.events

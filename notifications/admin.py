@@ -1,13 +1,20 @@
 from django.contrib import admin
 
-from notifications.models import ChannelPreference, Delivery, Message
+from core.outbound import url_masked
+from notifications.models import Channel, ChannelPreference, Delivery, Message
+
+
+@admin.display(description="Target")
+def shown_target(delivery: Delivery) -> str:
+    """A webhook's URL is a credential: masked here too."""
+    return url_masked(delivery.target) if delivery.channel == Channel.WEBHOOK else delivery.target
 
 
 class DeliveryInline(admin.TabularInline):
     model = Delivery
     extra = 0
     can_delete = False
-    fields = ["channel", "target", "status", "attempts", "last_error", "sent_at", "read_at"]
+    fields = ["channel", shown_target, "status", "attempts", "last_error", "sent_at", "read_at"]
     readonly_fields = fields
 
 
@@ -26,10 +33,10 @@ class MessageAdmin(admin.ModelAdmin):
 class DeliveryAdmin(admin.ModelAdmin):
     """The delivery log: what went where, and what failed with which error."""
 
-    list_display = ["message", "channel", "target", "status", "attempts", "created_at", "sent_at"]
+    list_display = ["message", "channel", shown_target, "status", "attempts", "created_at", "sent_at"]
     list_filter = ["status", "channel"]
     list_select_related = ["message"]
-    readonly_fields = [f.name for f in Delivery._meta.fields]
+    fields = readonly_fields = [shown_target if f.name == "target" else f.name for f in Delivery._meta.fields]
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.outbound import url_host
+
 
 class Channel(models.TextChoices):
     IN_APP = "in_app", "In-app"
@@ -95,7 +97,9 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_channel_display()} to {self.target or self.recipient_id}: {self.status}"
+        # A webhook's URL is a credential: named by its host.
+        target = url_host(self.target) if self.channel == Channel.WEBHOOK else self.target
+        return f"{self.get_channel_display()} to {target or self.recipient_id}: {self.status}"
 
 
 class ChannelPreference(models.Model):

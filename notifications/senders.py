@@ -10,14 +10,19 @@ died between the send and the commit.
 """
 
 import json
+import logging
 from collections.abc import Callable
 
 import requests
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
+from core.errors import WEBHOOK_NOT_ACCEPTED
+from core.outbound import AddressRefused, outbound_session
 from notifications import registry
 from notifications.models import Channel, Delivery, WebhookFormat
+
+logger = logging.getLogger(__name__)
 
 # Seconds to connect to a webhook, and to wait for its answer.
 WEBHOOK_TIMEOUT = (5, 10)
@@ -54,9 +59,9 @@ def send_email(delivery: Delivery) -> None:
 def webhook_body(delivery: Delivery) -> dict:
     message = delivery.message
     if delivery.webhook_format == WebhookFormat.SLACK:
-        text = f"*{message.subject}*\n{message.body_text}"
+        text = f"*{slack_escaped(message.subject)}*\n{slack_escaped(message.body_text)}"
         if message.link:
-            text += f"\n<{message.link}|Open in Incident Desk>"
+            text += f"\n<{slack_escaped(message.link)}|Open in Incident Desk>"
         return {"text": text}
     return {
         "subject": message.subject,
@@ -66,6 +71,12 @@ def webhook_body(delivery: Delivery) -> dict:
         "data": message.payload,
         "delivery_id": delivery.pk,
     }
+
+
+def slack_escaped(text: str) -> str:
+    """Slack's mrkdwn reads <!channel>, <@user> and <url|label> as commands and links: the three
+    characters it asks to escape are escaped, so a title is only ever text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def webhook_idempotency_key(delivery: Delivery) -> str:
@@ -79,6 +90,10 @@ def _extra_webhook_headers(delivery: Delivery, body: bytes) -> dict[str, str]:
     return registry.webhook_headers(delivery=delivery, body=body)
 
 
+class DeliveryRefused(Exception):
+    """A delivery that did not go out, with the reason to record: generic on purpose."""
+
+
 def send_webhook(delivery: Delivery) -> None:
     body = json.dumps(webhook_body(delivery)).encode()
     headers = {
@@ -87,13 +102,26 @@ def send_webhook(delivery: Delivery) -> None:
         "Idempotency-Key": webhook_idempotency_key(delivery),
         **_extra_webhook_headers(delivery, body),
     }
-    # A redirect is refused, not followed: requests would follow it as a GET without the body.
-    # stream=True: only the status is read, never a body of unknown size.
-    with requests.post(
-        delivery.target, data=body, headers=headers, timeout=WEBHOOK_TIMEOUT, allow_redirects=False, stream=True
-    ) as response:
-        if not 200 <= response.status_code < 300:
-            raise OSError(f"HTTP {response.status_code} from webhook")
+    # A redirect is refused, not followed: requests would follow it as a GET without the body, and
+    # to an address nobody checked. stream=True: only the status is read, never a body of unknown
+    # size. Only the server log has the details; the delivery log, which admins read, says the
+    # same thing for a refused connection, a timeout or a 500, so it cannot map internal ports.
+    try:
+        with (
+            outbound_session() as session,
+            session.post(
+                delivery.target, data=body, headers=headers, timeout=WEBHOOK_TIMEOUT, allow_redirects=False, stream=True
+            ) as response,
+        ):
+            status = response.status_code
+    except AddressRefused as error:
+        raise DeliveryRefused(str(error)) from None
+    except requests.RequestException as error:
+        logger.warning("webhook delivery %s: %s: %s", delivery.pk, type(error).__name__, error)
+        raise DeliveryRefused(WEBHOOK_NOT_ACCEPTED) from None
+    if not 200 <= status < 300:
+        logger.warning("webhook delivery %s: HTTP %s", delivery.pk, status)
+        raise DeliveryRefused(WEBHOOK_NOT_ACCEPTED)
 
 
 SENDERS: dict[str, Callable[[Delivery], None]] = {Channel.EMAIL: send_email, Channel.WEBHOOK: send_webhook}

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.bulk import insert_rows
-from core.text import single_line
+from core.text import plain_text, single_line
 from notifications import registry, senders
 from notifications.models import Channel, ChannelPreference, Delivery, DeliveryStatus, Message, WebhookFormat
 
@@ -105,7 +105,7 @@ def messages_send(*, outgoing: Sequence[Outgoing], now: datetime | None = None) 
                 item.dedup_key,
                 item.topic,
                 single_line(item.subject)[:255],  # a newline would fail every email
-                item.body_text,
+                plain_text(item.body_text),  # mail, in-app and webhook text alike
                 item.body_html,
                 item.link,
                 item.payload,
@@ -227,7 +227,8 @@ def delivery_attempt(*, delivery_id: int) -> Attempt:
 
 
 def _attempt_failed(delivery: Delivery, error: Exception) -> Attempt:
-    delivery.last_error = f"{type(error).__name__}: {error}"[:1000]
+    reason = str(error) if isinstance(error, senders.DeliveryRefused) else f"{type(error).__name__}: {error}"
+    delivery.last_error = reason[:1000]
     logger.warning("delivery %s attempt %s failed: %s", delivery.pk, delivery.attempts, delivery.last_error)
     if delivery.attempts >= MAX_ATTEMPTS:
         delivery.status = DeliveryStatus.FAILED

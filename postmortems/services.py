@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from config.versions import POSTMORTEMS, atomic_bumping
 from core.formatting import humanize_delta
+from core.text import single_line
 from incidents.models import EventKind, Incident, IncidentStatus, TimelineEvent
 from incidents.services import incident_event_record
 from notifications import services as notification_services
@@ -487,7 +488,7 @@ def action_item_add(
 ) -> ActionItem:
     """Add an action item; without a due date it follows the policy for its priority. Action items
     stay open to changes after publishing: they are the work that follows the review."""
-    title = title.strip()
+    title = single_line(title)
     if not title:
         raise ValidationError({"title": errors.TITLE_REQUIRED})
     if priority not in Priority.values:
@@ -517,7 +518,7 @@ def action_item_update(*, item: ActionItem, actor: AbstractBaseUser, **changes) 
     if "status" in changes and changes["status"] not in ActionStatus.values:
         raise ValidationError({"status": f"One of {', '.join(ActionStatus.values)}."})
     if "title" in changes:
-        changes["title"] = changes["title"].strip()
+        changes["title"] = single_line(changes["title"])
         if not changes["title"]:
             raise ValidationError({"title": errors.TITLE_REQUIRED})
     for field, value in changes.items():

@@ -20,6 +20,7 @@ from django_htmx.middleware import HtmxDetails
 
 from core.markdown import render_markdown
 from core.permissions import can_respond
+from core.query import whole_number
 from incidents import selectors as incident_selectors
 from incidents.models import Incident
 from postmortems import errors, selectors, services
@@ -165,7 +166,8 @@ def _wants_json(request: HttpRequest) -> bool:
 
 
 def _base(value: str | None, default: int) -> int:
-    return int(value) if value and value.isdigit() else default
+    number = whole_number(value)
+    return default if number is None else number
 
 
 @login_required
@@ -440,9 +442,9 @@ def revisions(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     history = selectors.revisions(postmortem=postmortem)
     wanted = request.GET.get("diff", "")
     diff = []
-    if wanted.isdigit():
+    if whole_number(wanted) is not None:
         by_version = {revision.version: revision for revision in history}
-        revision = by_version.get(int(wanted))
+        revision = by_version.get(whole_number(wanted))
         if revision is not None:
             earlier = [r for r in history if r.version < revision.version]
             before = earlier[0].sections if earlier else {}
@@ -525,7 +527,7 @@ def action_item_list(request: HtmxHttpRequest) -> HttpResponse:
     if owner == "me":
         owner = str(request.user.pk)
     filters = selectors.ActionItemFilters(
-        owner=int(owner) if owner.isdigit() else None,
+        owner=whole_number(owner),
         status=request.GET.get("status", ""),
         priority=request.GET.get("priority", ""),
         overdue=request.GET.get("overdue") == "1",

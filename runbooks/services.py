@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from config.versions import RUNBOOKS, atomic_bumping
+from core.text import single_line
 from incidents.models import EventKind, Incident, Service
 from incidents.services import incident_event_record
 from runbooks import errors
@@ -117,7 +118,7 @@ def _unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
 
 def _validate(data: RunbookData) -> None:
     problems: dict[str, list[str]] = {}
-    if not data.title.strip():
+    if not single_line(data.title):
         problems["title"] = [errors.TITLE_REQUIRED]
     if any(not step.title.strip() for step in data.steps):
         problems["steps"] = [errors.STEP_TITLE_REQUIRED]
@@ -178,7 +179,7 @@ def _write(
     _validate(data)
     now = timezone.now()
     services, unknown = _catalog(data.services)
-    runbook.title = data.title.strip()[:200]
+    runbook.title = single_line(data.title)[:200]
     runbook.kind = data.kind if data.kind in ("incident", "operational") else "incident"
     runbook.category = data.category[:100]
     runbook.severity = _severity(data.severity)

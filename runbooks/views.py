@@ -10,6 +10,7 @@ from django_htmx.middleware import HtmxDetails
 
 from core.forms import service_errors_apply
 from core.permissions import can_respond
+from core.query import whole_number
 from incidents import selectors as incident_selectors
 from runbooks import errors, selectors, services
 from runbooks.forms import AttachForm, ImportForm, RunbookForm, StepRecordForm
@@ -219,9 +220,7 @@ def history(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 def revision(request: HtmxHttpRequest, slug: str, version: int) -> HttpResponse:
     runbook = selectors.runbook_get(slug=slug)
     against = request.GET.get("against", "")
-    diff = selectors.revision_diff(
-        runbook=runbook, version=version, against=int(against) if against.isdigit() else None
-    )
+    diff = selectors.revision_diff(runbook=runbook, version=version, against=whole_number(against))
     return render(
         request, "runbooks/revision.html", {"runbook": runbook, "diff": diff, "can_edit": can_edit(request.user)}
     )

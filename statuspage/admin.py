@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.utils import timezone
 
 from statuspage import errors, services
+from statuspage.forms import StatusPageSettingsForm
 from statuspage.models import (
     Component,
     ComponentGroup,
@@ -87,6 +88,7 @@ class MaintenanceWindowAdmin(RepublishAdmin):
 
 @admin.register(StatusPageSettings)
 class StatusPageSettingsAdmin(RepublishAdmin):
+    form = StatusPageSettingsForm
     list_display = ["title", "brand_colour", "text_colour"]
 
     def has_add_permission(self, request) -> bool:

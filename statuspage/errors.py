@@ -9,3 +9,9 @@ INVALID_LINK = "This link is not valid any more."
 SUBSCRIBE_SENT = "Check your inbox: we sent a link to confirm your subscription."
 CONFIRMED = "Subscription confirmed: you will get an email when we post about an incident."
 UNSUBSCRIBED = "You are unsubscribed and will get no more email from us."
+LOGO_SVG_REFUSED = (
+    "SVG logos are refused: an SVG can carry script. Upload the logo as PNG, JPEG or WebP, or give its address "
+    "as the logo URL."
+)
+LOGO_NOT_AN_IMAGE = "Upload the logo as a PNG, JPEG or WebP image (its content is checked, not its name)."
+LOGO_TOO_LARGE = "The logo is larger than {limit} KB; a header logo needs far less."

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config.versions import STATUS_PAGE, version_bump
+from core.text import single_line
 from incidents import services as incident_services
 from incidents.models import (
     ACTIVE_STATUSES,
@@ -176,7 +177,7 @@ def maintenance_window_schedule(
 ) -> MaintenanceWindow:
     """Plan maintenance. The seeds announce it 72 hours ahead; `short_notice` allows less."""
     now = timezone.now()
-    title = title.strip()
+    title = single_line(title)
     if not title:
         raise ValidationError({"title": errors.TITLE_REQUIRED})
     if ends_at <= starts_at:

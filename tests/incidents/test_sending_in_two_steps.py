@@ -18,6 +18,7 @@ from django.core.mail.backends.locmem import EmailBackend as InMemoryBackend
 from django.db import connection
 from django.utils import timezone
 
+from core.errors import WEBHOOK_NOT_ACCEPTED
 from notifications import services as notification_services
 from notifications.models import Channel, Delivery, DeliveryStatus, Message
 from tests.integration.harness import BASE_DIR, SmtpSink, WebhookReceiver, database_url, wait_for, worker_env
@@ -231,7 +232,7 @@ def test_a_webhook_refused_is_pending_again_and_retried_with_the_same_idempotenc
     assert (delivery.status, delivery.sent_at, delivery.last_error) == (
         DeliveryStatus.PENDING,
         None,
-        "OSError: HTTP 503 from webhook",
+        WEBHOOK_NOT_ACCEPTED,
     )
 
     hooks.status = 200

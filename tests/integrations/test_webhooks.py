@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from core.errors import WEBHOOK_NOT_ACCEPTED
 from incidents import services as incident_services
 from incidents.models import EventKind, IncidentStatus, SeverityPolicy, UpdateVisibility
 from integrations.alerts import alert_batch_receive, alert_source_create, rejected_payload_record
@@ -208,7 +209,7 @@ def test_a_failing_receiver_is_retried_and_logged(responder, receiver):
     assert attempt.outcome == "retry"
     link.delivery.refresh_from_db()
     assert link.delivery.attempts == 1
-    assert "HTTP 500" in link.delivery.last_error
+    assert link.delivery.last_error == WEBHOOK_NOT_ACCEPTED
 
 
 def test_admin_shows_each_subscriptions_delivery_log(client, responder):
