@@ -33,7 +33,7 @@ def names_by_host(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0007_reminder_sweep"),
+        ("incidents", "0009_timeline_kind_index"),
     ]
 
     operations = [migrations.RunPython(names_by_host, migrations.RunPython.noop)]
