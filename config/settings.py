@@ -42,9 +42,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.forms",
     "django_htmx",
+    # Login throttling: failed logins are recorded in the database (its default handler), so
+    # lockouts hold with Redis down.
+    "axes",
     "template_partials",
     # Only for the API docs page's own templates and static files (no CDN).
     "ninja",
+    "accounts",
     "notifications",
     "incidents",
     # The apps built on incidents plug in from their AppConfig.ready() (incidents.registry), in
@@ -70,6 +74,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "incidents.middleware.ViewerTimezoneMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -131,6 +137,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes checks every login against its record of failures before Django's ModelBackend.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After AXES_FAILURE_LIMIT wrong passwords for one username from one address, that username is
+# locked for that address for AXES_COOLOFF_HOURS (each further try restarts the wait); an admin
+# unlocks it sooner by deleting its access attempt (admin → Axes → Access attempts). A right
+# password before the limit clears the count. The address is REMOTE_ADDR: behind a proxy every
+# client shares the proxy's address, and the lock then holds for the username alone.
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_HOURS", "1"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+# Successful logins are in the sessions table already; keep only the failures' record.
+AXES_DISABLE_ACCESS_LOG = True
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
