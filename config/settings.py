@@ -274,6 +274,10 @@ REMINDER_SWEEP_SECONDS = float(os.environ.get("REMINDER_SWEEP_SECONDS", "10"))
 # watched, as in the test settings, where no beat runs).
 REMINDERS_STALLED_AFTER_SECONDS: float | None = 3 * REMINDER_SWEEP_SECONDS
 
+# Status-page subscription confirmations one client address may cause in an hour (each address
+# subscribed gets at most one an hour anyway).
+STATUS_SUBSCRIBE_PER_IP_PER_HOUR = int(os.environ.get("STATUS_SUBSCRIBE_PER_IP_PER_HOUR", "10"))
+
 # Every periodic task, in one place (`make run` embeds beat in the worker). A second beat (high
 # availability) is harmless: the sweeps' row locks and unique rows make the work exactly-once.
 # Nothing is scheduled far ahead on the broker: these sweeps read what is due from the database,

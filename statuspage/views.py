@@ -206,18 +206,22 @@ def subscribe_form(request: HttpRequest) -> HttpResponse:
 @require_POST
 def subscribe(request: HttpRequest) -> HttpResponse:
     form = SubscribeForm(request.POST)
+    status = INVALID
     if form.is_valid():
         try:
-            services.subscriber_subscribe(email=form.cleaned_data["email"])
+            # REMOTE_ADDR, as django-axes reads it: behind a proxy every reader shares its address.
+            services.subscriber_subscribe(email=form.cleaned_data["email"], client_ip=request.META["REMOTE_ADDR"])
         except ValidationError as error:
             form.add_error("email", error.message_dict.get("email", error.messages))
+            if errors.TOO_MANY_SUBSCRIPTIONS in error.messages:
+                status = 429
         else:
             return redirect(reverse("statuspage:notice", kwargs={"what": "sent"}))
     return render(
         request,
         "statuspage/subscribe.html",
         {"form": form, "settings": selectors.settings_get()},
-        status=INVALID,
+        status=status,
     )
 
 

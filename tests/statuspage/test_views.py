@@ -207,6 +207,21 @@ def test_subscribe_confirm_and_unsubscribe_pages(client):
     assert errors.INVALID_LINK in response.content.decode()
 
 
+def test_subscribing_many_addresses_from_one_client_is_refused_past_the_limit(client, settings):
+    settings.STATUS_SUBSCRIBE_PER_IP_PER_HOUR = 2
+    for number in range(2):
+        assert client.post("/status/subscribe/new/", {"email": f"a{number}@example.com"}).status_code == 302
+    response = client.post("/status/subscribe/new/", {"email": "a2@example.com"})
+    assert response.status_code == 429
+    assert errors.TOO_MANY_SUBSCRIPTIONS in response.content.decode()
+    assert Subscriber.objects.count() == 2
+    # From another address the form still works.
+    assert (
+        Client(REMOTE_ADDR="198.51.100.9").post("/status/subscribe/new/", {"email": "a2@example.com"}).status_code
+        == 302
+    )
+
+
 def test_subscribe_with_a_bad_address_shows_the_form_again(client):
     response = client.post("/status/subscribe/new/", {"email": "nope"})
     assert response.status_code == 422
