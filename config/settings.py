@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.forms",
     "django_htmx",
+    "csp",
     # Login throttling: failed logins are recorded in the database (its default handler), so
     # lockouts hold with Redis down.
     "axes",
@@ -64,6 +65,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before the public status page's middleware, so its cached answers carry the policy too.
+    "csp.middleware.CSPMiddleware",
     # The public status page is served from its cache here, before sessions and auth.
     "statuspage.middleware.PublicStatusPageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -77,6 +80,25 @@ MIDDLEWARE = [
     # Last, as django-axes asks: turns a locked-out login into its lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+
+# Content-Security-Policy (django-csp): scripts and styles only from our own static files, never
+# inline and never eval, so injected markup cannot run. htmx is told not to add its inline
+# indicator style (the htmx-config meta tag in the base templates). Status-page logos may be
+# linked from any https address (StatusPageSettings.logo_url).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "https:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

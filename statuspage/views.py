@@ -176,6 +176,18 @@ def _json_body() -> str:
 
 
 @require_safe
+def brand_css(request: HttpRequest) -> HttpResponse:
+    """The status page settings' colours as a style sheet, cached like the page: the
+    Content-Security-Policy allows no inline style."""
+    return _cached_response(
+        request,
+        "brand.css",
+        "text/css; charset=utf-8",
+        lambda: render_to_string("statuspage/brand.css", {"settings": selectors.settings_get()}),
+    )
+
+
+@require_safe
 def summary_json(request: HttpRequest) -> HttpResponse:
     response = _cached_response(request, "json", "application/json", _json_body)
     response["Access-Control-Allow-Origin"] = "*"

@@ -312,3 +312,21 @@ def test_history_bars_show_the_worst_status_of_each_day(client, components, cata
     api = text.split('data-component="Api"')[1].split('data-component="Checkout"')[0]
     assert api.count('<i class="sp-partial_outage"') in (1, 2)  # the outage may cross midnight
     assert api.count("<i></i>") + api.count('<i class="sp-partial_outage"') == 90
+
+
+def test_brand_colours_come_as_a_style_sheet_not_inline(client, admin_client, django_capture_on_commit_callbacks):
+    """The Content-Security-Policy allows no inline style: the page links its colours."""
+    page = client.get("/status/").content.decode()
+    assert '<link rel="stylesheet" href="/status/brand.css">' in page
+    assert "<style" not in page
+    css = client.get("/status/brand.css")
+    assert css["Content-Type"] == "text/css; charset=utf-8"
+    assert "--sp-brand: #1f4fd1" in css.content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/statuspage/statuspagesettings/1/change/",
+            {"title": "Acme status", "logo_url": "", "brand_colour": "#aa0000", "text_colour": "#000000"},
+        )
+    assert response.status_code == 302
+    assert "--sp-brand: #aa0000; --sp-brand-text: #000000" in client.get("/status/brand.css").content.decode()
