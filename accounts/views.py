@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.errors import LOCKED_OUT
+from accounts.forms import ThrottledPasswordResetForm
 from core.formatting import humanize_delta
 
 
@@ -20,7 +21,10 @@ def locked_out(request: HttpRequest, original_response: HttpResponse | None, cre
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    """Django's own, with the link in the mail built on SITE_URL rather than the request's Host."""
+    """Django's own, with the link in the mail built on SITE_URL rather than the request's Host,
+    and one mail per account every PASSWORD_RESET_MAIL_EVERY_MINUTES however often it is asked."""
+
+    form_class = ThrottledPasswordResetForm
 
     @property
     def extra_email_context(self) -> dict[str, str]:

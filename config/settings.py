@@ -176,6 +176,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 # Successful logins are in the sessions table already; keep only the failures' record.
 AXES_DISABLE_ACCESS_LOG = True
+# A password reset mail goes to one account at most this often, however often its address is typed.
+PASSWORD_RESET_MAIL_EVERY_MINUTES = int(os.environ.get("PASSWORD_RESET_MAIL_EVERY_MINUTES", "15"))
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"

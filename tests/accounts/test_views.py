@@ -2,11 +2,14 @@
 and password change for every user."""
 
 import re
+from datetime import timedelta
 
 import pytest
+import time_machine
 from axes.models import AccessAttempt
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import timezone
 
 from accounts.errors import LOCKED_OUT
 from tests.factories import UserFactory
@@ -99,6 +102,18 @@ def test_password_reset_mail_arrives_and_its_link_sets_a_new_password(client, sm
     assert _log_in(Client(), "carol", PASSWORD).status_code == 200, "the old password no longer works"
     # The link works once.
     assert "This link no longer works" in client.get(link.group(1), follow=True).content.decode()
+
+
+def test_repeated_password_resets_mail_an_account_once_per_window(client, smtp, settings):  # noqa: F811
+    UserFactory(role="viewer", username="dave", email="dave@example.com")
+    for _ in range(5):
+        response = client.post("/accounts/password_reset/", {"email": "dave@example.com"})
+        assert response.status_code == 302, "the page answers the same, sent or not"
+    assert [mail.to for mail in smtp.snapshot()] == [("dave@example.com",)]
+    later = timezone.now() + timedelta(minutes=settings.PASSWORD_RESET_MAIL_EVERY_MINUTES, seconds=1)
+    with time_machine.travel(later):
+        client.post("/accounts/password_reset/", {"email": "dave@example.com"})
+    assert len(smtp.snapshot()) == 2
 
 
 def test_password_reset_for_an_unknown_address_sends_nothing_and_says_the_same(client, smtp):  # noqa: F811
