@@ -102,7 +102,7 @@ def test_no_page_breaks_the_content_security_policy(page, new_page, log_in, e2e_
     assert csp_violations == []
 
 
-def test_the_lockout_page_keeps_the_policy(new_page, e2e_db, settings, csp_violations):
+def test_the_lockout_page_keeps_the_policy(new_page, e2e_db, settings, csp_violations, screenshot):
     settings.AXES_FAILURE_LIMIT = 1
     user = factories.UserFactory(role="responder")
     page = new_page()
@@ -112,4 +112,5 @@ def test_the_lockout_page_keeps_the_policy(new_page, e2e_db, settings, csp_viola
         page.get_by_label("Password").fill("wrong password")
         page.get_by_role("button", name="Log in").click()
     assert "Log-in locked" in page.content()
+    screenshot(page)
     assert csp_violations == []
