@@ -43,9 +43,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.forms",
     "django_htmx",
+    "csp",
+    # Login throttling: failed logins are recorded in the database (its default handler), so
+    # lockouts hold with Redis down.
+    "axes",
     "template_partials",
     # Only for the API docs page's own templates and static files (no CDN).
     "ninja",
+    "accounts",
     "notifications",
     "incidents",
     # The apps built on incidents plug in from their AppConfig.ready() (incidents.registry), in
@@ -61,6 +66,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before the public status page's middleware, so its cached answers carry the policy too.
+    "csp.middleware.CSPMiddleware",
     # The public status page is served from its cache here, before sessions and auth.
     "statuspage.middleware.PublicStatusPageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -73,7 +80,28 @@ MIDDLEWARE = [
     "incidents.middleware.ViewerTimezoneMiddleware",
     # A query parameter no view could use (a NUL) is answered 400 here, once for every page.
     "core.middleware.UsableQueryMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Content-Security-Policy (django-csp): scripts and styles only from our own static files, never
+# inline and never eval, so injected markup cannot run. htmx is told not to add its inline
+# indicator style (the htmx-config meta tag in the base templates). Status-page logos may be
+# linked from any https address (StatusPageSettings.logo_url).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "https:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -134,6 +162,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes checks every login against its record of failures before Django's ModelBackend.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After AXES_FAILURE_LIMIT wrong passwords for one username from one address, that username is
+# locked for that address for AXES_COOLOFF_HOURS (each further try restarts the wait); an admin
+# unlocks it sooner by deleting its access attempt (admin → Axes → Access attempts). A right
+# password before the limit clears the count. The address is REMOTE_ADDR: behind a proxy every
+# client shares the proxy's address, and the lock then holds for the username alone.
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_HOURS", "1"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+# Successful logins are in the sessions table already; keep only the failures' record.
+AXES_DISABLE_ACCESS_LOG = True
+# A password reset mail goes to one account at most this often, however often its address is typed.
+PASSWORD_RESET_MAIL_EVERY_MINUTES = int(os.environ.get("PASSWORD_RESET_MAIL_EVERY_MINUTES", "15"))
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -259,6 +306,10 @@ REMINDER_SWEEP_SECONDS = float(os.environ.get("REMINDER_SWEEP_SECONDS", "10"))
 # When no sweep has run for this long, /health says so and responders see a banner (None: not
 # watched, as in the test settings, where no beat runs).
 REMINDERS_STALLED_AFTER_SECONDS: float | None = 3 * REMINDER_SWEEP_SECONDS
+
+# Status-page subscription confirmations one client address may cause in an hour (each address
+# subscribed gets at most one an hour anyway).
+STATUS_SUBSCRIBE_PER_IP_PER_HOUR = int(os.environ.get("STATUS_SUBSCRIBE_PER_IP_PER_HOUR", "10"))
 
 # Every periodic task, in one place (`make run` embeds beat in the worker). A second beat (high
 # availability) is harmless: the sweeps' row locks and unique rows make the work exactly-once.

@@ -7,8 +7,8 @@ from postmortems.models import ActionItem, ActionItemDuePolicy, Postmortem, Post
 @admin.register(PostmortemPolicy)
 class PostmortemPolicyAdmin(BumpsPageVersion, admin.ModelAdmin):
     page_version = POSTMORTEMS
-    list_display = ["severity", "requirement", "business_days"]
-    list_editable = ["requirement", "business_days"]
+    list_display = ["severity", "requirement", "business_days", "approval_by_other"]
+    list_editable = ["requirement", "business_days", "approval_by_other"]
     list_select_related = ["severity"]
 
 

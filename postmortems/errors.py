@@ -9,6 +9,10 @@ NOT_REQUIRED_REASON = "Say why this postmortem is not required."
 BAD_TRANSITION = "A postmortem that is {current} cannot be {wanted}."
 REVIEWERS_REQUIRED = "Name at least one reviewer."
 APPROVER_NOT_REVIEWER = "Only a named reviewer or an admin can approve this postmortem."
+APPROVER_IS_AUTHOR = (
+    "You own or edited this postmortem, so a reviewer who did not write it must approve it "
+    "(four eyes, set in the postmortem policy)."
+)
 TITLE_REQUIRED = "Give the action item a title."
 TEXT_REQUIRED = "A timeline row needs text."
 WHY_REQUIRED = "Each of the five whys needs its question."

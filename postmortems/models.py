@@ -36,6 +36,12 @@ class PostmortemPolicy(models.Model):
     business_days = models.PositiveSmallIntegerField(
         default=2, help_text="Business days after resolution (in the team's time zone) until the postmortem is due."
     )
+    approval_by_other = models.BooleanField(
+        "four eyes",
+        default=True,
+        help_text="Approval needs a reviewer who neither owns nor edited the postmortem. "
+        "Turn off for a team too small for that.",
+    )
 
     class Meta:
         ordering = ["severity__rank"]
@@ -217,6 +223,12 @@ class ActionItem(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_ACTION_STATUSES
+
+
+# The notes of revisions that mark a moment (the prefilled start, publication) rather than someone's
+# writing: their author is not an author of the text (four eyes, selectors.postmortem_author_ids).
+REVISION_CREATED = "Created"
+REVISION_PUBLISHED = "Published"
 
 
 class PostmortemRevision(models.Model):

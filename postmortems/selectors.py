@@ -11,6 +11,8 @@ from postmortems.dates import team_today
 from postmortems.models import (
     OPEN_ACTION_STATUSES,
     OPEN_POSTMORTEM_STATUSES,
+    REVISION_CREATED,
+    REVISION_PUBLISHED,
     ActionItem,
     Postmortem,
     PostmortemRevision,
@@ -86,6 +88,16 @@ def my_action_items(*, user: AbstractBaseUser, limit: int = MY_ACTION_ITEMS_LIMI
         .filter(owner_id=user.pk, status__in=OPEN_ACTION_STATUSES)
         .order_by("due_on", "id")[:limit]
     )
+
+
+def postmortem_author_ids(postmortem: Postmortem) -> set[int]:
+    """Who wrote it: the owner, and whoever saved or restored its text."""
+    edited_by = (
+        postmortem.revisions.exclude(note__in=[REVISION_CREATED, REVISION_PUBLISHED])
+        .exclude(author=None)
+        .values_list("author_id", flat=True)
+    )
+    return {*edited_by, *([postmortem.owner_id] if postmortem.owner_id else [])}
 
 
 def revisions(*, postmortem: Postmortem) -> list[PostmortemRevision]:

@@ -24,6 +24,8 @@ from postmortems.dates import business_days_after, team_today
 from postmortems.models import (
     OPEN_ACTION_STATUSES,
     OPEN_POSTMORTEM_STATUSES,
+    REVISION_CREATED,
+    REVISION_PUBLISHED,
     SECTIONS,
     ActionItem,
     ActionItemDuePolicy,
@@ -181,7 +183,7 @@ def _create(*, incident: Incident, actor: AbstractBaseUser | None, now: datetime
         section_versions={},
     )
     _timeline_prefill(postmortem)
-    _revision(postmortem=postmortem, actor=actor, now=now, note="Created")
+    _revision(postmortem=postmortem, actor=actor, now=now, note=REVISION_CREATED)
     due = f", due {due_on:%a %d %b}" if due_on else ""
     _record(
         postmortem=postmortem,
@@ -411,9 +413,15 @@ def postmortem_review_request(
 
 @writes
 def postmortem_approve(*, postmortem: Postmortem, actor: AbstractBaseUser) -> Postmortem:
+    """Approve a postmortem in review: a named reviewer (or a superuser) may, and unless the
+    severity's postmortem policy turns four eyes off, only one who is not among its authors (its
+    owner and whoever edited or restored its text), superusers included."""
     postmortem = _locked(postmortem)
     if not actor.is_superuser and not postmortem.reviewers.filter(pk=actor.pk).exists():
         raise ValidationError({"__all__": errors.APPROVER_NOT_REVIEWER})
+    policy = policy_for(postmortem.incident)
+    if (policy is None or policy.approval_by_other) and actor.pk in selectors.postmortem_author_ids(postmortem):
+        raise ValidationError({"__all__": errors.APPROVER_IS_AUTHOR})
     _move(postmortem, PostmortemStatus.APPROVED)
     postmortem.updated_at = timezone.now()
     postmortem.save(update_fields=["status", "updated_at"])
@@ -432,7 +440,7 @@ def postmortem_publish(*, postmortem: Postmortem, actor: AbstractBaseUser) -> Po
     postmortem.updated_at = now
     postmortem.version += 1
     postmortem.save(update_fields=["status", "published_at", "updated_at", "version"])
-    _revision(postmortem=postmortem, actor=actor, now=now, note="Published")
+    _revision(postmortem=postmortem, actor=actor, now=now, note=REVISION_PUBLISHED)
     _record(postmortem=postmortem, action="published", actor=actor, text="Postmortem published")
     return postmortem
 

@@ -113,7 +113,7 @@ class ComponentStatusChangeAdmin(admin.ModelAdmin):
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
     list_display = ["email", "confirmed_at", "created_at"]
-    readonly_fields = ["confirm_token", "unsubscribe_token", "created_at", "confirmed_at"]
+    readonly_fields = ["confirm_token", "unsubscribe_token", "created_at", "confirmation_sent_at", "confirmed_at"]
 
     def has_add_permission(self, request) -> bool:
         # Subscribing is double opt-in: people subscribe themselves on the status page.

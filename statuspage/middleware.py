@@ -11,7 +11,12 @@ from django.http import HttpRequest, HttpResponse
 
 from statuspage import views
 
-PUBLIC = {"/status/": views.page, "/status.json": views.summary_json, "/status/feed.atom": views.feed}
+PUBLIC = {
+    "/status/": views.page,
+    "/status.json": views.summary_json,
+    "/status/feed.atom": views.feed,
+    "/status/brand.css": views.brand_css,
+}
 
 
 class PublicStatusPageMiddleware:

@@ -167,6 +167,8 @@ class Subscriber(models.Model):
     confirm_token = models.CharField(max_length=64, unique=True, default=new_token)
     unsubscribe_token = models.CharField(max_length=64, unique=True, default=new_token)
     created_at = models.DateTimeField()
+    # When the last confirmation link was mailed: at most one an hour (statuspage.services).
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["email"]
@@ -177,3 +179,18 @@ class Subscriber(models.Model):
     @property
     def is_confirmed(self) -> bool:
         return self.confirmed_at is not None
+
+
+class ConfirmationSent(models.Model):
+    """A confirmation mail sent for a subscription request from this client address, kept for an
+    hour: strangers' requests are bounded per address in PostgreSQL, so a Redis outage lifts no
+    limit."""
+
+    client_ip = models.GenericIPAddressField()
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["client_ip", "sent_at"]), models.Index(fields=["sent_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.client_ip} at {self.sent_at:%Y-%m-%d %H:%M}"

@@ -34,6 +34,7 @@ from statuspage.models import (
     ComponentGroup,
     ComponentStatus,
     ComponentStatusChange,
+    ConfirmationSent,
     MaintenanceWindow,
     SeverityImpact,
     Subscriber,
@@ -205,24 +206,37 @@ def _unsubscribe_footer(subscriber: Subscriber) -> str:
 
 
 @transaction.atomic
-def subscriber_subscribe(*, email: str) -> Subscriber:
+def subscriber_subscribe(*, email: str, client_ip: str | None = None) -> Subscriber:
     """Record the address and mail it a confirmation link (double opt-in). Subscribing again
-    before confirming sends a new link; a confirmed address is left as it is and told nothing,
-    so the form never reveals who subscribed."""
+    before confirming sends a new link, at most one an hour per address (the earlier link stays
+    valid meanwhile); a confirmed address is left as it is and told nothing, so the form never
+    reveals who subscribed. A client address (`client_ip`, the web form's) causes at most
+    STATUS_SUBSCRIBE_PER_IP_PER_HOUR confirmation mails an hour; past that the request is refused.
+    Both limits are kept in PostgreSQL: a stranger cannot mail-bomb an address, and a Redis outage
+    lifts neither."""
     email = email.strip().lower()
     try:
         validate_email(email)
     except ValidationError:
         raise ValidationError({"email": errors.BAD_EMAIL}) from None
     now = timezone.now()
+    hour_ago = now - timedelta(hours=1)
     subscriber, created = Subscriber.objects.select_for_update().get_or_create(
         email=email, defaults={"created_at": now}
     )
     if subscriber.is_confirmed:
         return subscriber
+    if subscriber.confirmation_sent_at is not None and subscriber.confirmation_sent_at > hour_ago:
+        return subscriber
+    if client_ip is not None:
+        ConfirmationSent.objects.filter(sent_at__lte=hour_ago).delete()
+        if ConfirmationSent.objects.filter(client_ip=client_ip).count() >= settings.STATUS_SUBSCRIBE_PER_IP_PER_HOUR:
+            raise ValidationError({"email": errors.TOO_MANY_SUBSCRIPTIONS})
+        ConfirmationSent.objects.create(client_ip=client_ip, sent_at=now)
     if not created:
         subscriber.confirm_token = Subscriber._meta.get_field("confirm_token").default()
-        subscriber.save(update_fields=["confirm_token"])
+    subscriber.confirmation_sent_at = now
+    subscriber.save(update_fields=["confirm_token", "confirmation_sent_at"])
     url = _absolute(reverse("statuspage:confirm", kwargs={"token": subscriber.confirm_token}))
     notification_services.messages_send(
         outgoing=[

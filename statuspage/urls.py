@@ -8,6 +8,7 @@ urlpatterns = [
     path("status/", views.page, name="page"),
     path("status.json", views.summary_json, name="json"),
     path("status/feed.atom", views.feed, name="feed"),
+    path("status/brand.css", views.brand_css, name="brand_css"),
     path("status/subscribe/", views.subscribe_form, name="subscribe_form"),
     path("status/subscribe/new/", views.subscribe, name="subscribe"),
     path("status/subscribe/confirm/<str:token>/", views.confirm, name="confirm"),

@@ -176,6 +176,18 @@ def _json_body() -> str:
 
 
 @require_safe
+def brand_css(request: HttpRequest) -> HttpResponse:
+    """The status page settings' colours as a style sheet, cached like the page: the
+    Content-Security-Policy allows no inline style."""
+    return _cached_response(
+        request,
+        "brand.css",
+        "text/css; charset=utf-8",
+        lambda: render_to_string("statuspage/brand.css", {"settings": selectors.settings_get()}),
+    )
+
+
+@require_safe
 def summary_json(request: HttpRequest) -> HttpResponse:
     response = _cached_response(request, "json", "application/json", _json_body)
     response["Access-Control-Allow-Origin"] = "*"
@@ -206,18 +218,22 @@ def subscribe_form(request: HttpRequest) -> HttpResponse:
 @require_POST
 def subscribe(request: HttpRequest) -> HttpResponse:
     form = SubscribeForm(request.POST)
+    status = INVALID
     if form.is_valid():
         try:
-            services.subscriber_subscribe(email=form.cleaned_data["email"])
+            # REMOTE_ADDR, as django-axes reads it: behind a proxy every reader shares its address.
+            services.subscriber_subscribe(email=form.cleaned_data["email"], client_ip=request.META["REMOTE_ADDR"])
         except ValidationError as error:
             form.add_error("email", error.message_dict.get("email", error.messages))
+            if errors.TOO_MANY_SUBSCRIPTIONS in error.messages:
+                status = 429
         else:
             return redirect(reverse("statuspage:notice", kwargs={"what": "sent"}))
     return render(
         request,
         "statuspage/subscribe.html",
         {"form": form, "settings": selectors.settings_get()},
-        status=INVALID,
+        status=status,
     )
 
 

@@ -197,3 +197,14 @@ def test_a_page_answers_within_seconds_when_redis_never_started(own_redis):
     browser = _login("early")
     _get(browser, "/")
     assert time.monotonic() - started < 10
+
+
+def test_login_lockout_holds_while_redis_is_down(own_redis, settings):
+    """django-axes records failed logins in PostgreSQL: an outage does not reset or lift a lock."""
+    UserFactory(role="responder", username="target")
+    own_redis.stop()
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        assert client.post("/accounts/login/", {"username": "target", "password": "guess"}).status_code in (200, 429)
+    response = client.post("/accounts/login/", {"username": "target", "password": "correct horse battery staple"})
+    assert response.status_code == 429

@@ -121,6 +121,14 @@
     tick();
     setInterval(tick, 1000);
   });
+  // A part of a page that polls skips a poll while it holds what data-poll-paused-by names (older
+  // timeline events loaded, a checklist step's form open): htmx's own trigger filters would need
+  // eval, which the Content-Security-Policy forbids.
+  document.addEventListener("htmx:confirm", function (event) {
+    var elt = event.detail.elt;
+    var pausedBy = elt && elt.dataset && elt.dataset.pollPausedBy;
+    if (pausedBy && elt.querySelector(pausedBy)) event.preventDefault();
+  });
   document.addEventListener("htmx:afterSettle", function (event) {
     tick();
     if (event.detail.elt && event.detail.elt.id === "incident-live") redrawIfChanged();

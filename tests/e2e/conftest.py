@@ -64,6 +64,19 @@ def e2e_db(live_server, committed_db, settings) -> str:
     return live_server.url
 
 
+# Every page of every browser test reports what the Content-Security-Policy refused (an inline
+# script or style, eval, a foreign source): the script runs before the page's own in each document.
+CSP_MARK = "CSP violation:"
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  const element = event.target && event.target.outerHTML ? " on " + event.target.outerHTML.slice(0, 160) : "";
+  const source = event.sourceFile ? " from " + event.sourceFile + ":" + event.lineNumber : "";
+  console.error("CSP_MARK " + event.effectiveDirective + " blocked " + (event.blockedURI || "inline")
+    + " at " + event.documentURI + source + element + (event.sample ? " (" + event.sample + ")" : ""));
+});
+""".replace("CSP_MARK", CSP_MARK)
+
+
 def _new_context(browser: Browser, **options) -> BrowserContext:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="Europe/Berlin", **options)
     context.set_default_timeout(TIMEOUT_MS)
@@ -71,19 +84,34 @@ def _new_context(browser: Browser, **options) -> BrowserContext:
 
 
 @pytest.fixture
-def new_page(browser: Browser, e2e_db: str) -> Iterator[Callable[..., Page]]:
+def csp_violations() -> list[str]:
+    """What the pages of this test's browser contexts reported (tests/e2e/test_csp.py reads it);
+    any entry fails the test at teardown."""
+    return []
+
+
+@pytest.fixture
+def new_page(browser: Browser, e2e_db: str, csp_violations: list[str]) -> Iterator[Callable[..., Page]]:
     """Open a page in a fresh browser context; keyword arguments go to new_context (e.g.
-    java_script_enabled=False). Every context is closed after the test."""
+    java_script_enabled=False). Every context is closed after the test, and the test fails if any
+    of its pages broke the Content-Security-Policy."""
     contexts: list[BrowserContext] = []
+
+    def on_console(message) -> None:
+        if message.text.startswith(CSP_MARK):
+            csp_violations.append(message.text)
 
     def open_page(**options) -> Page:
         context = _new_context(browser, **options)
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        context.on("console", on_console)
         contexts.append(context)
         return context.new_page()
 
     yield open_page
     for context in contexts:
         context.close()
+    assert not csp_violations, "the Content-Security-Policy refused:\n" + "\n".join(csp_violations)
 
 
 @pytest.fixture
@@ -113,6 +141,17 @@ def log_in(e2e_db: str) -> Callable[..., User]:
         return user
 
     return log_in_
+
+
+def wait_until(page: Page, expression: str, *, timeout_ms: int = TIMEOUT_MS) -> None:
+    """Wait until a JavaScript expression is true in the page. Playwright's wait_for_function
+    compiles its predicate with eval inside the page, which the Content-Security-Policy refuses;
+    page.evaluate goes through the debugger protocol instead."""
+    for _ in range(timeout_ms // 100):
+        if page.evaluate(expression):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"still false after {timeout_ms} ms: {expression}")
 
 
 @pytest.fixture

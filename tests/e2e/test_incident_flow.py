@@ -12,6 +12,7 @@ from incidents import errors, services
 from incidents.models import SeverityPolicy
 from incidents.reminders import reminders_fan_out, reminders_sweep
 from tests import factories
+from tests.e2e.conftest import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -211,7 +212,7 @@ def test_dashboard_filter_survives_refresh(page, expect, log_in, screenshot, e2e
     )
     # The table's own requests name it as their trigger (the bell's poll is another).
     refreshes = _requests(page, lambda request: request.headers.get("hx-trigger") == "incident-table")
-    page.wait_for_function("window.__tableRefreshes >= 1")
+    wait_until(page, "window.__tableRefreshes >= 1")
     expect(_row(page, sev1.reference)).to_be_visible()
     expect(_row(page, sev3.reference)).to_have_count(0)
     expect(page).to_have_url(f"{e2e_db}/?severity=SEV1")
@@ -299,7 +300,7 @@ def test_someone_elses_change_redraws_the_panels_unless_the_reader_is_busy(page,
     expect(page.locator("#incident-live")).to_contain_text("Identified")
     # Two more polls bring the change again: the panels are still left alone.
     seen = page.evaluate("window.__liveRefreshes")
-    page.wait_for_function(f"window.__liveRefreshes >= {seen + 2}")
+    wait_until(page, f"window.__liveRefreshes >= {seen + 2}")
     expect(progress).to_have_value("Rolled back the deploy")
     expect(page.locator("#update-form select[name='status']")).to_have_value("investigating")
     assert _still_marked(page)

@@ -8,6 +8,7 @@ import pytest
 
 from incidents import services
 from incidents.models import EventKind
+from postmortems import errors
 from postmortems.models import Postmortem, PostmortemStatus
 from tests import factories
 from tests.postmortems.conftest import seed_postmortem_policies
@@ -20,8 +21,9 @@ def _policies(e2e_db):
     seed_postmortem_policies()
 
 
-def test_resolve_write_reload_add_action_item_publish(page, expect, log_in, screenshot, e2e_db):
+def test_resolve_write_reload_add_action_item_publish(page, new_page, expect, log_in, screenshot, e2e_db):
     user = log_in(page)
+    reviewer = factories.UserFactory(role="responder")
     incident = factories.declare_incident(severity="SEV2", declared_by=user, title="Checkout API returns 500s")
     note = services.incident_note_add(incident=incident, author=user, text="Rolled back the 14:20 deploy")
     services.timeline_event_star(event=note, starred=True)
@@ -66,8 +68,16 @@ def test_resolve_write_reload_add_action_item_publish(page, expect, log_in, scre
     page.get_by_role("button", name="Add action item").click()
     expect(page.locator("#section-action-items tbody")).to_contain_text("Validate connection strings in CI")
 
-    page.get_by_role("group", name="Reviewers").get_by_label(user.get_full_name()).check()
+    reviewers = page.get_by_role("group", name="Reviewers")
+    reviewers.get_by_label(user.get_full_name()).check()
+    reviewers.get_by_label(reviewer.get_full_name()).check()
     page.get_by_role("button", name="Send for review").click()
+    # Four eyes: the author, though named a reviewer, cannot approve; the other reviewer can.
+    page.get_by_role("button", name="Approve").click()
+    expect(page.locator("#page-messages")).to_contain_text(errors.APPROVER_IS_AUTHOR)
+    page = new_page()
+    log_in(page, reviewer)
+    page.goto(f"{e2e_db}/incidents/{incident.reference}/postmortem/")
     page.get_by_role("button", name="Approve").click()
     page.get_by_role("button", name="Publish").click()
     expect(page.locator("#postmortem-head .pm-status")).to_have_text("Published")

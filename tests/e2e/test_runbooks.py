@@ -82,7 +82,8 @@ def test_import_find_attach_and_work_a_runbook(page, new_page, expect, log_in, s
     record(2, "Done")
     record(3, "Failed", output="Error from server (Forbidden): pods is forbidden")
     expect(checklist.locator("[data-progress]")).to_have_text("3 of 3 steps recorded · 1 failed")
-    expect(checklist.locator(".progress")).to_have_attribute("aria-valuenow", "3")
+    expect(checklist.locator("progress.progress")).to_have_attribute("value", "3")
+    expect(checklist.locator("progress.progress")).to_have_attribute("max", "3")
     screenshot(page, "checklist")
 
     # The other responder sees it without reloading (the checklist polls).

@@ -89,6 +89,12 @@ class ReceivedEmail:
     delivery_id: int | None
     received_at: float  # time.time() when the server accepted it
     message_id: str = ""
+    body: str = ""  # the plain-text part
+
+
+def _plain_text(message: email.message.EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    return part.get_content() if part is not None else ""
 
 
 class SmtpSink:
@@ -122,6 +128,7 @@ class SmtpSink:
             delivery_id=int(header) if header and str(header).strip().isdigit() else None,
             received_at=time.time(),
             message_id=str(parsed.get("Message-ID", "")),
+            body=_plain_text(parsed),
         )
         with self._lock:
             self.messages.append(received)

@@ -74,3 +74,24 @@ def test_subscriber_confirms_by_mail_then_hears_of_public_incidents(smtp_sink, s
 
     services.subscriber_unsubscribe(token=subscriber.unsubscribe_token)
     assert not Subscriber.objects.exists()
+
+
+def test_ten_subscription_requests_for_one_address_send_one_mail(smtp_sink, start_worker):
+    """Someone else's address, submitted again and again, is mailed once (per hour)."""
+    seed_status_page()
+    worker = start_worker()
+    client = Client()
+    for _ in range(10):
+        assert client.post("/status/subscribe/new/", {"email": ADDRESS}).status_code == 302
+    wait_for(lambda: _subjects(smtp_sink), timeout=30, what="the confirmation mail")
+    wait_for(
+        lambda: not Delivery.objects.filter(status=DeliveryStatus.PENDING).exists(),
+        timeout=30,
+        what="every email to be attempted",
+    )
+    assert _subjects(smtp_sink) == ["Confirm your subscription to status updates"]
+    # The one link mailed still confirms.
+    subscriber = Subscriber.objects.get()
+    assert f"/status/subscribe/confirm/{subscriber.confirm_token}/" in smtp_sink.snapshot()[0].body
+    assert client.post(f"/status/subscribe/confirm/{subscriber.confirm_token}/").status_code == 302
+    assert "Traceback" not in worker.log()

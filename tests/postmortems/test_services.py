@@ -197,8 +197,9 @@ def test_events_starred_after_the_postmortem_started_are_added_once_in_time_orde
 
 
 def _publish(postmortem, actor):
-    services.postmortem_review_request(postmortem=postmortem, actor=actor, reviewers=[actor])
-    services.postmortem_approve(postmortem=postmortem, actor=actor)
+    reviewer = UserFactory(role="responder")  # four eyes: not the author
+    services.postmortem_review_request(postmortem=postmortem, actor=actor, reviewers=[reviewer])
+    services.postmortem_approve(postmortem=postmortem, actor=reviewer)
     services.postmortem_publish(postmortem=postmortem, actor=actor)
 
 
@@ -370,6 +371,42 @@ def test_draft_review_approve_publish_then_read_only_and_amend(postmortem):
     actions = [data["action"] for data in postmortem_events(postmortem.incident)]
     assert actions == ["created", "in_review", "approved", "published", "amended"]
     assert postmortem_events(postmortem.incident)[3] == {"action": "published", "postmortem_id": postmortem.pk}
+
+
+def test_the_owner_cannot_approve_their_own_postmortem_even_as_reviewer(postmortem):
+    owner = postmortem.owner
+    services.postmortem_review_request(postmortem=postmortem, actor=owner, reviewers=[owner])
+    with pytest.raises(ValidationError) as refused:
+        services.postmortem_approve(postmortem=postmortem, actor=owner)
+    assert refused.value.messages == [errors.APPROVER_IS_AUTHOR]
+    postmortem.refresh_from_db()
+    assert postmortem.status == PostmortemStatus.IN_REVIEW
+
+
+def test_a_reviewer_who_edited_the_text_cannot_approve_it_nor_can_a_superuser_author(postmortem):
+    editor = UserFactory(role="responder")
+    root = UserFactory(is_superuser=True)
+    services.postmortem_sections_save(
+        postmortem=postmortem, actor=editor, base_version=postmortem.version, sections={"summary": "Mine"}
+    )
+    postmortem.refresh_from_db()
+    services.postmortem_sections_save(
+        postmortem=postmortem, actor=root, base_version=postmortem.version, sections={"impact": "Root's"}
+    )
+    other = UserFactory(role="responder")
+    services.postmortem_review_request(postmortem=postmortem, actor=editor, reviewers=[editor, other])
+    for actor in (editor, root):
+        with pytest.raises(ValidationError) as refused:
+            services.postmortem_approve(postmortem=postmortem, actor=actor)
+        assert refused.value.messages == [errors.APPROVER_IS_AUTHOR]
+    assert services.postmortem_approve(postmortem=postmortem, actor=other).status == PostmortemStatus.APPROVED
+
+
+def test_a_small_team_turns_four_eyes_off_in_the_policy(postmortem):
+    PostmortemPolicy.objects.filter(severity=postmortem.incident.severity).update(approval_by_other=False)
+    owner = postmortem.owner
+    services.postmortem_review_request(postmortem=postmortem, actor=owner, reviewers=[owner])
+    assert services.postmortem_approve(postmortem=postmortem, actor=owner).status == PostmortemStatus.APPROVED
 
 
 def test_publishing_needs_approval_first(postmortem):

@@ -221,13 +221,25 @@ def test_starred_events_are_not_offered_to_viewers(viewer_client, incident):
     assert not incident.postmortem.timeline_rows.filter(event=note).exists()
 
 
+def test_approving_your_own_postmortem_is_refused_with_the_reason(client, incident):
+    owner = incident.postmortem.owner
+    client.force_login(owner)
+    url = editor_url(incident, "workflow")
+    assert client.post(url, {"action": "review", "reviewers": [owner.pk]}).status_code == 302
+    response = client.post(url, {"action": "approve"}, follow=True)
+    assert errors.APPROVER_IS_AUTHOR in response.content.decode()
+    incident.postmortem.refresh_from_db()
+    assert incident.postmortem.status == PostmortemStatus.IN_REVIEW
+
+
 def test_starred_events_are_not_offered_once_published(responder_client, incident):
     note = incident_services.incident_note_add(incident=incident, author=incident.lead, text="Finding")
     incident_services.timeline_event_star(event=note, starred=True)
     assert "Add 1 starred event" in responder_client.get(editor_url(incident)).content.decode()
     postmortem = incident.postmortem
-    services.postmortem_review_request(postmortem=postmortem, actor=incident.lead, reviewers=[incident.lead])
-    services.postmortem_approve(postmortem=postmortem, actor=incident.lead)
+    reviewer = UserFactory(role="responder")  # four eyes: not the author
+    services.postmortem_review_request(postmortem=postmortem, actor=incident.lead, reviewers=[reviewer])
+    services.postmortem_approve(postmortem=postmortem, actor=reviewer)
     services.postmortem_publish(postmortem=postmortem, actor=incident.lead)
     assert "Add 1 starred event" not in responder_client.get(editor_url(incident)).content.decode()
     responder_client.post(editor_url(incident, "timeline_starred_add"))

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -168,17 +169,38 @@ def test_incidents_not_on_the_status_page_send_subscribers_nothing(catalog):
     assert len(_emails_to("reader@example.com")) == 1  # the confirmation only
 
 
-def test_subscribing_again_sends_a_new_link_until_confirmed_and_then_nothing():
+def test_subscribing_again_sends_a_new_link_an_hour_later_until_confirmed_and_then_nothing():
     first = services.subscriber_subscribe(email="reader@example.com")
     old_token = first.confirm_token
+    # Within the hour: no second mail, and the first link still works.
     again = services.subscriber_subscribe(email="reader@example.com")
+    assert again.confirm_token == old_token
+    assert len(_emails_to("reader@example.com")) == 1
+    with time_machine.travel(timezone.now() + timedelta(hours=1, seconds=1)):
+        again = services.subscriber_subscribe(email="reader@example.com")
     assert again.pk == first.pk and again.confirm_token != old_token
+    assert len(_emails_to("reader@example.com")) == 2
     with pytest.raises(ValidationError):
         services.subscriber_confirm(token=old_token)
     services.subscriber_confirm(token=again.confirm_token)
     services.subscriber_subscribe(email="reader@example.com")
     assert len(_emails_to("reader@example.com")) == 2
     assert Subscriber.objects.get().is_confirmed
+
+
+def test_one_client_address_gets_a_bounded_number_of_confirmations_an_hour(settings):
+    settings.STATUS_SUBSCRIBE_PER_IP_PER_HOUR = 3
+    for number in range(3):
+        services.subscriber_subscribe(email=f"victim{number}@example.com", client_ip="203.0.113.7")
+    with pytest.raises(ValidationError) as refused:
+        services.subscriber_subscribe(email="victim3@example.com", client_ip="203.0.113.7")
+    assert refused.value.messages == [errors.TOO_MANY_SUBSCRIPTIONS]
+    assert not Subscriber.objects.filter(email="victim3@example.com").exists()
+    # Another address is not held back, and the first one may again an hour later.
+    services.subscriber_subscribe(email="victim3@example.com", client_ip="198.51.100.1")
+    with time_machine.travel(timezone.now() + timedelta(hours=1, seconds=1)):
+        services.subscriber_subscribe(email="victim4@example.com", client_ip="203.0.113.7")
+    assert Delivery.objects.filter(channel=Channel.EMAIL).count() == 5
 
 
 def test_unsubscribe_removes_the_address_and_a_used_link_is_refused():

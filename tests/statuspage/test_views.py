@@ -12,7 +12,7 @@ from django.utils import timezone
 from incidents import services as incident_services
 from incidents.models import IncidentStatus, UpdateVisibility
 from statuspage import errors, services
-from statuspage.models import ComponentStatus, Subscriber
+from statuspage.models import ComponentStatus, StatusPageSettings, Subscriber
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -207,6 +207,21 @@ def test_subscribe_confirm_and_unsubscribe_pages(client):
     assert errors.INVALID_LINK in response.content.decode()
 
 
+def test_subscribing_many_addresses_from_one_client_is_refused_past_the_limit(client, settings):
+    settings.STATUS_SUBSCRIBE_PER_IP_PER_HOUR = 2
+    for number in range(2):
+        assert client.post("/status/subscribe/new/", {"email": f"a{number}@example.com"}).status_code == 302
+    response = client.post("/status/subscribe/new/", {"email": "a2@example.com"})
+    assert response.status_code == 429
+    assert errors.TOO_MANY_SUBSCRIPTIONS in response.content.decode()
+    assert Subscriber.objects.count() == 2
+    # From another address the form still works.
+    assert (
+        Client(REMOTE_ADDR="198.51.100.9").post("/status/subscribe/new/", {"email": "a2@example.com"}).status_code
+        == 302
+    )
+
+
 def test_subscribe_with_a_bad_address_shows_the_form_again(client):
     response = client.post("/status/subscribe/new/", {"email": "nope"})
     assert response.status_code == 422
@@ -297,3 +312,19 @@ def test_history_bars_show_the_worst_status_of_each_day(client, components, cata
     api = text.split('data-component="Api"')[1].split('data-component="Checkout"')[0]
     assert api.count('<i class="sp-partial_outage"') in (1, 2)  # the outage may cross midnight
     assert api.count("<i></i>") + api.count('<i class="sp-partial_outage"') == 90
+
+
+def test_brand_colours_come_as_a_style_sheet_not_inline(client, django_capture_on_commit_callbacks):
+    """The Content-Security-Policy allows no inline style: the page links its colours."""
+    page = client.get("/status/").content.decode()
+    assert '<link rel="stylesheet" href="/status/brand.css">' in page
+    assert "<style" not in page
+    css = client.get("/status/brand.css")
+    assert css["Content-Type"] == "text/css; charset=utf-8"
+    assert "--sp-brand: #1f4fd1" in css.content.decode()
+
+    # What the admin's save does (StatusPageSettingsAdmin): the new colours show on the next read.
+    StatusPageSettings.objects.filter(pk=1).update(brand_colour="#aa0000", text_colour="#000000")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.status_page_configuration_changed()
+    assert "--sp-brand: #aa0000; --sp-brand-text: #000000" in client.get("/status/brand.css").content.decode()
