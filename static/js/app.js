@@ -3,6 +3,9 @@
 (function () {
   "use strict";
 
+  // Styles that only make sense with this file (the folded phone menu) hang on this class.
+  document.documentElement.classList.add("js");
+
   // Tell the server the viewer's time zone, so pages render times in it.
   var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (zone && document.cookie.indexOf("tz=" + encodeURIComponent(zone)) === -1) {
@@ -107,6 +110,20 @@
     if (busy(body)) return;
     htmx.ajax("GET", window.location.pathname + window.location.search, { target: "#incident-body", swap: "outerHTML" });
   }
+
+  // The phone menu: the button folds the header's links in and out.
+  function setMenu(open) {
+    var bar = document.querySelector(".topbar");
+    var button = document.querySelector(".menu-toggle");
+    if (!bar || !button) return;
+    bar.classList.toggle("menu-open", open);
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+  document.addEventListener("click", function (event) {
+    if (event.target.closest(".menu-toggle")) {
+      setMenu(!document.querySelector(".topbar.menu-open"));
+    }
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     if (window.htmx) {
