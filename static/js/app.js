@@ -30,12 +30,24 @@
     return delta >= 0 ? humanize(delta) + " ago" : "in " + humanize(delta);
   }
 
-  function mmss(ms) {
+  // The countdown's wording, as core.formatting.countdown_text: "4 min 10 s" under ten
+  // minutes, else "18 min", "1 h 5 min"; a duration, never a clock reading like "18:52".
+  function countdownText(ms) {
     var seconds = Math.floor(Math.abs(ms) / 1000);
-    if (seconds >= 3600) return humanize(ms);
+    if (seconds >= 600) return humanize(ms);
     var m = Math.floor(seconds / 60);
     var s = seconds % 60;
-    return m + ":" + (s < 10 ? "0" : "") + s;
+    if (!m) return s + " s";
+    return s ? m + " min " + s + " s" : m + " min";
+  }
+
+  // Screen readers hear, politely, what changes without being asked for: an update falling
+  // overdue, a new event on the timeline. The ticking text itself is not announced.
+  function announce(text) {
+    var region = document.getElementById("live-announcer");
+    if (!region || !text) return;
+    region.textContent = "";
+    window.setTimeout(function () { region.textContent = text; }, 50);
   }
 
   function tick() {
@@ -49,10 +61,15 @@
     document.querySelectorAll(".countdown[data-due]").forEach(function (el) {
       var left = new Date(el.dataset.due).getTime() - now;
       var overdue = left <= 0;
-      el.textContent = overdue ? "Update overdue by " + mmss(left) : "Update due in " + mmss(left);
+      el.textContent = overdue ? "Update overdue by " + countdownText(left) : "Update due in " + countdownText(left);
+      if (overdue && !el.classList.contains("overdue")) {
+        var row = el.closest("tr, .incident-header");
+        var ref = row && row.querySelector(".ref");
+        announce((ref ? ref.textContent + ": " : "") + "status update overdue");
+      }
       el.classList.toggle("overdue", overdue);
-      var row = el.closest("tr");
-      if (row) row.classList.toggle("row-overdue", overdue);
+      var tableRow = el.closest("tr");
+      if (tableRow) tableRow.classList.toggle("row-overdue", overdue);
     });
   }
 
@@ -138,8 +155,24 @@
     tick();
     setInterval(tick, 1000);
   });
+  // The newest timeline event before a swap, to tell a new one from a redraw.
+  function newestEvent() {
+    var first = document.querySelector("#timeline .event");
+    return first ? parseInt(first.id.replace("event-", ""), 10) : 0;
+  }
+  var newestBeforeSwap = null;
+  document.addEventListener("htmx:beforeSwap", function () {
+    newestBeforeSwap = newestEvent();
+  });
+
   document.addEventListener("htmx:afterSettle", function (event) {
     tick();
+    var newest = newestEvent();
+    if (newestBeforeSwap !== null && newest > newestBeforeSwap) {
+      var text = document.querySelector("#event-" + newest + " .event-text");
+      if (text) announce("New on the timeline: " + text.textContent.replace(/\s+/g, " ").trim());
+    }
+    newestBeforeSwap = null;
     if (event.detail.elt && event.detail.elt.id === "incident-live") redrawIfChanged();
     // A refused form comes back with its reasons: put the cursor on the first field to fix.
     if (event.detail.xhr && event.detail.xhr.status === 422) {
