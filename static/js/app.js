@@ -85,6 +85,22 @@
         event.preventDefault();
         window.location.assign(declare.href);
       }
+    } else if (event.key === "?") {
+      var help = document.getElementById("keyboard-help");
+      if (help && !help.open) {
+        event.preventDefault();
+        help.showModal();
+      }
+    } else if (event.key === "/") {
+      // The page's search if it has one, else the runbook search (which takes the focus itself).
+      event.preventDefault();
+      var search = document.querySelector("input[type='search']");
+      if (search) {
+        search.focus();
+        search.select();
+      } else {
+        window.location.assign("/runbooks/");
+      }
     } else if (event.key === "u") {
       var progress = document.querySelector("#update-form textarea[name='progress']");
       if (progress) {
@@ -139,6 +155,9 @@
   document.addEventListener("click", function (event) {
     if (event.target.closest(".menu-toggle")) {
       setMenu(!document.querySelector(".topbar.menu-open"));
+    } else if (event.target.closest(".keyboard-help-open")) {
+      var help = document.getElementById("keyboard-help");
+      if (help && !help.open) help.showModal();
     }
   });
 
