@@ -25,18 +25,30 @@ migrate: install
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py collectstatic --no-input --verbosity 0
 
+# Links in the demo's messages point at the server `make run` starts, unless SITE_URL is set.
+demo run: export SITE_URL ?= http://$(HOST):$(PORT)
 demo: migrate
 	$(PY) manage.py load_demo_data
 
-# Web server, Celery worker and beat together; Ctrl-C stops all three.
+# Web server, Celery worker and beat together; Ctrl-C stops all three. The worker's log and the
+# demo's mail go to var/ so the terminal keeps the web server's requests and, last, the URL and
+# logins. Background jobs of a script ignore Ctrl-C's SIGINT, so the trap stops them by their ids
+# and exits 0: make reports no error.
+RUN_LOG := var/log/worker.log
+RUN_MAIL := var/mail
 run: demo
-	@echo ""
-	@echo "  Incident Desk: http://$(HOST):$(PORT)/"
-	@echo "  Log in as admin (or lead, oncall, comms, viewer), password: incident-desk-demo"
-	@echo ""
-	@trap 'trap - INT TERM EXIT; kill -TERM 0 2>/dev/null' INT TERM EXIT; \
-	DEBUG=$${DEBUG:-1} $(VENV)/bin/celery -A config worker -B --loglevel=INFO --concurrency=2 & \
-	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT) & \
+	@mkdir -p var/log $(RUN_MAIL)
+	@trap 'trap - INT TERM EXIT; kill -TERM $$worker $$web 2>/dev/null; wait; echo "  Incident Desk stopped."; exit 0' INT TERM EXIT; \
+	export DEBUG=$${DEBUG:-1} EMAIL_URL=$${EMAIL_URL:-file://$(CURDIR)/$(RUN_MAIL)}; \
+	$(VENV)/bin/celery -A config worker -B --loglevel=INFO --concurrency=2 >>$(RUN_LOG) 2>&1 & worker=$$!; \
+	$(PY) manage.py runserver $(HOST):$(PORT) & web=$$!; \
+	$(PY) -m config.wait_for_web "http://$(HOST):$(PORT)/health" && { \
+	echo ""; \
+	echo "  Worker and beat log: $(RUN_LOG); demo mail: $(RUN_MAIL)/ (unless EMAIL_URL is set)"; \
+	echo "  Incident Desk: http://$(HOST):$(PORT)/"; \
+	echo "  Log in as admin (or lead, oncall, comms, viewer), password: incident-desk-demo"; \
+	echo "  Ctrl-C stops the web server, the worker and beat."; \
+	echo ""; }; \
 	wait -n
 
 # One pytest-xdist worker per core (each has its own test database and Redis database; -n 0 runs

@@ -252,10 +252,14 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 
 def email_settings(url: str) -> dict[str, object]:
-    """EMAIL_URL: smtp://user:password@host:port (smtp+tls://, smtp+ssl://) or console://."""
+    """EMAIL_URL: smtp://user:password@host:port (smtp+tls://, smtp+ssl://), console://, or
+    file:///path/to/dir (Django's file backend: one .log file per message; `make run` keeps the
+    demo's mail there instead of printing it)."""
     if not url or url.startswith("console:"):
         return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
     parsed = urlparse(url)
+    if parsed.scheme == "file":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend", "EMAIL_FILE_PATH": parsed.path}
     query = parse_qs(parsed.query)
     return {
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",

@@ -20,6 +20,22 @@ def humanize_delta(delta: timedelta) -> str:
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
+# Below this a countdown names its seconds too: "4 min 10 s" is what a responder acts on.
+COUNTDOWN_SECONDS_BELOW = timedelta(minutes=10)
+
+
+def countdown_text(delta: timedelta) -> str:
+    """'4 min 10 s' while under ten minutes, else as humanize_delta: a duration, never a clock
+    reading such as '18:52' that looks like the time of day next to the timeline's times.
+    static/js/app.js ticks the same wording."""
+    if abs(delta) >= COUNTDOWN_SECONDS_BELOW:
+        return humanize_delta(delta)
+    minutes, seconds = divmod(int(abs(delta.total_seconds())), 60)
+    if not minutes:
+        return f"{seconds} s"
+    return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+
+
 def utc_clock(value: datetime) -> str:
     """'2026-03-02 14:30 UTC': messages go to many people in many zones, so they say UTC."""
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

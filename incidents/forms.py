@@ -102,7 +102,10 @@ class SeverityChoiceField(forms.ModelChoiceField):
 
 class ImpactFields(Form):
     affected_users_count = forms.IntegerField(
-        required=False, min_value=0, label="Affected users", widget=forms.NumberInput(attrs={"placeholder": "~1000"})
+        required=False,
+        min_value=0,
+        label="Affected users",
+        widget=forms.NumberInput(attrs={"placeholder": "e.g. 1000"}),
     )
     affected_users_percent = forms.DecimalField(
         required=False,
@@ -112,7 +115,7 @@ class ImpactFields(Form):
         decimal_places=2,
         label="Affected users (%)",
         error_messages={"min_value": errors.PERCENT_OUT_OF_RANGE, "max_value": errors.PERCENT_OUT_OF_RANGE},
-        widget=forms.NumberInput(attrs={"placeholder": "10", "step": "any"}),
+        widget=forms.NumberInput(attrs={"placeholder": "e.g. 10", "step": "any"}),
     )
     affected_services = forms.ModelMultipleChoiceField(
         queryset=Service.objects.order_by("name"), required=False, widget=forms.CheckboxSelectMultiple
@@ -136,7 +139,8 @@ class DeclareForm(ImpactFields):
     )
     summary = forms.CharField(
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "What is happening, in a sentence or two"}),
+        help_text="What is happening, in a sentence or two.",
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "e.g. Card payments fail with a 500 since 14:20"}),
     )
     detected_at = forms.DateTimeField(
         required=False,
@@ -178,19 +182,19 @@ class StatusUpdateForm(StartsFromIncident):
         label="What we know / progress",
         error_messages={"required": errors.UPDATE_PROGRESS_REQUIRED},
         widget=forms.Textarea(
-            attrs={"rows": 3, "placeholder": "Identified high database query latency as likely cause"}
+            attrs={"rows": 3, "placeholder": "e.g. Identified high database query latency as likely cause"}
         ),
     )
     next_steps = forms.CharField(
         required=False,
         label="Next steps",
-        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Analyzing slow query logs"}),
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "e.g. Analyzing slow query logs"}),
     )
     eta = forms.CharField(
         required=False,
         max_length=200,
         label="ETA",
-        widget=forms.TextInput(attrs={"placeholder": "Resolution expected within 30 minutes"}),
+        widget=forms.TextInput(attrs={"placeholder": "e.g. Resolution expected within 30 minutes"}),
     )
     visibility = forms.ChoiceField(
         choices=UpdateVisibility.choices, initial=UpdateVisibility.INTERNAL, widget=forms.RadioSelect
@@ -203,7 +207,7 @@ class SeverityForm(StartsFromIncident):
         required=False,
         max_length=500,
         widget=forms.TextInput(
-            attrs={"placeholder": "Why? (optional)", "aria-label": "Reason for the severity change"}
+            attrs={"placeholder": "Why? e.g. all regions now failing", "aria-label": "Reason for the severity change"}
         ),
     )
 
@@ -238,7 +242,7 @@ class NoteForm(Form):
     text = forms.CharField(
         label="Note",
         error_messages={"required": errors.NOTE_REQUIRED},
-        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What you saw or did"}),
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "e.g. Restarted the api pods; errors stopped"}),
     )
     occurred_at = forms.DateTimeField(
         required=False, label="Happened at", help_text="Leave empty for now.", widget=LocalDateTimeInput()
@@ -252,11 +256,11 @@ class MilestoneForm(Form):
 
 class SnoozeForm(StartsFromIncident):
     minutes = forms.IntegerField(
-        min_value=1, label="Push by (minutes)", widget=forms.NumberInput(attrs={"placeholder": "10"})
+        min_value=1, label="Push by (minutes)", widget=forms.NumberInput(attrs={"placeholder": "e.g. 10"})
     )
     reason = forms.CharField(
         max_length=500,
         label="Why it can wait",
         error_messages={"required": errors.SNOOZE_REASON_REQUIRED},
-        widget=forms.TextInput(attrs={"placeholder": "Waiting on the vendor's reply"}),
+        widget=forms.TextInput(attrs={"placeholder": "e.g. Waiting on the vendor's reply"}),
     )

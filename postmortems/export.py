@@ -1,9 +1,8 @@
 """The postmortem as Markdown, in the seeds' postmortem format (seed 003's template, with seed 002's
 impact fields and five whys)."""
 
-from django.utils import timezone
-
 from core.formatting import humanize_delta
+from postmortems.dates import team_zone
 from postmortems.models import SECTIONS, ActionStatus, Postmortem
 
 
@@ -16,7 +15,10 @@ def _person(user) -> str:
 def postmortem_markdown(postmortem: Postmortem) -> str:
     incident = postmortem.incident
     severity = incident.severity
-    started = timezone.localtime(incident.detected_at)
+    # The document outlives the download: its times are the team's (settings.TIME_ZONE), dated,
+    # with their offset, and the zone is named, whoever downloads it from wherever.
+    zone = team_zone()
+    started = incident.detected_at.astimezone(zone)
     lines = [
         f"# Postmortem: {incident.title}",
         "",
@@ -27,6 +29,7 @@ def postmortem_markdown(postmortem: Postmortem) -> str:
         f"**Impact**: {incident.business_impact or incident.summary or 'See Impact'}",
         f"**Status**: {postmortem.get_status_display()} (version {postmortem.version})",
         f"**Owner**: {_person(postmortem.owner)}",
+        f"**Time zone**: {zone.key} (times below are ISO 8601 with their UTC offset)",
         "",
     ]
 
@@ -38,7 +41,7 @@ def postmortem_markdown(postmortem: Postmortem) -> str:
     section("impact")
     lines.extend(["## Timeline", ""])
     for row in postmortem.timeline_rows.all():
-        lines.append(f"- {timezone.localtime(row.occurred_at):%H:%M} - {row.text}")
+        lines.append(f"- {row.occurred_at.astimezone(zone).isoformat(timespec='minutes')} - {row.text}")
     lines.append("")
     section("root_cause")
     whys = list(postmortem.five_whys.all())

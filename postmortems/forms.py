@@ -37,7 +37,9 @@ class ReviewForm(Form):
 
 
 class NotRequiredForm(Form):
-    reason = forms.CharField(max_length=2000, widget=forms.TextInput(attrs={"placeholder": "Why not?"}))
+    reason = forms.CharField(
+        max_length=2000, widget=forms.TextInput(attrs={"placeholder": "Why not? e.g. a duplicate of INC-0041"})
+    )
 
 
 class TimelineRowForm(Form):

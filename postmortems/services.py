@@ -15,7 +15,7 @@ from django.utils import timezone
 from config.versions import POSTMORTEMS, atomic_bumping
 from core.formatting import humanize_delta
 from core.text import single_line
-from incidents.models import EventKind, Incident, IncidentStatus, TimelineEvent
+from incidents.models import EventKind, Incident, IncidentStatus, TimelineEvent, UpdateVisibility
 from incidents.services import incident_event_record
 from notifications import services as notification_services
 from notifications.services import Outgoing
@@ -130,25 +130,42 @@ def impact_prefill(incident: Incident) -> str:
     return "\n".join(lines)
 
 
-# The events a postmortem timeline starts from when nobody starred any: how the incident was
-# declared, escalated and resolved, what was said, and what went wrong on the way.
+# The events every postmortem timeline starts from, starred or not: how the incident was declared,
+# escalated, mitigated and resolved, what was said publicly, and what went wrong on the way.
 KEY_EVENTS = Q(
     kind__in=[
         EventKind.DECLARED,
         EventKind.SEVERITY_CHANGED,
         EventKind.STATUS_CHANGED,
-        EventKind.STATUS_UPDATE,
         EventKind.MILESTONE_SET,
         EventKind.ALERT,
     ]
-) | Q(kind=EventKind.RUNBOOK_STEP, data__outcome=StepOutcome.FAILED)
+) | Q(kind=EventKind.STATUS_UPDATE, data__visibility=UpdateVisibility.PUBLIC) | Q(
+    kind=EventKind.RUNBOOK_STEP, data__outcome=StepOutcome.FAILED
+)
+
+
+def timeline_row_text(event: TimelineEvent) -> str:
+    """What the row says: the event's own words, not only its label. A status update's text is
+    "Public status update" and its words are in the body; a checklist step's note is in its data
+    (its pasted output stays on the incident's timeline)."""
+    text = event.text
+    if event.kind == EventKind.RUNBOOK_STEP:
+        detail = event.data.get("note", "")
+    elif event.kind == EventKind.STATUS_UPDATE:
+        detail = event.body
+    else:
+        detail = event.body if event.body != event.text else ""
+    if detail:
+        text = f"{text}: {detail}"
+    return " ".join(text.split())[:500]
 
 
 def _timeline_rows_add(postmortem: Postmortem, events: Iterable[TimelineEvent]) -> list[PostmortemTimelineRow]:
     return PostmortemTimelineRow.objects.bulk_create(
         [
             PostmortemTimelineRow(
-                postmortem=postmortem, event=event, occurred_at=event.occurred_at, text=event.text[:500]
+                postmortem=postmortem, event=event, occurred_at=event.occurred_at, text=timeline_row_text(event)
             )
             for event in events
         ]
@@ -156,10 +173,9 @@ def _timeline_rows_add(postmortem: Postmortem, events: Iterable[TimelineEvent]) 
 
 
 def _timeline_prefill(postmortem: Postmortem) -> None:
-    """The starred events if anyone starred some before the postmortem started, else the key events."""
+    """The key events and the starred ones, in the order they happened."""
     events = TimelineEvent.objects.filter(incident_id=postmortem.incident_id).order_by("occurred_at", "id")
-    starred = list(events.filter(starred=True))
-    _timeline_rows_add(postmortem, starred or events.filter(KEY_EVENTS))
+    _timeline_rows_add(postmortem, events.filter(KEY_EVENTS | Q(starred=True)))
 
 
 def _create(*, incident: Incident, actor: AbstractBaseUser | None, now: datetime) -> Postmortem:

@@ -330,7 +330,16 @@ def run_step_record(
             actor=actor,
             text=f"Step {run_step.position} {outcome_label}: {run_step.title} — {run.runbook.title}",
             body="\n\n".join(part for part in body_parts if part),
-            data={"runbook": run.runbook.slug, "run": run.pk, "step": run_step.position, "outcome": outcome},
+            # The note and the pasted output apart, so the timeline shows the output as it was
+            # pasted (monospace, columns kept).
+            data={
+                "runbook": run.runbook.slug,
+                "run": run.pk,
+                "step": run_step.position,
+                "outcome": outcome,
+                "note": run_step.note,
+                "output": run_step.output,
+            },
         )
     return run_step
 

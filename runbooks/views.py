@@ -5,10 +5,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from core.forms import service_errors_apply
+from core.htmx_events import INCIDENT_TIMELINE_CHANGED
 from core.permissions import can_respond
 from core.query import whole_number
 from incidents import selectors as incident_selectors
@@ -277,7 +278,10 @@ def step_record(request: HtmxHttpRequest, pk: int, step_pk: int) -> HttpResponse
         messages.error(request, " ".join(message for messages_ in form.errors.values() for message in messages_))
         return redirect(back)
     if request.htmx:
-        return _checklist_response(request, run)
+        response = _checklist_response(request, run)
+        if run.incident_id:
+            trigger_client_event(response, INCIDENT_TIMELINE_CHANGED)
+        return response
     messages.success(request, f"Step {run_step.position} recorded.")
     return redirect(back)
 

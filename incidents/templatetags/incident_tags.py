@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from core.formatting import humanize_delta, local_clock
+from core.formatting import countdown_text, humanize_delta, local_clock
 from core.markdown import render_markdown
 from core.permissions import can_respond
 from incidents import registry
@@ -65,9 +65,9 @@ def countdown(due: datetime | None) -> str:
         return mark_safe('<span class="countdown countdown-none">No scheduled updates</span>')
     left = due - timezone.now()
     if left <= timedelta(0):
-        text, css = f"Update overdue by {humanize_delta(left)}", "countdown overdue"
+        text, css = f"Update overdue by {countdown_text(left)}", "countdown overdue"
     else:
-        text, css = f"Update due in {humanize_delta(left)}", "countdown"
+        text, css = f"Update due in {countdown_text(left)}", "countdown"
     return format_html(
         '<span class="{}" data-due="{}" title="Next update due {}">{}</span>',
         css,

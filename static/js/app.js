@@ -3,6 +3,9 @@
 (function () {
   "use strict";
 
+  // Styles that only make sense with this file (the folded phone menu) hang on this class.
+  document.documentElement.classList.add("js");
+
   // Tell the server the viewer's time zone, so pages render times in it.
   var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (zone && document.cookie.indexOf("tz=" + encodeURIComponent(zone)) === -1) {
@@ -27,12 +30,24 @@
     return delta >= 0 ? humanize(delta) + " ago" : "in " + humanize(delta);
   }
 
-  function mmss(ms) {
+  // The countdown's wording, as core.formatting.countdown_text: "4 min 10 s" under ten
+  // minutes, else "18 min", "1 h 5 min"; a duration, never a clock reading like "18:52".
+  function countdownText(ms) {
     var seconds = Math.floor(Math.abs(ms) / 1000);
-    if (seconds >= 3600) return humanize(ms);
+    if (seconds >= 600) return humanize(ms);
     var m = Math.floor(seconds / 60);
     var s = seconds % 60;
-    return m + ":" + (s < 10 ? "0" : "") + s;
+    if (!m) return s + " s";
+    return s ? m + " min " + s + " s" : m + " min";
+  }
+
+  // Screen readers hear, politely, what changes without being asked for: an update falling
+  // overdue, a new event on the timeline. The ticking text itself is not announced.
+  function announce(text) {
+    var region = document.getElementById("live-announcer");
+    if (!region || !text) return;
+    region.textContent = "";
+    window.setTimeout(function () { region.textContent = text; }, 50);
   }
 
   function tick() {
@@ -46,10 +61,15 @@
     document.querySelectorAll(".countdown[data-due]").forEach(function (el) {
       var left = new Date(el.dataset.due).getTime() - now;
       var overdue = left <= 0;
-      el.textContent = overdue ? "Update overdue by " + mmss(left) : "Update due in " + mmss(left);
+      el.textContent = overdue ? "Update overdue by " + countdownText(left) : "Update due in " + countdownText(left);
+      if (overdue && !el.classList.contains("overdue")) {
+        var row = el.closest("tr, .incident-header");
+        var ref = row && row.querySelector(".ref");
+        announce((ref ? ref.textContent + ": " : "") + "status update overdue");
+      }
       el.classList.toggle("overdue", overdue);
-      var row = el.closest("tr");
-      if (row) row.classList.toggle("row-overdue", overdue);
+      var tableRow = el.closest("tr");
+      if (tableRow) tableRow.classList.toggle("row-overdue", overdue);
     });
   }
 
@@ -64,6 +84,22 @@
       if (declare) {
         event.preventDefault();
         window.location.assign(declare.href);
+      }
+    } else if (event.key === "?") {
+      var help = document.getElementById("keyboard-help");
+      if (help && !help.open) {
+        event.preventDefault();
+        help.showModal();
+      }
+    } else if (event.key === "/") {
+      // The page's search if it has one, else the runbook search (which takes the focus itself).
+      event.preventDefault();
+      var search = document.querySelector("input[type='search']");
+      if (search) {
+        search.focus();
+        search.select();
+      } else {
+        window.location.assign("/runbooks/");
       }
     } else if (event.key === "u") {
       var progress = document.querySelector("#update-form textarea[name='progress']");
@@ -108,6 +144,23 @@
     htmx.ajax("GET", window.location.pathname + window.location.search, { target: "#incident-body", swap: "outerHTML" });
   }
 
+  // The phone menu: the button folds the header's links in and out.
+  function setMenu(open) {
+    var bar = document.querySelector(".topbar");
+    var button = document.querySelector(".menu-toggle");
+    if (!bar || !button) return;
+    bar.classList.toggle("menu-open", open);
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+  document.addEventListener("click", function (event) {
+    if (event.target.closest(".menu-toggle")) {
+      setMenu(!document.querySelector(".topbar.menu-open"));
+    } else if (event.target.closest(".keyboard-help-open")) {
+      var help = document.getElementById("keyboard-help");
+      if (help && !help.open) help.showModal();
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     if (window.htmx) {
       // Refused input comes back with 422 and the form with its reasons: show it.
@@ -129,8 +182,24 @@
     var pausedBy = elt && elt.dataset && elt.dataset.pollPausedBy;
     if (pausedBy && elt.querySelector(pausedBy)) event.preventDefault();
   });
+  // The newest timeline event before a swap, to tell a new one from a redraw.
+  function newestEvent() {
+    var first = document.querySelector("#timeline .event");
+    return first ? parseInt(first.id.replace("event-", ""), 10) : 0;
+  }
+  var newestBeforeSwap = null;
+  document.addEventListener("htmx:beforeSwap", function () {
+    newestBeforeSwap = newestEvent();
+  });
+
   document.addEventListener("htmx:afterSettle", function (event) {
     tick();
+    var newest = newestEvent();
+    if (newestBeforeSwap !== null && newest > newestBeforeSwap) {
+      var text = document.querySelector("#event-" + newest + " .event-text");
+      if (text) announce("New on the timeline: " + text.textContent.replace(/\s+/g, " ").trim());
+    }
+    newestBeforeSwap = null;
     if (event.detail.elt && event.detail.elt.id === "incident-live") redrawIfChanged();
     // A refused form comes back with its reasons: put the cursor on the first field to fix.
     if (event.detail.xhr && event.detail.xhr.status === 422) {

@@ -122,7 +122,7 @@ def test_impact_says_how_many_users_were_affected_with_what_is_known(count, perc
     assert f"- Users affected: {text}\n" in incident.postmortem.impact
 
 
-def test_timeline_is_prefilled_from_starred_events_and_linked_to_them():
+def test_timeline_starts_from_the_key_events_plus_the_starred_ones_linked_to_them():
     incident = declare_incident(severity="SEV1")
     note = incident_services.incident_note_add(incident=incident, author=incident.lead, text="Rolled back the deploy")
     incident_services.incident_note_add(incident=incident, author=incident.lead, text="Not important")
@@ -131,9 +131,11 @@ def test_timeline_is_prefilled_from_starred_events_and_linked_to_them():
         incident_services.timeline_event_star(event=event, starred=True)
     resolve(incident)
 
+    # A star adds to the key events, it does not replace them: the resolution is there too.
+    resolved = incident.timeline.get(kind=EventKind.STATUS_CHANGED, data__to="resolved")
     rows = list(incident.postmortem.timeline_rows.all())
-    assert [row.event_id for row in rows] == [declared.pk, note.pk]
-    assert [row.text for row in rows] == [declared.text, "Rolled back the deploy"]
+    assert [row.event_id for row in rows] == [declared.pk, note.pk, resolved.pk]
+    assert [row.text for row in rows] == [declared.text, "Rolled back the deploy", resolved.text]
 
 
 def test_without_starred_events_the_timeline_starts_from_the_key_events():
@@ -161,13 +163,15 @@ def test_without_starred_events_the_timeline_starts_from_the_key_events():
         EventKind.MILESTONE_SET,  # mitigated at the declaration's time: the rows follow when things happened
         EventKind.ALERT,
         EventKind.SEVERITY_CHANGED,
-        EventKind.STATUS_UPDATE,
-        EventKind.STATUS_UPDATE,
+        EventKind.STATUS_UPDATE,  # the public one; an internal update is no key event
         EventKind.RUNBOOK_STEP,
         EventKind.STATUS_CHANGED,
     ]
-    assert all(row.text == events[row.event_id].text for row in rows)
-    assert "Step 2 failed" in [row.text for row in rows]
+    # Each row says what happened in the event's own words, not only its label.
+    texts = [row.text for row in rows]
+    assert "Public status update: Public" in texts
+    assert "Step 2 failed" in texts
+    assert texts[0] == events[rows[0].event_id].text
     assert [row.occurred_at for row in rows] == sorted(row.occurred_at for row in rows)
 
 

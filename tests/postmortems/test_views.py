@@ -9,7 +9,7 @@ from django.urls import reverse
 from incidents import services as incident_services
 from incidents.models import IncidentStatus
 from postmortems import errors, forms, services
-from postmortems.models import ActionItem, ActionStatus, Postmortem, PostmortemStatus
+from postmortems.models import ActionItem, ActionStatus, Postmortem, PostmortemStatus, PostmortemTimelineRow
 from tests.factories import UserFactory, declare_incident
 
 pytestmark = pytest.mark.django_db
@@ -341,6 +341,18 @@ def test_export_markdown_follows_the_seed_template(responder_client, incident):
     assert "1. Why down? → Pool" in text
     assert "- [ ] Add pool alert" in text
     assert responder_client.get(editor_url(incident, "print")).status_code == 200
+
+
+def test_export_dates_its_times_in_the_team_zone_and_names_it(responder_client, incident, settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    postmortem = incident.postmortem
+    row = postmortem.timeline_rows.first()
+    PostmortemTimelineRow.objects.filter(pk=row.pk).update(occurred_at=datetime(2026, 3, 2, 13, 5, tzinfo=UTC))
+    # The downloader is in New York; the document keeps the team's zone.
+    responder_client.cookies["tz"] = "America/New_York"
+    text = responder_client.get(editor_url(incident, "export")).content.decode()
+    assert "**Time zone**: Europe/Berlin" in text
+    assert f"- 2026-03-02T14:05+01:00 - {row.text}\n" in text
 
 
 def test_print_view_has_its_stylesheet_and_the_favicon(responder_client, incident):
