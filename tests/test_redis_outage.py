@@ -90,7 +90,10 @@ def own_redis(tmp_path, settings, monkeypatch) -> Iterator[OwnRedis]:
         }
     }
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    # Celery reads a Django-namespaced setting first (CELERY_BROKER_URL), then broker_url.
+    monkeypatch.setitem(celery_app.conf, "CELERY_BROKER_URL", server.url)
     monkeypatch.setattr(celery_app.conf, "broker_url", server.url)
+    assert celery_app.conf.broker_write_url == server.url
     # The app keeps its producer pool for the broker it first connected to.
     monkeypatch.setattr(celery_app, "_pool", None)
     monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)

@@ -192,7 +192,7 @@ def test_the_migration_names_the_webhooks_of_earlier_events_by_host(db):
             recorded_at=incident.declared_at,
         ),
     ]
-    importlib.import_module("incidents.migrations.0008_timeline_names_webhooks_by_host").names_by_host(apps, None)
+    importlib.import_module("incidents.migrations.0010_timeline_names_webhooks_by_host").names_by_host(apps, None)
     for event in old:
         event.refresh_from_db()
     assert old[0].data == {"webhooks": ["hooks.slack.invalid"]}

@@ -1,3 +1,4 @@
+import functools
 import html
 import re
 from datetime import UTC, datetime, timedelta
@@ -49,7 +50,9 @@ def test_health_checks_the_real_redis_broker(client):
 
 def test_health_names_an_unreachable_broker(client, monkeypatch):
     # Port 1 on loopback: nothing listens there, so the connection is really refused.
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(
+        celery_app, "connection_for_write", functools.partial(celery_app.connection_for_write, "redis://127.0.0.1:1/0")
+    )
     response = client.get("/health")
     assert response.status_code == 503
     assert response.json() == {
