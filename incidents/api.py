@@ -161,9 +161,13 @@ class ImpactFields(Body):
 
 
 class DeclareIncident(ImpactFields):
-    title: text(_length(m.Incident, "title"))
+    title: text(_length(m.Incident, "title")) = Field(description="Internal: never shown on the status page.")
     severity: SeverityKey
     summary: Text = ""
+    public_title: text(_length(m.Incident, "public_title")) = Field(
+        "", description="What the status page calls it once published; empty: a neutral title from its components."
+    )
+    public_summary: Text = ""
     detected_at: IncidentMoment | None = Field(None, description="Defaults to now; may be earlier.")
     lead: Username | None = Field(None, description="Defaults to the token's user.")
     comms_lead: Username | None = None
@@ -176,6 +180,8 @@ class ChangeIncident(ImpactFields):
 
     title: text(_length(m.Incident, "title")) = ""
     summary: Text = ""
+    public_title: text(_length(m.Incident, "public_title")) = ""
+    public_summary: Text = ""
     severity: SeverityKey = Field(None, description="Re-plans when the next status update is due.")
     status: IncidentStatus = None
     lead: Username = None
@@ -220,8 +226,11 @@ class Impact(Answer):
 class Incident(Answer):
     reference: str = Field(examples=["INC-0042"])
     url: str = Field(description="The incident's page for people.")
-    title: str
+    title: str = Field(description="Internal: never shown on the status page.")
     summary: str
+    public_title: str = Field(description="The status page's title; empty: a neutral one from its components.")
+    public_summary: str
+    published_at: datetime | None = Field(description="When it went on the status page; null while internal.")
     severity: str
     status: Literal[tuple(m.IncidentStatus.values)]
     impact: Impact
@@ -381,7 +390,8 @@ def incidents_json(incidents: QuerySet[m.Incident]) -> list[dict[str, Any]]:
     read as plain values: a model instance per row and per related row cost more than the query."""
     rows = list(
         incidents.values(
-            "id", "title", "summary", "severity__key", "status", "affected_users_count", "affected_users_percent",
+            "id", "title", "summary", "public_title", "public_summary", "published_at", "severity__key", "status",
+            "affected_users_count", "affected_users_percent",
             "business_impact", "data_integrity_concern", "security_concern", "lead__username",
             "comms_lead__username", *INCIDENT_MOMENTS,
         )
@@ -407,6 +417,9 @@ def incidents_json(incidents: QuerySet[m.Incident]) -> list[dict[str, Any]]:
                 "url": settings.SITE_URL + reverse("incidents:detail", kwargs={"reference": reference}),
                 "title": row["title"],
                 "summary": row["summary"],
+                "public_title": row["public_title"],
+                "public_summary": row["public_summary"],
+                "published_at": row["published_at"],
                 "severity": row["severity__key"],
                 "status": row["status"],
                 "impact": {
@@ -560,7 +573,8 @@ def change_incident(
             roles["clear_comms_lead"] = roles["comms_lead"] is None
         if roles:
             incident = services.incident_roles_assign(incident=incident, actor=actor, **roles)
-        impact = {field: given[field] for field in (*ImpactFields.model_fields, "title", "summary") if field in given}
+        texts = ("title", "summary", "public_title", "public_summary")
+        impact = {field: given[field] for field in (*ImpactFields.model_fields, *texts) if field in given}
         if impact:
             services.incident_impact_update(incident=incident, actor=actor, **impact)
     # Read back from the database so a write answers exactly what a later GET will.

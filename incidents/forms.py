@@ -146,8 +146,26 @@ class DeclareForm(ImpactFields):
     )
     lead = PersonChoiceField(queryset=people(), required=False, label="Incident lead", empty_label="Me")
     comms_lead = PersonChoiceField(queryset=people(), required=False, label="Comms lead", empty_label="Nobody yet")
+    public_title = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Public title",
+        help_text="What the status page will call it; leave empty for a neutral title from the affected services.",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. Some payments are failing"}),
+    )
+    public_summary = forms.CharField(
+        required=False,
+        label="Public summary",
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What customers notice, in their words"}),
+    )
 
     field_order = ["title", "severity", "summary", "detected_at", "lead", "comms_lead"]
+
+    @property
+    def auto_publishing(self) -> list[SeverityPolicy]:
+        """The severities whose incidents go on the status page as soon as they are declared."""
+        policies = self.fields["severity"].queryset
+        return [policy for policy in policies if policy.publish_automatically and policy.show_on_status_page]
 
     def clean_detected_at(self):
         # The service refuses it too; said here as well, the form's check-as-you-type shows it.
@@ -168,8 +186,12 @@ class DeclareForm(ImpactFields):
 class ImpactForm(StartsFromIncident, ImpactFields):
     title = forms.CharField(max_length=200, error_messages={"required": errors.TITLE_REQUIRED})
     summary = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    public_title = forms.CharField(
+        required=False, max_length=200, label="Public title", help_text="What the status page calls it."
+    )
+    public_summary = forms.CharField(required=False, label="Public summary", widget=forms.Textarea(attrs={"rows": 2}))
 
-    field_order = ["title", "summary"]
+    field_order = ["title", "summary", "public_title", "public_summary"]
 
 
 class StatusUpdateForm(StartsFromIncident):
@@ -232,6 +254,11 @@ class RolesForm(StartsFromIncident):
             }
         for name, keeping in holders.items():
             self.fields[name].queryset = people(keeping=keeping)
+
+
+class PublishForm(Form):
+    public_title = forms.CharField(required=False, max_length=200, label="Public title")
+    public_summary = forms.CharField(required=False, label="Public summary", widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class NoteForm(Form):

@@ -133,6 +133,8 @@ def _impact_presets(incident: Incident) -> dict[str, Any]:
     return {
         "title": incident.title,
         "summary": incident.summary,
+        "public_title": incident.public_title,
+        "public_summary": incident.public_summary,
         "affected_users_count": incident.affected_users_count,
         "affected_users_percent": incident.affected_users_percent,
         "affected_services": list(incident.affected_services.all()),

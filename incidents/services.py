@@ -144,11 +144,15 @@ def incident_declare(
     business_impact: str = "",
     data_integrity_concern: bool = False,
     security_concern: bool = False,
+    public_title: str = "",
+    public_summary: str = "",
 ) -> Incident:
     """Open an incident in Investigating. The first status update is due one cadence after the
-    declaration; the declarer leads unless someone else is named."""
+    declaration; the declarer leads unless someone else is named. It stays off the status page
+    until published, unless its severity's policy publishes it at once."""
     now = timezone.now()
     title = single_line(title)
+    public_title = single_line(public_title)
     if not title:
         raise ValidationError({"title": errors.TITLE_REQUIRED})
     detected_at = detected_at or now
@@ -156,12 +160,14 @@ def incident_declare(
         raise ValidationError({"detected_at": errors.DETECTED_IN_FUTURE})
     affected_users_percent = _as_decimal(affected_users_percent)
     _validate_impact(percent=affected_users_percent, count=affected_users_count)
-    _validate_lengths(Incident, title=title)
+    _validate_lengths(Incident, title=title, public_title=public_title)
     lead = lead or declared_by
     responders = list(responders)
     incident = Incident.objects.create(
         title=title,
         summary=summary.strip(),
+        public_title=public_title,
+        public_summary=public_summary.strip(),
         severity=severity,
         status=IncidentStatus.INVESTIGATING,
         affected_users_count=affected_users_count,
@@ -198,6 +204,8 @@ def incident_declare(
             text="Detected",
             data={"milestone": "detected_at", "at": detected_at.isoformat()},
         )
+    if severity.publish_automatically and severity.show_on_status_page:
+        _publish(incident=incident, actor=declared_by, now=now, how=f"automatically, per the {severity.key} policy")
     _stakeholders_notify(incident=incident, occasion="declared", now=now)
     _assignees_notify(
         incident=incident,
@@ -322,6 +330,9 @@ def incident_update_post(
             {"visibility": errors.UNKNOWN_VISIBILITY.format(values=", ".join(UpdateVisibility.values))}
         )
     now = timezone.now()
+    if visibility == UpdateVisibility.PUBLIC and not incident.is_published:
+        # Posting a public update is how a responder publishes: the update is its first words.
+        _publish(incident=incident, actor=author, now=now, how="with a public update", by_update=True)
     if status != incident.status:
         _apply_status(incident=incident, status=status, actor=author, now=now)
     update = StatusUpdate.objects.create(
@@ -349,6 +360,52 @@ def incident_update_post(
         status_update=update,
     )
     return update
+
+
+def _publish(
+    *, incident: Incident, actor: AbstractBaseUser | None, now: datetime, how: str, by_update: bool = False
+) -> None:
+    incident.published_at = now
+    incident.save(update_fields=["published_at"])
+    _event(
+        incident=incident,
+        kind=EventKind.PUBLISHED,
+        actor=actor,
+        now=now,
+        text=f"Published to the status page {how}",
+        data={"public_title": incident.public_title, "by_update": by_update},
+    )
+
+
+def may_publish(*, incident: Incident, user: AbstractBaseUser) -> bool:
+    """The incident lead and the comms lead decide what goes public (and a superuser)."""
+    return user.is_superuser or user.pk in (incident.lead_id, incident.comms_lead_id)
+
+
+@writes
+def incident_publish(
+    *, incident: Incident, actor: AbstractBaseUser, public_title: str | None = None, public_summary: str | None = None
+) -> Incident:
+    """Put the incident on the status page, under its public title (or, without one, a neutral
+    title the status page derives from the affected components) and public summary. The internal
+    title and summary never go public."""
+    incident = _locked(incident)
+    if not may_publish(incident=incident, user=actor):
+        raise ValidationError({"__all__": errors.PUBLISH_LEAD_ONLY})
+    if incident.is_published:
+        raise ValidationError({"__all__": errors.ALREADY_PUBLISHED})
+    fields = []
+    if public_title is not None:
+        incident.public_title = single_line(public_title)
+        _validate_lengths(Incident, public_title=incident.public_title)
+        fields.append("public_title")
+    if public_summary is not None:
+        incident.public_summary = public_summary.strip()
+        fields.append("public_summary")
+    if fields:
+        incident.save(update_fields=fields)
+    _publish(incident=incident, actor=actor, now=timezone.now(), how="by " + messages.user_label(actor))
+    return incident
 
 
 _ROLE_LABELS = {"lead": "Incident lead", "comms_lead": "Comms lead"}
@@ -495,6 +552,8 @@ _IMPACT_FIELDS = {
     "security_concern": "Security concern",
     "title": "Title",
     "summary": "Summary",
+    "public_title": "Public title",
+    "public_summary": "Public summary",
 }
 
 
@@ -510,7 +569,10 @@ def incident_impact_update(
         changes["title"] = single_line(changes["title"])
         if not changes["title"]:
             raise ValidationError({"title": errors.TITLE_REQUIRED})
-    for text_field in ("summary", "business_impact"):
+    if "public_title" in changes:
+        changes["public_title"] = single_line(changes["public_title"])
+        _validate_lengths(Incident, public_title=changes["public_title"])
+    for text_field in ("summary", "business_impact", "public_summary"):
         if text_field in changes:
             changes[text_field] = changes[text_field].strip()
     if "affected_users_percent" in changes:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("incidents/<str:reference>/notes/", views.note_add, name="note_add"),
     path("incidents/<str:reference>/milestones/", views.milestone_set, name="milestone_set"),
     path("incidents/<str:reference>/impact/", views.impact_update, name="impact_update"),
+    path("incidents/<str:reference>/publish/", views.publish, name="publish"),
     path("incidents/<str:reference>/snooze/", views.update_snooze, name="update_snooze"),
     path("incidents/<str:reference>/events/<int:event_id>/star/", views.event_star, name="event_star"),
     path("account/api-tokens/", views.api_tokens, name="api_tokens"),

@@ -31,6 +31,7 @@ from incidents.forms import (
     ImpactForm,
     MilestoneForm,
     NoteForm,
+    PublishForm,
     RolesForm,
     SeverityForm,
     SnoozeForm,
@@ -122,6 +123,8 @@ def declare(request: HtmxHttpRequest) -> HttpResponse:
                 business_impact=data["business_impact"],
                 data_integrity_concern=data["data_integrity_concern"],
                 security_concern=data["security_concern"],
+                public_title=data["public_title"],
+                public_summary=data["public_summary"],
             )
         except ValidationError as error:
             service_errors_apply(form, error)
@@ -244,6 +247,7 @@ def _detail_context(
         and incident.next_update_due_at is not None
         and incident.severity.update_cadence_minutes is not None
         and (request.user.pk == incident.lead_id or request.user.is_superuser),
+        "can_publish": responder and services.may_publish(incident=incident, user=request.user),
         "statuses": IncidentStatus.choices,
         "page_state": selectors.incident_page_state(incident=incident),
     }
@@ -254,6 +258,7 @@ def _detail_context(
             note_form=bound.get("note") or NoteForm(),
             severity_form=bound.get("severity") or _starting(SeverityForm, incident, "severity"),
             status_form=bound.get("status") or _starting(StatusForm, incident, "status"),
+            publish_form=bound.get("publish"),
         )
         wanted = request.GET.get("edit")
         for name, make in EDITORS.items():
@@ -269,18 +274,19 @@ def _detail_context(
 def incident_detail(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     """Reloaded every 15 s (its live header and timeline) by everyone on the incident, so served
     from the cache (incidents.pages). Only the incident's lead (or a superuser) may push the next
-    update, so the cached page has a variant for them, told apart by the lead it was drawn with."""
+    update, and only they and the comms lead may publish it, so the cached page has variants for
+    them, told apart by the lead and comms lead it was drawn with."""
     template_name = "incidents/incident_detail.html"
     if request.htmx and request.htmx.target in FRAGMENTS:
         template_name += f"#{FRAGMENTS[request.htmx.target]}"
 
-    def render_page(extra: dict[str, Any]) -> tuple[str, int]:
+    def render_page(extra: dict[str, Any]) -> tuple[str, tuple[int, int | None]]:
         incident = selectors.incident_get(reference=reference)
         context = _detail_context(request, incident, shared=bool(extra))
         # The body redrawn after someone else's change: the reader's earlier message is stale.
         context["replace_messages"] = template_name.endswith("#incident-body")
         context.update(extra)
-        return render_to_string(template_name, context, request), incident.lead_id
+        return render_to_string(template_name, context, request), (incident.lead_id, incident.comms_lead_id)
 
     user = request.user
     edit = request.GET.get("edit")
@@ -289,7 +295,7 @@ def incident_detail(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         page="incident",
         parts=(reference, template_name, _timeline_filters(request), edit if edit in EDITORS else None),
         render=render_page,
-        variant=lambda lead_id: user.is_superuser or user.pk == lead_id,
+        variant=lambda leads: (user.is_superuser or user.pk == leads[0], user.pk == leads[1]),
     )
 
 
@@ -459,6 +465,19 @@ def impact_update(request: HtmxHttpRequest, reference: str) -> HttpResponse:
 
     return _mutation(
         request, reference, form_key="impact", form_class=ImpactForm, apply=apply, success="Impact updated."
+    )
+
+
+@login_required
+@require_POST
+def publish(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    return _mutation(
+        request,
+        reference,
+        form_key="publish",
+        form_class=PublishForm,
+        apply=lambda incident, data: services.incident_publish(incident=incident, actor=request.user, **data),
+        success="Published: the incident is on the status page.",
     )
 
 

@@ -129,8 +129,9 @@ def _json_body() -> str:
 
     def incident(item) -> dict[str, Any]:
         return {
-            "id": item.reference,
-            "title": item.title,
+            "id": item.public_id,
+            "title": item.public_name,
+            "summary": item.public_summary,
             "status": item.status,
             "impact": item.impact,
             "started_at": _iso(item.declared_at),
