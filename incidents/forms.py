@@ -218,6 +218,15 @@ class StatusUpdateForm(StartsFromIncident):
         choices=UpdateVisibility.choices, initial=UpdateVisibility.INTERNAL, widget=forms.RadioSelect
     )
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        incident = self.incident
+        if incident is not None and "visibility" not in self.initial:
+            # Once an incident of a public severity is on the status page, its updates are
+            # usually for the public too.
+            public = incident.severity.show_on_status_page and incident.is_published
+            self.initial["visibility"] = UpdateVisibility.PUBLIC if public else UpdateVisibility.INTERNAL
+
 
 class SeverityForm(StartsFromIncident):
     severity = SeverityChoiceField(queryset=SeverityPolicy.objects.order_by("rank"), empty_label=None)

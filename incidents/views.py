@@ -40,7 +40,15 @@ from incidents.forms import (
     StatusUpdateForm,
     presets_json,
 )
-from incidents.models import ACTIVE_STATUSES, ApiToken, EventKind, Incident, IncidentStatus, TimelineEvent
+from incidents.models import (
+    ACTIVE_STATUSES,
+    ApiToken,
+    EventKind,
+    Incident,
+    IncidentStatus,
+    TimelineEvent,
+    UpdateVisibility,
+)
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -153,6 +161,21 @@ def _starting(form_class: type[StartsFromIncident], incident: Incident, form: st
     return form_class(incident=incident, initial={**shown, "seen": presets_json(presets)})
 
 
+# The visibility each reader last posted an update with, per incident (in their session).
+UPDATE_VISIBILITY_KEY = "update_visibility"
+
+
+def _update_form(request: HttpRequest, incident: Incident, *, shared: bool) -> StatusUpdateForm:
+    """The update form as the incident presets it; on a page drawn for this reader alone (the
+    answer to their post, or the page after it), with the visibility they last posted with."""
+    form = _starting(StatusUpdateForm, incident, "update")
+    if not shared:
+        chosen = request.session.get(UPDATE_VISIBILITY_KEY, {}).get(str(incident.pk))
+        if chosen in UpdateVisibility.values:
+            form.initial["visibility"] = chosen
+    return form
+
+
 # Forms used now and then open on demand (?edit=<name>, or htmx into their editor) so the page a
 # responder reloads all night renders only the forms used every few minutes.
 EDITORS: dict[str, Callable[[Incident], Form]] = {
@@ -254,7 +277,7 @@ def _detail_context(
     if responder:
         bound = bound or {}
         context.update(
-            update_form=bound.get("update") or _starting(StatusUpdateForm, incident, "update"),
+            update_form=bound.get("update") or _update_form(request, incident, shared=shared),
             note_form=bound.get("note") or NoteForm(),
             severity_form=bound.get("severity") or _starting(SeverityForm, incident, "severity"),
             status_form=bound.get("status") or _starting(StatusForm, incident, "status"),
@@ -361,6 +384,14 @@ def _changed_meanwhile(unseen: selectors.UnseenChange) -> str:
     return errors.CHANGED_MEANWHILE.format(who=who, when=when, what=what)
 
 
+def _update_post(request: HttpRequest, incident: Incident, data: dict[str, Any]) -> None:
+    services.incident_update_post(incident=incident, author=request.user, **data)
+    # The reader's choice stays for their next update.
+    chosen = request.session.get(UPDATE_VISIBILITY_KEY, {})
+    chosen[str(incident.pk)] = data["visibility"]
+    request.session[UPDATE_VISIBILITY_KEY] = chosen
+
+
 @login_required
 @require_POST
 def update_post(request: HtmxHttpRequest, reference: str) -> HttpResponse:
@@ -369,7 +400,7 @@ def update_post(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         reference,
         form_key="update",
         form_class=StatusUpdateForm,
-        apply=lambda incident, data: services.incident_update_post(incident=incident, author=request.user, **data),
+        apply=functools.partial(_update_post, request),
         success="Status update posted.",
     )
 

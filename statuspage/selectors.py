@@ -25,6 +25,7 @@ from statuspage.models import (
 )
 
 HISTORY_DAYS = 90
+RESOLUTION_NOTE = "This incident has been resolved."
 INCIDENT_HISTORY_LIMIT = 25
 # Maintenance shows from when it is announced until it ends.
 MAINTENANCE_LOOKAHEAD = timedelta(days=30)
@@ -175,6 +176,11 @@ def page_data(*, now: datetime | None = None) -> dict:
             public_title=incident.public_title, impact_label=incident.impact_label, components=incident.components
         )
         incident.public_id = public_id(incident)
+        # A resolved incident whose last public word was not "resolved" still says it ended.
+        last = incident.public_updates[0] if incident.public_updates else None
+        incident.resolution_note = (
+            RESOLUTION_NOTE if incident.resolved_at and (last is None or last.status != IncidentStatus.RESOLVED) else ""
+        )
 
     statuses = [item.status for item in public.values()] + [i.impact for i in active]
     overall = worst_status(*statuses) if statuses else ComponentStatus.OPERATIONAL

@@ -7,7 +7,7 @@ import pytest
 
 from incidents import errors as incident_errors
 from incidents import services as incident_services
-from incidents.models import EventKind, SeverityPolicy, UpdateVisibility
+from incidents.models import EventKind, IncidentStatus, SeverityPolicy, UpdateVisibility
 from notifications.models import Channel, Delivery
 from statuspage import services
 from tests import factories
@@ -182,3 +182,20 @@ def test_declare_form_says_what_will_be_public(responder_client):
     assert "never appear on the public status page" in page
     assert 'name="public_title"' in page and 'name="public_summary"' in page
     assert "SEV1 incidents are published at once" in page
+
+
+def test_status_json_carries_the_resolution_entry_the_page_shows(client, components, catalog):
+    incident = factories.declare_incident(
+        severity="SEV2", public_title="Checkout is slow", affected_services=[catalog["checkout"]], published=True
+    )
+    incident_services.incident_update_post(
+        incident=incident, author=incident.lead, progress="Caches warming up.", visibility=UpdateVisibility.PUBLIC
+    )
+    incident_services.incident_status_change(incident=incident, status=IncidentStatus.RESOLVED, actor=incident.lead)
+    assert "This incident has been resolved." in client.get("/status/").content.decode()
+    [past] = json.loads(client.get("/status.json").content)["history"]
+    assert [(u["status"], u["text"]) for u in past["updates"]] == [
+        ("resolved", "This incident has been resolved."),
+        ("investigating", "Caches warming up."),
+    ]
+    assert past["updates"][0]["posted_at"] == past["resolved_at"]
