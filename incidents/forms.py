@@ -159,6 +159,13 @@ class DeclareForm(ImpactFields):
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What customers notice, in their words"}),
     )
 
+    restricted = forms.BooleanField(
+        required=False,
+        label="Restricted",
+        help_text="Only its participants and the security group will see it. "
+        "An incident with a security concern is restricted anyway.",
+    )
+
     field_order = ["title", "severity", "summary", "detected_at", "lead", "comms_lead"]
 
     @property

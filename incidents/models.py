@@ -139,6 +139,15 @@ class Incident(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="incidents_comms"
     )
     responders = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="incidents_responding")
+    # Restricted: only its participants (lead, comms lead, responders, the people added here) and
+    # the security group see it; for everyone else it does not exist (incidents.selectors).
+    restricted = models.BooleanField(default=False)
+    participants = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="incidents_participating",
+        help_text="People added to see a restricted incident, besides its roles.",
+    )
     declared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="incidents_declared"
     )
@@ -283,6 +292,7 @@ class EventKind(models.TextChoices):
     ALERT = "alert", "Alert"
     COMPONENT_STATUS = "component_status", "Status page"
     PUBLISHED = "published", "Published"
+    RESTRICTION_CHANGED = "restriction_changed", "Restriction changed"
 
 
 class TimelineEvent(models.Model):

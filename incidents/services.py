@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -16,8 +17,9 @@ from django.utils import timezone
 
 from config.versions import INCIDENTS, atomic_bumping
 from core.formatting import humanize_delta, utc_clock
+from core.permissions import sees_restricted
 from core.text import single_line
-from incidents import errors, messages, registry
+from incidents import errors, messages, registry, selectors
 from incidents.models import (
     ApiToken,
     EventKind,
@@ -146,6 +148,7 @@ def incident_declare(
     security_concern: bool = False,
     public_title: str = "",
     public_summary: str = "",
+    restricted: bool | None = None,
 ) -> Incident:
     """Open an incident in Investigating. The first status update is due one cadence after the
     declaration; the declarer leads unless someone else is named. It stays off the status page
@@ -163,11 +166,14 @@ def incident_declare(
     _validate_lengths(Incident, title=title, public_title=public_title)
     lead = lead or declared_by
     responders = list(responders)
+    if restricted is None:
+        restricted = security_concern and settings.RESTRICT_SECURITY_INCIDENTS
     incident = Incident.objects.create(
         title=title,
         summary=summary.strip(),
         public_title=public_title,
         public_summary=public_summary.strip(),
+        restricted=restricted,
         severity=severity,
         status=IncidentStatus.INVESTIGATING,
         affected_users_count=affected_users_count,
@@ -190,9 +196,9 @@ def incident_declare(
         kind=EventKind.DECLARED,
         actor=declared_by,
         now=now,
-        text=f"Declared as {severity.key} {severity.name}",
+        text=f"Declared as {severity.key} {severity.name}" + (", restricted" if restricted else ""),
         body=incident.summary,
-        data={"severity": severity.key, "lead": lead.pk},
+        data={"severity": severity.key, "lead": lead.pk, "restricted": restricted},
     )
     if detected_at < now:
         _event(
@@ -405,6 +411,49 @@ def incident_publish(
     if fields:
         incident.save(update_fields=fields)
     _publish(incident=incident, actor=actor, now=timezone.now(), how="by " + messages.user_label(actor))
+    return incident
+
+
+@writes
+def incident_restriction_set(*, incident: Incident, actor: AbstractBaseUser, restricted: bool) -> Incident:
+    """Restrict an incident to its participants and the security group, or open it to every
+    reader. The incident lead or the security group decides; it is on the timeline."""
+    incident = _locked(incident)
+    if not (actor.pk == incident.lead_id or sees_restricted(actor)):
+        raise ValidationError({"restricted": errors.RESTRICT_LEAD_OR_SECURITY})
+    if incident.restricted == restricted:
+        raise ValidationError({"restricted": errors.SAME_RESTRICTION})
+    incident.restricted = restricted
+    incident.save(update_fields=["restricted"])
+    _event(
+        incident=incident,
+        kind=EventKind.RESTRICTION_CHANGED,
+        actor=actor,
+        now=timezone.now(),
+        text="Restricted to its participants and the security group" if restricted else "Opened to every reader",
+        data={"restricted": restricted},
+    )
+    return incident
+
+
+@writes
+def incident_participants_add(
+    *, incident: Incident, actor: AbstractBaseUser, users: Iterable[AbstractBaseUser]
+) -> Incident:
+    """Let people see a restricted incident without giving them a role; on the timeline."""
+    incident = _locked(incident)
+    current = set(incident.participants.values_list("pk", flat=True))
+    added = [user for user in users if user.pk not in current]
+    if added:
+        incident.participants.add(*added)
+        _event(
+            incident=incident,
+            kind=EventKind.ROLE_ASSIGNED,
+            actor=actor,
+            now=timezone.now(),
+            text="Added to the incident: " + messages.names(added),
+            data={"role": "participants", "added": [user.pk for user in added]},
+        )
     return incident
 
 
@@ -691,6 +740,10 @@ def _assignees_notify(
     notification_services.messages_send(outgoing=outgoing, now=now)
 
 
+def _may_see(incident: Incident, user: AbstractBaseUser) -> bool:
+    return not incident.restricted or selectors.visible_incidents(user).filter(pk=incident.pk).exists()
+
+
 _STAKEHOLDER_HEADINGS = {
     "declared": "🚨 INCIDENT NOTIFICATION",
     "raised": "⬆️ SEVERITY RAISED",
@@ -707,6 +760,11 @@ def _stakeholders_notify(
     groups = list(severity.notified_groups.all())
     users = list(get_user_model().objects.filter(groups__in=groups, is_active=True).distinct().order_by("username"))
     webhooks = messages.incident_webhooks(incident)
+    if incident.restricted:
+        # A restricted incident does not exist for the others: tell only the groups' members who
+        # may see it, and only the incident's own channel, never the severity's shared one.
+        users = [user for user in users if _may_see(incident, user)]
+        webhooks = [(url, kind) for url, kind in webhooks if url == incident.webhook_url]
     if not users and not webhooks:
         return
     severity_line = f"{severity.key} {severity.name}" + (f" (was {previous.key})" if previous else "")

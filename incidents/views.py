@@ -79,8 +79,10 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     def render_page(extra: dict[str, Any]) -> tuple[str, bool]:
         policies = selectors.severity_policies()
         context = {
-            "active": list(selectors.active_incidents(severity_keys=severity_keys, statuses=statuses)),
-            "resolved": selectors.recently_resolved(severity_keys=severity_keys),
+            "active": list(
+                selectors.active_incidents(user=request.user, severity_keys=severity_keys, statuses=statuses)
+            ),
+            "resolved": selectors.recently_resolved(user=request.user, severity_keys=severity_keys),
             "policies": policies,
             "active_statuses": [(value, IncidentStatus(value).label) for value in ACTIVE_STATUSES],
             "selected_severities": severity_keys,
@@ -99,7 +101,8 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     return pages.cached_page(
         request,
         page="dashboard",
-        parts=(tuple(severity_keys), tuple(statuses), fragment),
+        # Readers who see different restricted incidents get different pages.
+        parts=(tuple(severity_keys), tuple(statuses), fragment, selectors.visibility_key(request.user)),
         render=render_page,
         cacheable=lambda known: known,
     )
@@ -133,6 +136,8 @@ def declare(request: HtmxHttpRequest) -> HttpResponse:
                 security_concern=data["security_concern"],
                 public_title=data["public_title"],
                 public_summary=data["public_summary"],
+                # Unticked: the policy decides (a security concern restricts).
+                restricted=data["restricted"] or None,
             )
         except ValidationError as error:
             service_errors_apply(form, error)
@@ -299,12 +304,15 @@ def incident_detail(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     from the cache (incidents.pages). Only the incident's lead (or a superuser) may push the next
     update, and only they and the comms lead may publish it, so the cached page has variants for
     them, told apart by the lead and comms lead it was drawn with."""
+    # Before the cache: a restricted incident's cached page is never served to someone who may
+    # not see it.
+    selectors.incident_visible(reference=reference, user=request.user)
     template_name = "incidents/incident_detail.html"
     if request.htmx and request.htmx.target in FRAGMENTS:
         template_name += f"#{FRAGMENTS[request.htmx.target]}"
 
     def render_page(extra: dict[str, Any]) -> tuple[str, tuple[int, int | None]]:
-        incident = selectors.incident_get(reference=reference)
+        incident = selectors.incident_get(reference=reference, user=request.user)
         context = _detail_context(request, incident, shared=bool(extra))
         # The body redrawn after someone else's change: the reader's earlier message is stale.
         context["replace_messages"] = template_name.endswith("#incident-body")
@@ -335,7 +343,7 @@ def _mutation(
     answer htmx with the refreshed incident body or a plain browser with a redirect. Refused input
     comes back in its form with the reason, so nothing typed is lost."""
     _require_responder(request)
-    incident = selectors.incident_get(reference=reference)
+    incident = selectors.incident_get(reference=reference, user=request.user)
     given = {"incident": incident} if issubclass(form_class, StartsFromIncident) else {}
     form = form_class(request.POST, **given)
     if form.is_valid():
@@ -351,13 +359,13 @@ def _mutation(
         except ValidationError as error:
             service_errors_apply(form, error)
             if unseen:
-                incident = selectors.incident_get(reference=reference)
+                incident = selectors.incident_get(reference=reference, user=request.user)
                 form.restate(seen=seen, now=selectors.incident_form_presets(incident=incident, form=form_key))
         else:
             if not request.htmx:
                 messages.success(request, success)
                 return redirect(incident)
-            incident = selectors.incident_get(reference=reference)
+            incident = selectors.incident_get(reference=reference, user=request.user)
             context = _detail_context(request, incident)
             context.update(flash=success, replace_messages=True)
             return render(request, "incidents/incident_detail.html#incident-body", context)
@@ -531,7 +539,7 @@ def update_snooze(request: HtmxHttpRequest, reference: str) -> HttpResponse:
 @require_POST
 def event_star(request: HtmxHttpRequest, reference: str, event_id: int) -> HttpResponse:
     _require_responder(request)
-    incident = selectors.incident_get(reference=reference)
+    incident = selectors.incident_get(reference=reference, user=request.user)
     event = get_object_or_404(TimelineEvent, pk=event_id, incident=incident)
     event = services.timeline_event_star(event=event, starred=request.POST.get("starred") == "1")
     if request.htmx:

@@ -222,6 +222,8 @@ def test_declaring_answers_the_new_incident_and_where_it_lives(api, responder, r
         "public_title": "Some payments fail",
         "public_summary": "Card payments may be declined.",
         "published_at": None,
+        # A security concern restricts it (RESTRICT_SECURITY_INCIDENTS).
+        "restricted": True,
         "severity": "SEV1",
         "status": "investigating",
         "impact": {
