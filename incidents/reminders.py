@@ -15,6 +15,7 @@ from config.bulk import insert_rows, update_datetime_column
 from config.versions import INCIDENTS, version_bump
 from incidents.messages import channels_label, incident_url, incident_webhooks, names, reminder_text
 from incidents.models import EventKind, Incident, Reminder, ReminderStep, SeverityPolicy, TimelineEvent
+from incidents.selectors import visible_incidents
 from notifications import services as notification_services
 from notifications.services import Outgoing
 
@@ -50,7 +51,19 @@ def _step_recipients(
         return leads, []
     if step == ReminderStep.RESPONDERS:
         people = {user.pk: user for user in [*leads, *responders]}
-        return list(people.values()), incident_webhooks(incident)
+        webhooks = incident_webhooks(incident)
+        if incident.restricted:
+            # Only the incident's own channel: the severity's is shared with people who may not see it.
+            webhooks = [(url, kind) for url, kind in webhooks if url == incident.webhook_url]
+        return list(people.values()), webhooks
+    if incident.restricted:
+        # A restricted incident does not exist for the contacts who may not see it (a query for
+        # each, and only for restricted incidents, which are few).
+        return [
+            user
+            for user in contacts[incident.severity_id]
+            if visible_incidents(user).filter(pk=incident.pk).exists()
+        ], []
     return contacts[incident.severity_id], []
 
 
@@ -66,6 +79,7 @@ SWEEP_FIELDS = (
     "next_update_due_at",
     "webhook_url",
     "webhook_format",
+    "restricted",
 )
 
 # A recorded ladder step whose people were not told this long after it was recorded is handed to

@@ -114,6 +114,16 @@ def test_ladder_escalates_to_responders_then_to_escalation_contacts(sev2_inciden
     assert sev2_incident.next_reminder_at is None
 
 
+@pytest.mark.parametrize("added", [False, True])
+def test_escalation_contacts_who_may_not_see_a_restricted_incident_are_not_told(sev2_incident, people, added):
+    services.incident_restriction_set(incident=sev2_incident, actor=people["lead"], restricted=True)
+    if added:
+        services.incident_participants_add(incident=sev2_incident, actor=people["lead"], users=[people["boss"]])
+    sweep_at(T0 + timedelta(minutes=60))
+    assert told(sev2_incident, ReminderStep.CONTACTS) == ({people["boss"].pk} if added else set())
+    assert Delivery.objects.filter(recipient=people["boss"]).exists() == added
+
+
 def test_a_sweep_after_an_outage_sends_each_missed_step_once(sev2_incident):
     assert sweep_at(T0 + timedelta(hours=2)) == 3
     assert sweep_at(T0 + timedelta(hours=2, seconds=10)) == 0
