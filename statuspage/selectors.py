@@ -11,7 +11,15 @@ from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from incidents.models import ACTIVE_STATUSES, Incident, IncidentStatus, StatusUpdate, UpdateVisibility
+from incidents.models import (
+    ACTIVE_STATUSES,
+    EventKind,
+    Incident,
+    IncidentStatus,
+    StatusUpdate,
+    TimelineEvent,
+    UpdateVisibility,
+)
 from statuspage.models import (
     STATUS_RANK,
     Component,
@@ -161,16 +169,28 @@ def page_data(*, now: datetime | None = None) -> dict:
     by_service: dict[int, list[Component]] = defaultdict(list)
     for component in components:
         by_service[component.service_id].append(component)
-    impact = dict(SeverityImpact.objects.values_list("severity_id", "component_status"))
+    impacts = list(SeverityImpact.objects.values_list("severity_id", "severity__key", "component_status"))
+    impact = {severity_id: status for severity_id, _key, status in impacts}
+    impact_of_key = {key: status for _id, key, status in impacts}
     active = list(_public_incidents().filter(status__in=ACTIVE_STATUSES).order_by("severity__rank", "-declared_at"))
     resolved = list(
         _public_incidents()
         .filter(status=IncidentStatus.RESOLVED, resolved_at__gte=history_start)
         .order_by("-resolved_at")[:INCIDENT_HISTORY_LIMIT]
     )
+    # A past incident's impact is the worst its severity ever implied: a major outage lowered to
+    # partial after two minutes was a major outage. An active one shows what it is now.
+    severities_held: dict[int, set[str]] = defaultdict(set)
+    for incident_id, data in TimelineEvent.objects.filter(
+        incident_id__in=[incident.pk for incident in resolved], kind=EventKind.SEVERITY_CHANGED
+    ).values_list("incident_id", "data"):
+        severities_held[incident_id].update(data.get(side) for side in ("from", "to"))
     for incident in active + resolved:
         incident.components = [c for s in incident.services for c in by_service[s.pk]]
-        incident.impact = impact.get(incident.severity_id, ComponentStatus.DEGRADED_PERFORMANCE)
+        incident.impact = worst_status(
+            impact.get(incident.severity_id, ComponentStatus.DEGRADED_PERFORMANCE),
+            *(impact_of_key[key] for key in severities_held[incident.pk] if key in impact_of_key),
+        )
         incident.impact_label = ComponentStatus(incident.impact).label
         incident.public_name = public_name(
             public_title=incident.public_title, impact_label=incident.impact_label, components=incident.components

@@ -2,8 +2,11 @@
 it does until it is published, and then only its public title, summary and public updates."""
 
 import json
+from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
+from django.utils import timezone
 
 from incidents import errors as incident_errors
 from incidents import services as incident_services
@@ -199,3 +202,32 @@ def test_status_json_carries_the_resolution_entry_the_page_shows(client, compone
         ("investigating", "Caches warming up."),
     ]
     assert past["updates"][0]["posted_at"] == past["resolved_at"]
+
+
+# History that keeps the truth.
+
+
+def test_a_major_outage_lowered_to_partial_after_two_minutes_shows_as_major_for_that_day(
+    client, components, catalog, severities, time_machine
+):
+    time_machine.move_to(timezone.now().replace(hour=12, minute=0) - timedelta(days=3))
+    incident = factories.declare_incident(
+        severity="SEV1", public_title="Checkout errors", affected_services=[catalog["checkout"]], published=True
+    )
+    time_machine.move_to(timezone.now() + timedelta(minutes=2))
+    incident_services.incident_severity_change(incident=incident, severity=severities["SEV2"], actor=incident.lead)
+    # While it is active, the page says what it is now.
+    cache.clear()
+    assert json.loads(client.get("/status.json").content)["incidents"][0]["impact"] == "partial_outage"
+    time_machine.move_to(timezone.now() + timedelta(hours=1))
+    incident_services.incident_status_change(incident=incident, status=IncidentStatus.RESOLVED, actor=incident.lead)
+    time_machine.move_to(timezone.now() + timedelta(days=3))
+    cache.clear()
+    text = client.get("/status/").content.decode()
+    checkout = text.split('data-component="Checkout"')[1].split('data-component="Search"')[0]
+    assert checkout.count('<i class="sp-major_outage"') == 1
+    assert 'class="sp-partial_outage"' not in checkout
+    past = text.split("Past incidents")[1]
+    assert "Major outage" in past and "Partial outage" not in past
+    [history] = json.loads(client.get("/status.json").content)["history"]
+    assert history["impact"] == "major_outage"
