@@ -149,13 +149,13 @@ class DeclareForm(ImpactFields):
     public_title = forms.CharField(
         required=False,
         max_length=200,
-        label="Public title",
+        label="Name on the status page",
         help_text="What the status page will call it; leave empty for a neutral title from the affected services.",
         widget=forms.TextInput(attrs={"placeholder": "e.g. Some payments are failing"}),
     )
     public_summary = forms.CharField(
         required=False,
-        label="Public summary",
+        label="What customers are told",
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What customers notice, in their words"}),
     )
 
@@ -194,9 +194,11 @@ class ImpactForm(StartsFromIncident, ImpactFields):
     title = forms.CharField(max_length=200, error_messages={"required": errors.TITLE_REQUIRED})
     summary = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     public_title = forms.CharField(
-        required=False, max_length=200, label="Public title", help_text="What the status page calls it."
+        required=False, max_length=200, label="Name on the status page", help_text="What the status page calls it."
     )
-    public_summary = forms.CharField(required=False, label="Public summary", widget=forms.Textarea(attrs={"rows": 2}))
+    public_summary = forms.CharField(
+        required=False, label="What customers are told", widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     field_order = ["title", "summary", "public_title", "public_summary"]
 
@@ -273,8 +275,10 @@ class RolesForm(StartsFromIncident):
 
 
 class PublishForm(Form):
-    public_title = forms.CharField(required=False, max_length=200, label="Public title")
-    public_summary = forms.CharField(required=False, label="Public summary", widget=forms.Textarea(attrs={"rows": 2}))
+    public_title = forms.CharField(required=False, max_length=200, label="Name on the status page")
+    public_summary = forms.CharField(
+        required=False, label="What customers are told", widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class NoteForm(Form):

@@ -55,7 +55,7 @@ def test_public_incident_moves_the_status_page_and_resolving_restores_it(
     expect(public.locator(".sp-banner")).to_contain_text("All systems operational")
     expect(public.locator("body")).not_to_contain_text("ip-10-2-3-4")
 
-    slot.get_by_label("Public title").fill("Card payments fail at checkout")
+    slot.get_by_label("Name on the status page").fill("Card payments fail at checkout")
     slot.get_by_role("button", name="Publish to the status page").click()
     expect(slot).to_contain_text("This incident shows as Partial outage")
     expect(slot).to_contain_text("Checkout — Partial outage")
