@@ -281,6 +281,23 @@ class PublishForm(Form):
     )
 
 
+class RestrictionForm(Form):
+    restricted = forms.BooleanField(required=False)
+
+
+class ParticipantsForm(Form):
+    people = PeopleChoiceField(
+        queryset=User.objects.none(), label="Let see it", widget=forms.SelectMultiple(attrs={"size": 4})
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Viewers too: seeing a restricted incident is not acting on it.
+        self.fields["people"].queryset = User.objects.filter(is_active=True).order_by(
+            "first_name", "last_name", "username"
+        )
+
+
 class NoteForm(Form):
     text = forms.CharField(
         label="Note",

@@ -31,7 +31,9 @@ from incidents.forms import (
     ImpactForm,
     MilestoneForm,
     NoteForm,
+    ParticipantsForm,
     PublishForm,
+    RestrictionForm,
     RolesForm,
     SeverityForm,
     SnoozeForm,
@@ -276,6 +278,8 @@ def _detail_context(
         and incident.severity.update_cadence_minutes is not None
         and (request.user.pk == incident.lead_id or request.user.is_superuser),
         "can_publish": responder and services.may_publish(incident=incident, user=request.user),
+        # The security group restricts from the API; the page's variants tell the lead apart.
+        "can_restrict": responder and (request.user.pk == incident.lead_id or request.user.is_superuser),
         "statuses": IncidentStatus.choices,
         "page_state": selectors.incident_page_state(incident=incident),
     }
@@ -287,6 +291,8 @@ def _detail_context(
             severity_form=bound.get("severity") or _starting(SeverityForm, incident, "severity"),
             status_form=bound.get("status") or _starting(StatusForm, incident, "status"),
             publish_form=bound.get("publish"),
+            participants_form=bound.get("participants") or ParticipantsForm(),
+            restriction_errors=bound["restriction"].errors if "restriction" in bound else None,
         )
         wanted = request.GET.get("edit")
         for name, make in EDITORS.items():
@@ -517,6 +523,37 @@ def publish(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         form_class=PublishForm,
         apply=lambda incident, data: services.incident_publish(incident=incident, actor=request.user, **data),
         success="Published: the incident is on the status page.",
+    )
+
+
+@login_required
+@require_POST
+def restriction_set(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    restricted = request.POST.get("restricted") == "on"
+    return _mutation(
+        request,
+        reference,
+        form_key="restriction",
+        form_class=RestrictionForm,
+        apply=lambda incident, data: services.incident_restriction_set(
+            incident=incident, actor=request.user, restricted=data["restricted"]
+        ),
+        success="Restricted to its participants and the security group." if restricted else "Opened to every reader.",
+    )
+
+
+@login_required
+@require_POST
+def participants_add(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    return _mutation(
+        request,
+        reference,
+        form_key="participants",
+        form_class=ParticipantsForm,
+        apply=lambda incident, data: services.incident_participants_add(
+            incident=incident, actor=request.user, users=data["people"]
+        ),
+        success="Added: they can see the incident.",
     )
 
 

@@ -116,3 +116,41 @@ def test_stakeholders_who_may_not_see_it_are_not_told(people):
     )
     assert people["lead"].pk in told
     assert people["outsider"].pk not in told
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_the_lead_restricts_from_the_incident_page(people, htmx):
+    incident = declare_incident(declared_by=people["lead"], title="Slow logins")
+    client = Client()
+    client.force_login(people["lead"])
+    page = client.get(incident.get_absolute_url()).content.decode()
+    assert f'action="/incidents/{incident.reference}/restriction/"' in page
+    headers = {"HX-Request": "true", "HX-Target": "incident-body"} if htmx else {}
+    response = client.post(f"/incidents/{incident.reference}/restriction/", {"restricted": "on"}, headers=headers)
+    assert response.status_code == (200 if htmx else 302)
+    assert not selectors.visible_incidents(people["outsider"]).filter(pk=incident.pk).exists()
+    other = Client()
+    other.force_login(people["responder"])
+    assert other.get(incident.get_absolute_url()).status_code == 404
+
+
+def test_only_the_lead_is_offered_to_restrict(people, restricted):
+    client = Client()
+    client.force_login(people["responder"])
+    page = client.get(restricted.get_absolute_url()).content.decode()
+    assert "/restriction/" not in page
+    response = client.post(f"/incidents/{restricted.reference}/restriction/", {})
+    assert response.status_code == 422
+    assert errors.RESTRICT_LEAD_OR_SECURITY in response.content.decode()
+
+
+def test_a_participant_lets_a_viewer_see_it_and_the_timeline_says_so(people, restricted):
+    client = Client()
+    client.force_login(people["responder"])
+    response = client.post(f"/incidents/{restricted.reference}/participants/", {"people": [people["viewer"].pk]})
+    assert response.status_code == 302
+    viewer = Client()
+    viewer.force_login(people["viewer"])
+    page = viewer.get(restricted.get_absolute_url()).content.decode()
+    assert "Credential stuffing" in page
+    assert restricted.timeline.filter(text__startswith="Added to the incident:").count() == 2
