@@ -308,6 +308,10 @@ LOGGING = {
 FORM_RENDERER = "core.forms.FormRenderer"
 
 # Status-update reminders: how often the sweep looks for due ladder steps (seconds).
+# Seed 001's security section: an incident with a security concern is declared restricted unless
+# the declarer opens it (visible only to its participants and the `security` group).
+RESTRICT_SECURITY_INCIDENTS = env_bool("RESTRICT_SECURITY_INCIDENTS", True)
+
 REMINDER_SWEEP_SECONDS = float(os.environ.get("REMINDER_SWEEP_SECONDS", "10"))
 # When no sweep has run for this long, /health says so and responders see a banner (None: not
 # watched, as in the test settings, where no beat runs).

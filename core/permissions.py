@@ -7,6 +7,8 @@ RESPOND_PERMISSION = "incidents.respond"
 VIEWER_GROUP = "viewer"
 RESPONDER_GROUP = "responder"
 ADMIN_GROUP = "admin"
+# Sees every restricted incident and may restrict or open any incident.
+SECURITY_GROUP = "security"
 
 
 def can_respond(user: User | AnonymousUser) -> bool:
@@ -37,3 +39,17 @@ def responders_q() -> Q:
         | Q(user_permissions__content_type__app_label=app_label, user_permissions__codename=codename)
         | Q(groups__permissions__content_type__app_label=app_label, groups__permissions__codename=codename)
     )
+
+
+def sees_restricted(user: User | AnonymousUser) -> bool:
+    """Whether the user sees every restricted incident (the security group, superusers). One query
+    per request at most, remembered on the user object."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    cached = getattr(user, "_sees_restricted", None)
+    if cached is None:
+        cached = user.groups.filter(name=SECURITY_GROUP).exists()
+        user._sees_restricted = cached
+    return cached

@@ -43,7 +43,7 @@ from core.api import (
 )
 from core.outbound import url_masked
 from core.permissions import can_respond
-from incidents import errors, services
+from incidents import errors, selectors, services
 from incidents import models as m
 from incidents.policy import LADDER_PERCENT_MAX, POLICY_MINUTES_MAX, severity_policy_update
 from notifications.models import WebhookFormat
@@ -163,9 +163,18 @@ class ImpactFields(Body):
 
 
 class DeclareIncident(ImpactFields):
-    title: text(_length(m.Incident, "title"))
+    title: text(_length(m.Incident, "title")) = Field(description="Internal: never shown on the status page.")
     severity: SeverityKey
     summary: Text = ""
+    public_title: text(_length(m.Incident, "public_title")) = Field(
+        "", description="What the status page calls it once published; empty: a neutral title from its components."
+    )
+    public_summary: Text = ""
+    restricted: bool | None = Field(
+        None,
+        description="Visible only to its participants and the security group. Defaults to true for an incident with "
+        "a security concern (RESTRICT_SECURITY_INCIDENTS), else false.",
+    )
     detected_at: IncidentMoment | None = Field(None, description="Defaults to now; may be earlier.")
     lead: Username | None = Field(None, description="Defaults to the token's user.")
     comms_lead: Username | None = None
@@ -178,6 +187,9 @@ class ChangeIncident(ImpactFields):
 
     title: text(_length(m.Incident, "title")) = ""
     summary: Text = ""
+    public_title: text(_length(m.Incident, "public_title")) = ""
+    public_summary: Text = ""
+    restricted: bool = Field(False, description="Restrict or open it: the incident lead or the security group.")
     severity: SeverityKey = Field(None, description="Re-plans when the next status update is due.")
     status: IncidentStatus = None
     lead: Username = None
@@ -222,8 +234,12 @@ class Impact(Answer):
 class Incident(Answer):
     reference: str = Field(examples=["INC-0042"])
     url: str = Field(description="The incident's page for people.")
-    title: str
+    title: str = Field(description="Internal: never shown on the status page.")
     summary: str
+    public_title: str = Field(description="The status page's title; empty: a neutral one from its components.")
+    public_summary: str
+    published_at: datetime | None = Field(description="When it went on the status page; null while internal.")
+    restricted: bool = Field(description="Visible only to its participants and the security group.")
     severity: str
     status: Literal[tuple(m.IncidentStatus.values)]
     impact: Impact
@@ -383,7 +399,9 @@ def incidents_json(incidents: QuerySet[m.Incident]) -> list[dict[str, Any]]:
     read as plain values: a model instance per row and per related row cost more than the query."""
     rows = list(
         incidents.values(
-            "id", "title", "summary", "severity__key", "status", "affected_users_count", "affected_users_percent",
+            "id", "title", "summary", "public_title", "public_summary", "published_at", "restricted", "severity__key",
+            "status",
+            "affected_users_count", "affected_users_percent",
             "business_impact", "data_integrity_concern", "security_concern", "lead__username",
             "comms_lead__username", *INCIDENT_MOMENTS,
         )
@@ -409,6 +427,10 @@ def incidents_json(incidents: QuerySet[m.Incident]) -> list[dict[str, Any]]:
                 "url": settings.SITE_URL + reverse("incidents:detail", kwargs={"reference": reference}),
                 "title": row["title"],
                 "summary": row["summary"],
+                "public_title": row["public_title"],
+                "public_summary": row["public_summary"],
+                "published_at": row["published_at"],
+                "restricted": row["restricted"],
                 "severity": row["severity__key"],
                 "status": row["status"],
                 "impact": {
@@ -443,8 +465,9 @@ def _pk_of(reference: str) -> int:
     return pk
 
 
-def _incident_or_404(reference: str) -> m.Incident:
-    incident = m.Incident.objects.filter(pk=_pk_of(reference)).first()
+def _incident_or_404(request: HttpRequest, reference: str) -> m.Incident:
+    """The incident if the token's user may see it; 404 as for none at all."""
+    incident = selectors.visible_incidents(request.auth).filter(pk=_pk_of(reference)).first()
     if incident is None:
         raise HttpError(404, errors.UNKNOWN_INCIDENT)
     return incident
@@ -481,7 +504,7 @@ ERRORS = {401: Error, 403: Error, 404: Error, 405: Error}
 )
 def list_incidents(request: HttpRequest, filters: Query[IncidentFilters]) -> dict[str, Any]:
     """List incidents, newest first."""
-    rows = m.Incident.objects.all()
+    rows = selectors.visible_incidents(request.auth)
     if filters.status == "active":
         rows = rows.filter(status__in=m.ACTIVE_STATUSES)
     elif filters.status is not None:
@@ -520,7 +543,7 @@ def declare_incident(request: HttpRequest, payload: DeclareIncident, response: H
 )
 def get_incident(request: HttpRequest, reference: str, response: HttpResponse) -> dict[str, Any]:
     """One incident, with its ETag."""
-    found = incidents_json(m.Incident.objects.filter(pk=_pk_of(reference)))
+    found = incidents_json(selectors.visible_incidents(request.auth).filter(pk=_pk_of(reference)))
     if not found:
         raise HttpError(404, errors.UNKNOWN_INCIDENT)
     return _with_etag(response, found[0])
@@ -540,7 +563,7 @@ def change_incident(
     if_match: str | None = IfMatch,
 ) -> Status:
     """Change severity, status, roles, title, summary or impact."""
-    pk = _incident_or_404(reference).pk
+    pk = _incident_or_404(request, reference).pk
     given = _given(payload)
     actor = request.auth
     # One transaction, so a refusal by any service undoes the changes made before it. Severity
@@ -562,7 +585,12 @@ def change_incident(
             roles["clear_comms_lead"] = roles["comms_lead"] is None
         if roles:
             incident = services.incident_roles_assign(incident=incident, actor=actor, **roles)
-        impact = {field: given[field] for field in (*ImpactFields.model_fields, "title", "summary") if field in given}
+        if "restricted" in given and given["restricted"] != incident.restricted:
+            incident = services.incident_restriction_set(
+                incident=incident, actor=actor, restricted=given["restricted"]
+            )
+        texts = ("title", "summary", "public_title", "public_summary")
+        impact = {field: given[field] for field in (*ImpactFields.model_fields, *texts) if field in given}
         if impact:
             services.incident_impact_update(incident=incident, actor=actor, **impact)
     # Read back from the database so a write answers exactly what a later GET will.
@@ -577,7 +605,7 @@ def change_incident(
 )
 def post_status_update(request: HttpRequest, reference: str, payload: PostUpdate) -> Status:
     """Post a status update. The next update falls due one cadence from now; none once resolved."""
-    incident = _incident_or_404(reference)
+    incident = _incident_or_404(request, reference)
     values = _given(payload)
     update = services.incident_update_post(incident=incident, author=request.auth, **values)
     update = m.StatusUpdate.objects.select_related("incident", "author").get(pk=update.pk)
@@ -613,7 +641,7 @@ def events_json(events: QuerySet[m.TimelineEvent]) -> list[dict[str, Any]]:
 )
 def get_timeline(request: HttpRequest, reference: str, page: Query[Page]) -> dict[str, Any]:
     """The incident's timeline, oldest first."""
-    incident = _incident_or_404(reference)
+    incident = _incident_or_404(request, reference)
     return _page(
         incident.timeline.all(), page, TIMELINE_OLDEST_FIRST, events_json, lambda row: (row["occurred_at"], row["id"])
     )

@@ -84,3 +84,9 @@ LADDER_OUT_OF_ORDER = (
     "escalate_contacts_after_percent."
 )
 BAD_WEBHOOK_URL = "Enter an http:// or https:// URL, or an empty string for no webhook."
+
+# The public voice: who may put an incident on the status page.
+PUBLISH_LEAD_ONLY = "Only the incident lead or the comms lead can publish this incident to the status page."
+ALREADY_PUBLISHED = "This incident is already on the status page."
+RESTRICT_LEAD_OR_SECURITY = "Only the incident lead or the security group can restrict or open this incident."
+SAME_RESTRICTION = "The incident is already so."

@@ -150,8 +150,33 @@ class DeclareForm(ImpactFields):
     )
     lead = PersonChoiceField(queryset=people(), required=False, label="Incident lead", empty_label="Me")
     comms_lead = PersonChoiceField(queryset=people(), required=False, label="Comms lead", empty_label="Nobody yet")
+    public_title = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Name on the status page",
+        help_text="What the status page will call it; leave empty for a neutral title from the affected services.",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. Some payments are failing"}),
+    )
+    public_summary = forms.CharField(
+        required=False,
+        label="What customers are told",
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What customers notice, in their words"}),
+    )
+
+    restricted = forms.BooleanField(
+        required=False,
+        label="Restricted",
+        help_text="Only its participants and the security group will see it. "
+        "An incident with a security concern is restricted anyway.",
+    )
 
     field_order = ["title", "severity", "summary", "detected_at", "lead", "comms_lead"]
+
+    @property
+    def auto_publishing(self) -> list[SeverityPolicy]:
+        """The severities whose incidents go on the status page as soon as they are declared."""
+        policies = self.fields["severity"].queryset
+        return [policy for policy in policies if policy.publish_automatically and policy.show_on_status_page]
 
     def clean_detected_at(self):
         # The service refuses it too; said here as well, the form's check-as-you-type shows it.
@@ -172,8 +197,14 @@ class DeclareForm(ImpactFields):
 class ImpactForm(StartsFromIncident, ImpactFields):
     title = forms.CharField(max_length=200, error_messages={"required": errors.TITLE_REQUIRED})
     summary = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    public_title = forms.CharField(
+        required=False, max_length=200, label="Name on the status page", help_text="What the status page calls it."
+    )
+    public_summary = forms.CharField(
+        required=False, label="What customers are told", widget=forms.Textarea(attrs={"rows": 2})
+    )
 
-    field_order = ["title", "summary"]
+    field_order = ["title", "summary", "public_title", "public_summary"]
 
 
 class StatusUpdateForm(StartsFromIncident):
@@ -199,6 +230,15 @@ class StatusUpdateForm(StartsFromIncident):
     visibility = forms.ChoiceField(
         choices=UpdateVisibility.choices, initial=UpdateVisibility.INTERNAL, widget=forms.RadioSelect
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        incident = self.incident
+        if incident is not None and "visibility" not in self.initial:
+            # Once an incident of a public severity is on the status page, its updates are
+            # usually for the public too.
+            public = incident.severity.show_on_status_page and incident.is_published
+            self.initial["visibility"] = UpdateVisibility.PUBLIC if public else UpdateVisibility.INTERNAL
 
 
 class SeverityForm(StartsFromIncident):
@@ -236,6 +276,30 @@ class RolesForm(StartsFromIncident):
             }
         for name, keeping in holders.items():
             self.fields[name].queryset = people(keeping=keeping)
+
+
+class PublishForm(Form):
+    public_title = forms.CharField(required=False, max_length=200, label="Name on the status page")
+    public_summary = forms.CharField(
+        required=False, label="What customers are told", widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class RestrictionForm(Form):
+    restricted = forms.BooleanField(required=False)
+
+
+class ParticipantsForm(Form):
+    people = PeopleChoiceField(
+        queryset=User.objects.none(), label="Let see it", widget=forms.SelectMultiple(attrs={"size": 4})
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Viewers too: seeing a restricted incident is not acting on it.
+        self.fields["people"].queryset = User.objects.filter(is_active=True).order_by(
+            "first_name", "last_name", "username"
+        )
 
 
 class NoteForm(Form):

@@ -63,11 +63,15 @@ def names(users: Iterable[AbstractBaseUser]) -> str:
 
 
 def affected(incident: Incident) -> str:
+    """Who and what is affected: users as counted, and the services chosen."""
     parts = []
     if incident.affected_users_count is not None:
         parts.append(f"~{incident.affected_users_count} users")
     if incident.affected_users_percent is not None:
         parts.append(f"{incident.affected_users_percent.normalize():f}% of users")
+    services = ", ".join(service.name for service in incident.affected_services.all())
+    if services:
+        parts.append(services)
     return " / ".join(parts) or "Being assessed"
 
 

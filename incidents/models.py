@@ -34,6 +34,11 @@ class SeverityPolicy(models.Model):
     )
     stakeholders_label = models.CharField(max_length=128, blank=True, help_text="e.g. 'Executives + status page'.")
     show_on_status_page = models.BooleanField(default=False)
+    publish_automatically = models.BooleanField(
+        default=False,
+        help_text="Put incidents of this severity on the status page when declared, under a neutral title derived "
+        "from the affected components (never the internal title). Otherwise a responder publishes them.",
+    )
 
     # The escalation ladder for an update that is due: step 1 reminds the incident lead and comms
     # lead at the due time; step 2 tells the responders and the webhook channel; step 3 tells the
@@ -101,8 +106,16 @@ ACTIVE_STATUSES = [
 
 
 class Incident(models.Model):
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=200, help_text="Internal: never shown on the status page.")
     summary = models.TextField(blank=True)
+    # The public voice: what the status page, its feed and subscribers are told, once published.
+    public_title = models.CharField(
+        max_length=200, blank=True, help_text="Empty: a neutral title from the affected components."
+    )
+    public_summary = models.TextField(blank=True)
+    published_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the incident went on the status page; empty while it is internal."
+    )
     severity = models.ForeignKey(SeverityPolicy, on_delete=models.PROTECT, related_name="incidents")
     status = models.CharField(max_length=16, choices=IncidentStatus.choices, default=IncidentStatus.INVESTIGATING)
 
@@ -126,6 +139,15 @@ class Incident(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="incidents_comms"
     )
     responders = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="incidents_responding")
+    # Restricted: only its participants (lead, comms lead, responders, the people added here) and
+    # the security group see it; for everyone else it does not exist (incidents.selectors).
+    restricted = models.BooleanField(default=False)
+    participants = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="incidents_participating",
+        help_text="People added to see a restricted incident, besides its roles.",
+    )
     declared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="incidents_declared"
     )
@@ -186,6 +208,10 @@ class Incident(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status != IncidentStatus.RESOLVED
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None
 
     @property
     def is_update_overdue(self) -> bool:
@@ -265,6 +291,8 @@ class EventKind(models.TextChoices):
     POSTMORTEM = "postmortem", "Postmortem"
     ALERT = "alert", "Alert"
     COMPONENT_STATUS = "component_status", "Status page"
+    PUBLISHED = "published", "Published"
+    RESTRICTION_CHANGED = "restriction_changed", "Restriction changed"
 
 
 class TimelineEvent(models.Model):

@@ -22,6 +22,7 @@ from incidents.messages import (
     webhook_labels,
 )
 from incidents.models import EventKind, Incident, Reminder, ReminderStep, SeverityPolicy, TimelineEvent
+from incidents.selectors import visible_incidents
 from notifications import services as notification_services
 from notifications.services import Outgoing
 
@@ -57,7 +58,19 @@ def _step_recipients(
         return leads, []
     if step == ReminderStep.RESPONDERS:
         people = {user.pk: user for user in [*leads, *responders]}
-        return list(people.values()), incident_webhooks(incident)
+        webhooks = incident_webhooks(incident)
+        if incident.restricted:
+            # Only the incident's own channel: the severity's is shared with people who may not see it.
+            webhooks = [(url, kind) for url, kind in webhooks if url == incident.webhook_url]
+        return list(people.values()), webhooks
+    if incident.restricted:
+        # A restricted incident does not exist for the contacts who may not see it (a query for
+        # each, and only for restricted incidents, which are few).
+        return [
+            user
+            for user in contacts[incident.severity_id]
+            if visible_incidents(user).filter(pk=incident.pk).exists()
+        ], []
     return contacts[incident.severity_id], []
 
 
@@ -73,6 +86,7 @@ SWEEP_FIELDS = (
     "next_update_due_at",
     "webhook_url",
     "webhook_format",
+    "restricted",
 )
 
 # A recorded ladder step whose people were not told this long after it was recorded is handed to

@@ -1,16 +1,18 @@
 """Reads that span relations. Each returns what a page needs in a fixed number of queries."""
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
-from django.db.models import Model, Q, QuerySet
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
+from django.db.models import Exists, Model, Q, QuerySet, Subquery
 from django.http import Http404
 
+from core.permissions import SECURITY_GROUP
 from incidents import errors
 from incidents.models import (
     ACTIVE_STATUSES,
@@ -26,37 +28,82 @@ RECENTLY_RESOLVED_LIMIT = 10
 TIMELINE_PAGE = 50
 
 
+def visible_incidents(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Incident]:
+    """The incidents `user` may know of: every read of incidents starts here. A restricted
+    incident exists only for its participants (who declared it, lead, comms lead, responders,
+    people added) and the security group. Lazy and without a query of its own: the filter joins the query it
+    starts."""
+    if user.is_authenticated and user.is_active and user.is_superuser:
+        return Incident.objects.all()
+    if not user.is_authenticated:
+        return Incident.objects.filter(restricted=False)
+    responding = Incident.responders.through.objects.filter(user_id=user.pk).values("incident_id")
+    added = Incident.participants.through.objects.filter(user_id=user.pk).values("incident_id")
+    security = Group.objects.filter(name=SECURITY_GROUP, user=user.pk)
+    return Incident.objects.filter(
+        Q(restricted=False)
+        | Q(declared_by_id=user.pk)
+        | Q(lead_id=user.pk)
+        | Q(comms_lead_id=user.pk)
+        | Q(pk__in=Subquery(responding))
+        | Q(pk__in=Subquery(added))
+        | Q(Exists(security))
+    )
+
+
+def visibility_key(user: AbstractBaseUser | AnonymousUser) -> Hashable:
+    """What a cached page listing incidents is kept under for this reader: the same for everyone
+    who sees the same restricted incidents. One query."""
+    if user.is_authenticated and user.is_superuser:
+        return "all"
+    return tuple(visible_incidents(user).filter(restricted=True).order_by("pk").values_list("pk", flat=True))
+
+
+def incident_visible(*, reference: str, user: AbstractBaseUser | AnonymousUser) -> int:
+    """The pk behind a reference the user may see; 404 otherwise, exactly as for no incident."""
+    pk = reference_to_pk(reference)
+    if pk is None or not visible_incidents(user).filter(pk=pk).exists():
+        raise Http404(errors.UNKNOWN_INCIDENT)
+    return pk
+
+
 def severity_policies() -> list[SeverityPolicy]:
     return list(SeverityPolicy.objects.order_by("rank"))
 
 
-def active_incidents(*, severity_keys: Iterable[str] = (), statuses: Iterable[str] = ()) -> QuerySet[Incident]:
-    """Active incidents, most severe first, then the longest running first."""
+def active_incidents(
+    *, user: AbstractBaseUser | AnonymousUser, severity_keys: Iterable[str] = (), statuses: Iterable[str] = ()
+) -> QuerySet[Incident]:
+    """Active incidents the user may see, most severe first, then the longest running first."""
     wanted_statuses = [status for status in statuses if status in ACTIVE_STATUSES] or ACTIVE_STATUSES
-    incidents = Incident.objects.filter(status__in=wanted_statuses)
+    incidents = visible_incidents(user).filter(status__in=wanted_statuses)
     severity_keys = list(severity_keys)
     if severity_keys:
         incidents = incidents.filter(severity__key__in=severity_keys)
     return incidents.select_related("severity", "lead").order_by("severity__rank", "declared_at")
 
 
-def recently_resolved(*, severity_keys: Iterable[str] = (), limit: int = RECENTLY_RESOLVED_LIMIT) -> list[Incident]:
-    incidents = Incident.objects.filter(status=IncidentStatus.RESOLVED)
+def recently_resolved(
+    *, user: AbstractBaseUser | AnonymousUser, severity_keys: Iterable[str] = (), limit: int = RECENTLY_RESOLVED_LIMIT
+) -> list[Incident]:
+    incidents = visible_incidents(user).filter(status=IncidentStatus.RESOLVED)
     severity_keys = list(severity_keys)
     if severity_keys:
         incidents = incidents.filter(severity__key__in=severity_keys)
     return list(incidents.select_related("severity", "lead").order_by("-resolved_at")[:limit])
 
 
-def incident_get(*, reference: str) -> Incident:
-    """The incident behind a reference such as INC-0042, with everything its page shows."""
+def incident_get(*, reference: str, user: AbstractBaseUser | AnonymousUser) -> Incident:
+    """The incident behind a reference such as INC-0042, with everything its page shows; 404 when
+    there is none or the user may not see it."""
     pk = reference_to_pk(reference)
     if pk is None:
         raise Http404(errors.UNKNOWN_INCIDENT)
     try:
         return (
-            Incident.objects.select_related("severity", "lead", "comms_lead", "declared_by")
-            .prefetch_related("affected_services", "responders")
+            visible_incidents(user)
+            .select_related("severity", "lead", "comms_lead", "declared_by")
+            .prefetch_related("affected_services", "responders", "participants")
             .get(pk=pk)
         )
     except Incident.DoesNotExist:
@@ -133,6 +180,8 @@ def _impact_presets(incident: Incident) -> dict[str, Any]:
     return {
         "title": incident.title,
         "summary": incident.summary,
+        "public_title": incident.public_title,
+        "public_summary": incident.public_summary,
         "affected_users_count": incident.affected_users_count,
         "affected_users_percent": incident.affected_users_percent,
         "affected_services": list(incident.affected_services.all()),

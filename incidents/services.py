@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -17,8 +18,9 @@ from django.utils import timezone
 from config.versions import INCIDENTS, atomic_bumping
 from core.formatting import humanize_delta, utc_clock
 from core.outbound import url_host
+from core.permissions import sees_restricted
 from core.text import single_line
-from incidents import errors, messages, registry
+from incidents import errors, messages, registry, selectors
 from incidents.models import (
     ApiToken,
     EventKind,
@@ -145,11 +147,16 @@ def incident_declare(
     business_impact: str = "",
     data_integrity_concern: bool = False,
     security_concern: bool = False,
+    public_title: str = "",
+    public_summary: str = "",
+    restricted: bool | None = None,
 ) -> Incident:
     """Open an incident in Investigating. The first status update is due one cadence after the
-    declaration; the declarer leads unless someone else is named."""
+    declaration; the declarer leads unless someone else is named. It stays off the status page
+    until published, unless its severity's policy publishes it at once."""
     now = timezone.now()
     title = single_line(title)
+    public_title = single_line(public_title)
     if not title:
         raise ValidationError({"title": errors.TITLE_REQUIRED})
     detected_at = detected_at or now
@@ -157,12 +164,17 @@ def incident_declare(
         raise ValidationError({"detected_at": errors.DETECTED_IN_FUTURE})
     affected_users_percent = _as_decimal(affected_users_percent)
     _validate_impact(percent=affected_users_percent, count=affected_users_count)
-    _validate_lengths(Incident, title=title)
+    _validate_lengths(Incident, title=title, public_title=public_title)
     lead = lead or declared_by
     responders = list(responders)
+    if restricted is None:
+        restricted = security_concern and settings.RESTRICT_SECURITY_INCIDENTS
     incident = Incident.objects.create(
         title=title,
         summary=summary.strip(),
+        public_title=public_title,
+        public_summary=public_summary.strip(),
+        restricted=restricted,
         severity=severity,
         status=IncidentStatus.INVESTIGATING,
         affected_users_count=affected_users_count,
@@ -185,9 +197,9 @@ def incident_declare(
         kind=EventKind.DECLARED,
         actor=declared_by,
         now=now,
-        text=f"Declared as {severity.key} {severity.name}",
+        text=f"Declared as {severity.key} {severity.name}" + (", restricted" if restricted else ""),
         body=incident.summary,
-        data={"severity": severity.key, "lead": lead.pk},
+        data={"severity": severity.key, "lead": lead.pk, "restricted": restricted},
     )
     if detected_at < now:
         _event(
@@ -199,6 +211,8 @@ def incident_declare(
             text="Detected",
             data={"milestone": "detected_at", "at": detected_at.isoformat()},
         )
+    if severity.publish_automatically and severity.show_on_status_page:
+        _publish(incident=incident, actor=declared_by, now=now, how=f"automatically, per the {severity.key} policy")
     _stakeholders_notify(incident=incident, occasion="declared", now=now)
     _assignees_notify(
         incident=incident,
@@ -323,6 +337,9 @@ def incident_update_post(
             {"visibility": errors.UNKNOWN_VISIBILITY.format(values=", ".join(UpdateVisibility.values))}
         )
     now = timezone.now()
+    if visibility == UpdateVisibility.PUBLIC and not incident.is_published:
+        # Posting a public update is how a responder publishes: the update is its first words.
+        _publish(incident=incident, actor=author, now=now, how="with a public update", by_update=True)
     if status != incident.status:
         _apply_status(incident=incident, status=status, actor=author, now=now)
     update = StatusUpdate.objects.create(
@@ -350,6 +367,95 @@ def incident_update_post(
         status_update=update,
     )
     return update
+
+
+def _publish(
+    *, incident: Incident, actor: AbstractBaseUser | None, now: datetime, how: str, by_update: bool = False
+) -> None:
+    incident.published_at = now
+    incident.save(update_fields=["published_at"])
+    _event(
+        incident=incident,
+        kind=EventKind.PUBLISHED,
+        actor=actor,
+        now=now,
+        text=f"Published to the status page {how}",
+        data={"public_title": incident.public_title, "by_update": by_update},
+    )
+
+
+def may_publish(*, incident: Incident, user: AbstractBaseUser) -> bool:
+    """The incident lead and the comms lead decide what goes public (and a superuser)."""
+    return user.is_superuser or user.pk in (incident.lead_id, incident.comms_lead_id)
+
+
+@writes
+def incident_publish(
+    *, incident: Incident, actor: AbstractBaseUser, public_title: str | None = None, public_summary: str | None = None
+) -> Incident:
+    """Put the incident on the status page, under its public title (or, without one, a neutral
+    title the status page derives from the affected components) and public summary. The internal
+    title and summary never go public."""
+    incident = _locked(incident)
+    if not may_publish(incident=incident, user=actor):
+        raise ValidationError({"__all__": errors.PUBLISH_LEAD_ONLY})
+    if incident.is_published:
+        raise ValidationError({"__all__": errors.ALREADY_PUBLISHED})
+    fields = []
+    if public_title is not None:
+        incident.public_title = single_line(public_title)
+        _validate_lengths(Incident, public_title=incident.public_title)
+        fields.append("public_title")
+    if public_summary is not None:
+        incident.public_summary = public_summary.strip()
+        fields.append("public_summary")
+    if fields:
+        incident.save(update_fields=fields)
+    _publish(incident=incident, actor=actor, now=timezone.now(), how="by " + messages.user_label(actor))
+    return incident
+
+
+@writes
+def incident_restriction_set(*, incident: Incident, actor: AbstractBaseUser, restricted: bool) -> Incident:
+    """Restrict an incident to its participants and the security group, or open it to every
+    reader. The incident lead or the security group decides; it is on the timeline."""
+    incident = _locked(incident)
+    if not (actor.pk == incident.lead_id or sees_restricted(actor)):
+        raise ValidationError({"restricted": errors.RESTRICT_LEAD_OR_SECURITY})
+    if incident.restricted == restricted:
+        raise ValidationError({"restricted": errors.SAME_RESTRICTION})
+    incident.restricted = restricted
+    incident.save(update_fields=["restricted"])
+    _event(
+        incident=incident,
+        kind=EventKind.RESTRICTION_CHANGED,
+        actor=actor,
+        now=timezone.now(),
+        text="Restricted to its participants and the security group" if restricted else "Opened to every reader",
+        data={"restricted": restricted},
+    )
+    return incident
+
+
+@writes
+def incident_participants_add(
+    *, incident: Incident, actor: AbstractBaseUser, users: Iterable[AbstractBaseUser]
+) -> Incident:
+    """Let people see a restricted incident without giving them a role; on the timeline."""
+    incident = _locked(incident)
+    current = set(incident.participants.values_list("pk", flat=True))
+    added = [user for user in users if user.pk not in current]
+    if added:
+        incident.participants.add(*added)
+        _event(
+            incident=incident,
+            kind=EventKind.ROLE_ASSIGNED,
+            actor=actor,
+            now=timezone.now(),
+            text="Added to the incident: " + messages.names(added),
+            data={"role": "participants", "added": [user.pk for user in added]},
+        )
+    return incident
 
 
 _ROLE_LABELS = {"lead": "Incident lead", "comms_lead": "Comms lead"}
@@ -496,6 +602,8 @@ _IMPACT_FIELDS = {
     "security_concern": "Security concern",
     "title": "Title",
     "summary": "Summary",
+    "public_title": "Public title",
+    "public_summary": "Public summary",
 }
 
 
@@ -511,7 +619,10 @@ def incident_impact_update(
         changes["title"] = single_line(changes["title"])
         if not changes["title"]:
             raise ValidationError({"title": errors.TITLE_REQUIRED})
-    for text_field in ("summary", "business_impact"):
+    if "public_title" in changes:
+        changes["public_title"] = single_line(changes["public_title"])
+        _validate_lengths(Incident, public_title=changes["public_title"])
+    for text_field in ("summary", "business_impact", "public_summary"):
         if text_field in changes:
             changes[text_field] = changes[text_field].strip()
     if "affected_users_percent" in changes:
@@ -630,6 +741,10 @@ def _assignees_notify(
     notification_services.messages_send(outgoing=outgoing, now=now)
 
 
+def _may_see(incident: Incident, user: AbstractBaseUser) -> bool:
+    return not incident.restricted or selectors.visible_incidents(user).filter(pk=incident.pk).exists()
+
+
 _STAKEHOLDER_HEADINGS = {
     "declared": "🚨 INCIDENT NOTIFICATION",
     "raised": "⬆️ SEVERITY RAISED",
@@ -646,6 +761,11 @@ def _stakeholders_notify(
     groups = list(severity.notified_groups.all())
     users = list(get_user_model().objects.filter(groups__in=groups, is_active=True).distinct().order_by("username"))
     webhooks = messages.incident_webhooks(incident)
+    if incident.restricted:
+        # A restricted incident does not exist for the others: tell only the groups' members who
+        # may see it, and only the incident's own channel, never the severity's shared one.
+        users = [user for user in users if _may_see(incident, user)]
+        webhooks = [(url, kind) for url, kind in webhooks if url == incident.webhook_url]
     if not users and not webhooks:
         return
     severity_line = f"{severity.key} {severity.name}" + (f" (was {previous.key})" if previous else "")

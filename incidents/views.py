@@ -32,6 +32,9 @@ from incidents.forms import (
     ImpactForm,
     MilestoneForm,
     NoteForm,
+    ParticipantsForm,
+    PublishForm,
+    RestrictionForm,
     RolesForm,
     SeverityForm,
     SnoozeForm,
@@ -40,7 +43,15 @@ from incidents.forms import (
     StatusUpdateForm,
     presets_json,
 )
-from incidents.models import ACTIVE_STATUSES, ApiToken, EventKind, Incident, IncidentStatus, TimelineEvent
+from incidents.models import (
+    ACTIVE_STATUSES,
+    ApiToken,
+    EventKind,
+    Incident,
+    IncidentStatus,
+    TimelineEvent,
+    UpdateVisibility,
+)
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -71,8 +82,10 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     def render_page(extra: dict[str, Any]) -> tuple[str, bool]:
         policies = selectors.severity_policies()
         context = {
-            "active": list(selectors.active_incidents(severity_keys=severity_keys, statuses=statuses)),
-            "resolved": selectors.recently_resolved(severity_keys=severity_keys),
+            "active": list(
+                selectors.active_incidents(user=request.user, severity_keys=severity_keys, statuses=statuses)
+            ),
+            "resolved": selectors.recently_resolved(user=request.user, severity_keys=severity_keys),
             "policies": policies,
             "active_statuses": [(value, IncidentStatus(value).label) for value in ACTIVE_STATUSES],
             "selected_severities": severity_keys,
@@ -91,7 +104,8 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     return pages.cached_page(
         request,
         page="dashboard",
-        parts=(tuple(severity_keys), tuple(statuses), fragment),
+        # Readers who see different restricted incidents get different pages.
+        parts=(tuple(severity_keys), tuple(statuses), fragment, selectors.visibility_key(request.user)),
         render=render_page,
         cacheable=lambda known: known,
     )
@@ -123,6 +137,10 @@ def declare(request: HtmxHttpRequest) -> HttpResponse:
                 business_impact=data["business_impact"],
                 data_integrity_concern=data["data_integrity_concern"],
                 security_concern=data["security_concern"],
+                public_title=data["public_title"],
+                public_summary=data["public_summary"],
+                # Unticked: the policy decides (a security concern restricts).
+                restricted=data["restricted"] or None,
             )
         except ValidationError as error:
             service_errors_apply(form, error)
@@ -149,6 +167,21 @@ def _starting(form_class: type[StartsFromIncident], incident: Incident, form: st
     presets = selectors.incident_form_presets(incident=incident, form=form)
     shown = {name: value for name, value in presets.items() if not name.startswith("~")}
     return form_class(incident=incident, initial={**shown, "seen": presets_json(presets)})
+
+
+# The visibility each reader last posted an update with, per incident (in their session).
+UPDATE_VISIBILITY_KEY = "update_visibility"
+
+
+def _update_form(request: HttpRequest, incident: Incident, *, shared: bool) -> StatusUpdateForm:
+    """The update form as the incident presets it; on a page drawn for this reader alone (the
+    answer to their post, or the page after it), with the visibility they last posted with."""
+    form = _starting(StatusUpdateForm, incident, "update")
+    if not shared:
+        chosen = request.session.get(UPDATE_VISIBILITY_KEY, {}).get(str(incident.pk))
+        if chosen in UpdateVisibility.values:
+            form.initial["visibility"] = chosen
+    return form
 
 
 # Forms used now and then open on demand (?edit=<name>, or htmx into their editor) so the page a
@@ -245,16 +278,22 @@ def _detail_context(
         and incident.next_update_due_at is not None
         and incident.severity.update_cadence_minutes is not None
         and (request.user.pk == incident.lead_id or request.user.is_superuser),
+        "can_publish": responder and services.may_publish(incident=incident, user=request.user),
+        # The security group restricts from the API; the page's variants tell the lead apart.
+        "can_restrict": responder and (request.user.pk == incident.lead_id or request.user.is_superuser),
         "statuses": IncidentStatus.choices,
         "page_state": selectors.incident_page_state(incident=incident),
     }
     if responder:
         bound = bound or {}
         context.update(
-            update_form=bound.get("update") or _starting(StatusUpdateForm, incident, "update"),
+            update_form=bound.get("update") or _update_form(request, incident, shared=shared),
             note_form=bound.get("note") or NoteForm(),
             severity_form=bound.get("severity") or _starting(SeverityForm, incident, "severity"),
             status_form=bound.get("status") or _starting(StatusForm, incident, "status"),
+            publish_form=bound.get("publish"),
+            participants_form=bound.get("participants") or ParticipantsForm(),
+            restriction_errors=bound["restriction"].errors if "restriction" in bound else None,
         )
         wanted = request.GET.get("edit")
         for name, make in EDITORS.items():
@@ -270,18 +309,22 @@ def _detail_context(
 def incident_detail(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     """Reloaded every 15 s (its live header and timeline) by everyone on the incident, so served
     from the cache (incidents.pages). Only the incident's lead (or a superuser) may push the next
-    update, so the cached page has a variant for them, told apart by the lead it was drawn with."""
+    update, and only they and the comms lead may publish it, so the cached page has variants for
+    them, told apart by the lead and comms lead it was drawn with."""
+    # Before the cache: a restricted incident's cached page is never served to someone who may
+    # not see it.
+    selectors.incident_visible(reference=reference, user=request.user)
     template_name = "incidents/incident_detail.html"
     if request.htmx and request.htmx.target in FRAGMENTS:
         template_name += f"#{FRAGMENTS[request.htmx.target]}"
 
-    def render_page(extra: dict[str, Any]) -> tuple[str, int]:
-        incident = selectors.incident_get(reference=reference)
+    def render_page(extra: dict[str, Any]) -> tuple[str, tuple[int, int | None]]:
+        incident = selectors.incident_get(reference=reference, user=request.user)
         context = _detail_context(request, incident, shared=bool(extra))
         # The body redrawn after someone else's change: the reader's earlier message is stale.
         context["replace_messages"] = template_name.endswith("#incident-body")
         context.update(extra)
-        return render_to_string(template_name, context, request), incident.lead_id
+        return render_to_string(template_name, context, request), (incident.lead_id, incident.comms_lead_id)
 
     user = request.user
     edit = request.GET.get("edit")
@@ -290,7 +333,7 @@ def incident_detail(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         page="incident",
         parts=(reference, template_name, _timeline_filters(request), edit if edit in EDITORS else None),
         render=render_page,
-        variant=lambda lead_id: user.is_superuser or user.pk == lead_id,
+        variant=lambda leads: (user.is_superuser or user.pk == leads[0], user.pk == leads[1]),
     )
 
 
@@ -307,7 +350,7 @@ def _mutation(
     answer htmx with the refreshed incident body or a plain browser with a redirect. Refused input
     comes back in its form with the reason, so nothing typed is lost."""
     _require_responder(request)
-    incident = selectors.incident_get(reference=reference)
+    incident = selectors.incident_get(reference=reference, user=request.user)
     given = {"incident": incident} if issubclass(form_class, StartsFromIncident) else {}
     form = form_class(request.POST, **given)
     if form.is_valid():
@@ -323,13 +366,13 @@ def _mutation(
         except ValidationError as error:
             service_errors_apply(form, error)
             if unseen:
-                incident = selectors.incident_get(reference=reference)
+                incident = selectors.incident_get(reference=reference, user=request.user)
                 form.restate(seen=seen, now=selectors.incident_form_presets(incident=incident, form=form_key))
         else:
             if not request.htmx:
                 messages.success(request, success)
                 return redirect(incident)
-            incident = selectors.incident_get(reference=reference)
+            incident = selectors.incident_get(reference=reference, user=request.user)
             context = _detail_context(request, incident)
             context.update(flash=success, replace_messages=True)
             return render(request, "incidents/incident_detail.html#incident-body", context)
@@ -356,6 +399,14 @@ def _changed_meanwhile(unseen: selectors.UnseenChange) -> str:
     return errors.CHANGED_MEANWHILE.format(who=who, when=when, what=what)
 
 
+def _update_post(request: HttpRequest, incident: Incident, data: dict[str, Any]) -> None:
+    services.incident_update_post(incident=incident, author=request.user, **data)
+    # The reader's choice stays for their next update.
+    chosen = request.session.get(UPDATE_VISIBILITY_KEY, {})
+    chosen[str(incident.pk)] = data["visibility"]
+    request.session[UPDATE_VISIBILITY_KEY] = chosen
+
+
 @login_required
 @require_POST
 def update_post(request: HtmxHttpRequest, reference: str) -> HttpResponse:
@@ -364,7 +415,7 @@ def update_post(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         reference,
         form_key="update",
         form_class=StatusUpdateForm,
-        apply=lambda incident, data: services.incident_update_post(incident=incident, author=request.user, **data),
+        apply=functools.partial(_update_post, request),
         success="Status update posted.",
     )
 
@@ -465,6 +516,50 @@ def impact_update(request: HtmxHttpRequest, reference: str) -> HttpResponse:
 
 @login_required
 @require_POST
+def publish(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    return _mutation(
+        request,
+        reference,
+        form_key="publish",
+        form_class=PublishForm,
+        apply=lambda incident, data: services.incident_publish(incident=incident, actor=request.user, **data),
+        success="Published: the incident is on the status page.",
+    )
+
+
+@login_required
+@require_POST
+def restriction_set(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    restricted = request.POST.get("restricted") == "on"
+    return _mutation(
+        request,
+        reference,
+        form_key="restriction",
+        form_class=RestrictionForm,
+        apply=lambda incident, data: services.incident_restriction_set(
+            incident=incident, actor=request.user, restricted=data["restricted"]
+        ),
+        success="Restricted to its participants and the security group." if restricted else "Opened to every reader.",
+    )
+
+
+@login_required
+@require_POST
+def participants_add(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    return _mutation(
+        request,
+        reference,
+        form_key="participants",
+        form_class=ParticipantsForm,
+        apply=lambda incident, data: services.incident_participants_add(
+            incident=incident, actor=request.user, users=data["people"]
+        ),
+        success="Added: they can see the incident.",
+    )
+
+
+@login_required
+@require_POST
 def update_snooze(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     return _mutation(
         request,
@@ -482,7 +577,7 @@ def update_snooze(request: HtmxHttpRequest, reference: str) -> HttpResponse:
 @require_POST
 def event_star(request: HtmxHttpRequest, reference: str, event_id: int) -> HttpResponse:
     _require_responder(request)
-    incident = selectors.incident_get(reference=reference)
+    incident = selectors.incident_get(reference=reference, user=request.user)
     event = get_object_or_404(TimelineEvent, pk=event_id, incident=incident)
     event = services.timeline_event_star(event=event, starred=request.POST.get("starred") == "1")
     if request.htmx:

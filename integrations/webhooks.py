@@ -64,7 +64,8 @@ def incident_event_handle(*, event: TimelineEvent) -> None:
     subscriptions ask for become one signed delivery per subscription, sent by the notifications
     worker after the transaction commits (with its retries and backoff)."""
     name = _webhook_event_of(event)
-    if name is None:
+    # A restricted incident does not exist for the teams' endpoints, who are not its participants.
+    if name is None or event.incident.restricted:
         return
     subscriptions = [
         subscription

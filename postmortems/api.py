@@ -15,7 +15,8 @@ from core import errors as api_errors
 from core.api import BearerToken, Body, Error, InvalidInput, refuse_fields, storable
 from core.permissions import can_respond
 from incidents import errors as incident_errors
-from incidents.models import Incident, reference_to_pk
+from incidents import selectors as incident_selectors
+from incidents.models import reference_to_pk
 from postmortems import errors, models, services
 from postmortems.models import SECTIONS, PostmortemStatus
 
@@ -115,12 +116,12 @@ def postmortem_json(postmortem: models.Postmortem) -> dict[str, Any]:
     }
 
 
-def _postmortem_or_404(reference: str) -> models.Postmortem:
+def _postmortem_or_404(request: HttpRequest, reference: str) -> models.Postmortem:
     try:
         pk = reference_to_pk(reference)
     except ValueError:
         pk = None
-    incident = None if pk is None else Incident.objects.filter(pk=pk).first()
+    incident = None if pk is None else incident_selectors.visible_incidents(request.auth).filter(pk=pk).first()
     if incident is None:
         raise HttpError(404, incident_errors.UNKNOWN_INCIDENT)
     postmortem = models.Postmortem.objects.select_related("incident", "owner").filter(incident=incident).first()
@@ -140,7 +141,7 @@ ERRORS = {401: Error, 403: Error, 404: Error, 405: Error}
 )
 def get_postmortem(request: HttpRequest, reference: str) -> dict[str, Any]:
     """The incident's postmortem: its sections and the version they are at."""
-    return postmortem_json(_postmortem_or_404(reference))
+    return postmortem_json(_postmortem_or_404(request, reference))
 
 
 @router.patch(
@@ -154,7 +155,7 @@ def save_postmortem_sections(request: HttpRequest, reference: str, payload: Save
     `version`, nothing is saved and the answer is 409 with the current text of every section and
     the names of those in conflict. Needs the responder role; a published postmortem is read-only
     (400)."""
-    postmortem = _postmortem_or_404(reference)
+    postmortem = _postmortem_or_404(request, reference)
     try:
         saved = services.postmortem_sections_save(
             postmortem=postmortem, actor=request.auth, base_version=payload.version, sections=payload.sections

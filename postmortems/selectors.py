@@ -3,9 +3,10 @@
 from dataclasses import dataclass
 from datetime import date
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Prefetch, Q, QuerySet
 
+from incidents import selectors as incident_selectors
 from incidents.models import TimelineEvent
 from postmortems.dates import team_today
 from postmortems.models import (
@@ -48,9 +49,13 @@ def is_overdue(postmortem: Postmortem, today: date | None = None) -> bool:
     return postmortem.is_open and postmortem.due_on is not None and postmortem.due_on < (today or team_today())
 
 
-def postmortem_list(*, status: str = "", overdue: bool = False) -> QuerySet[Postmortem]:
-    rows = Postmortem.objects.select_related("incident__severity", "owner").annotate(
-        open_items=Count("action_items", filter=Q(action_items__status__in=OPEN_ACTION_STATUSES))
+def postmortem_list(
+    *, user: AbstractBaseUser | AnonymousUser, status: str = "", overdue: bool = False
+) -> QuerySet[Postmortem]:
+    rows = (
+        Postmortem.objects.filter(incident__in=incident_selectors.visible_incidents(user))
+        .select_related("incident__severity", "owner")
+        .annotate(open_items=Count("action_items", filter=Q(action_items__status__in=OPEN_ACTION_STATUSES)))
     )
     if status in PostmortemStatus.values:
         rows = rows.filter(status=status)
@@ -67,8 +72,12 @@ class ActionItemFilters:
     overdue: bool = False
 
 
-def action_items(*, filters: ActionItemFilters) -> QuerySet[ActionItem]:
-    rows = ActionItem.objects.select_related("owner", "postmortem__incident__severity")
+def action_items_visible(user: AbstractBaseUser | AnonymousUser) -> QuerySet[ActionItem]:
+    return ActionItem.objects.filter(postmortem__incident__in=incident_selectors.visible_incidents(user))
+
+
+def action_items(*, user: AbstractBaseUser | AnonymousUser, filters: ActionItemFilters) -> QuerySet[ActionItem]:
+    rows = action_items_visible(user).select_related("owner", "postmortem__incident__severity")
     if filters.owner:
         rows = rows.filter(owner_id=filters.owner)
     if filters.status == ACTIVE_FILTER:
@@ -84,7 +93,8 @@ def action_items(*, filters: ActionItemFilters) -> QuerySet[ActionItem]:
 
 def my_action_items(*, user: AbstractBaseUser, limit: int = MY_ACTION_ITEMS_LIMIT) -> list[ActionItem]:
     return list(
-        ActionItem.objects.select_related("postmortem__incident")
+        action_items_visible(user)
+        .select_related("postmortem__incident")
         .filter(owner_id=user.pk, status__in=OPEN_ACTION_STATUSES)
         .order_by("due_on", "id")[:limit]
     )

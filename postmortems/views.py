@@ -36,7 +36,6 @@ from postmortems.forms import (
 )
 from postmortems.models import (
     SECTIONS,
-    ActionItem,
     ActionKind,
     ActionStatus,
     FiveWhy,
@@ -66,8 +65,8 @@ def _error_text(error: ValidationError) -> str:
     return " ".join(error.messages)
 
 
-def _incident(reference: str) -> Incident:
-    return incident_selectors.incident_get(reference=reference)
+def _incident(request: HttpRequest, reference: str) -> Incident:
+    return incident_selectors.incident_get(reference=reference, user=request.user)
 
 
 def _postmortem(incident: Incident) -> Postmortem:
@@ -139,7 +138,7 @@ def _editor_context(
 @login_required
 @require_GET
 def editor(request: HtmxHttpRequest, reference: str) -> HttpResponse:
-    incident = _incident(reference)
+    incident = _incident(request, reference)
     postmortem = selectors.postmortem_for_editor(incident_id=incident.pk)
     template_name = EDITOR
     if request.htmx and request.htmx.target == "postmortem-head":
@@ -151,7 +150,7 @@ def editor(request: HtmxHttpRequest, reference: str) -> HttpResponse:
 @require_POST
 def start(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     _require_responder(request)
-    incident = _incident(reference)
+    incident = _incident(request, reference)
     try:
         services.postmortem_start(incident=incident, actor=request.user)
     except ValidationError as error:
@@ -181,7 +180,7 @@ def save(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     as a conflict with both texts. The editor's script sends one section at a time and reads
     JSON."""
     _require_responder(request)
-    incident = _incident(reference)
+    incident = _incident(request, reference)
     postmortem = _postmortem(incident)
     default_base = _base(request.POST.get("version"), postmortem.version)
     submitted = {name: request.POST[name].replace("\r\n", "\n") for name in SECTIONS if name in request.POST}
@@ -265,7 +264,7 @@ def _mutation(
 ) -> HttpResponse:
     """Check the role, validate, call one service, redirect; refused input comes back in its form."""
     _require_responder(request)
-    incident = _incident(reference)
+    incident = _incident(request, reference)
     postmortem = _postmortem(incident)
     form = form_class(request.POST) if form_class else None
     if form is None or form.is_valid():
@@ -420,7 +419,7 @@ def action_item_add(request: HtmxHttpRequest, reference: str) -> HttpResponse:
 def action_item_status(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
     """Change an action item's status, from the editor or the tracker; back to where it came from."""
     _require_responder(request)
-    item = get_object_or_404(ActionItem, pk=item_id)
+    item = get_object_or_404(selectors.action_items_visible(request.user), pk=item_id)
     form = ActionItemStatusForm(request.POST)
     if form.is_valid():
         services.action_item_update(item=item, actor=request.user, status=form.cleaned_data["status"])
@@ -437,7 +436,7 @@ def action_item_status(request: HtmxHttpRequest, item_id: int) -> HttpResponse:
 @require_GET
 def revisions(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     """History, newest first; ?diff=<version> compares a revision with the one before it."""
-    incident = _incident(reference)
+    incident = _incident(request, reference)
     postmortem = _postmortem(incident)
     history = selectors.revisions(postmortem=postmortem)
     wanted = request.GET.get("diff", "")
@@ -483,7 +482,7 @@ def revision_restore(request: HtmxHttpRequest, reference: str, version: int) -> 
 @login_required
 @require_GET
 def export_markdown(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident(reference)
+    incident = _incident(request, reference)
     postmortem = _postmortem(incident)
     response = HttpResponse(postmortem_markdown(postmortem), content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="postmortem-{incident.reference}.md"'
@@ -493,7 +492,7 @@ def export_markdown(request: HttpRequest, reference: str) -> HttpResponse:
 @login_required
 @require_GET
 def print_view(request: HttpRequest, reference: str) -> HttpResponse:
-    incident = _incident(reference)
+    incident = _incident(request, reference)
     postmortem = _postmortem(incident)
     return render(
         request,
@@ -508,7 +507,7 @@ def postmortem_list(request: HtmxHttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     overdue = request.GET.get("overdue") == "1"
     context = {
-        "postmortems": list(selectors.postmortem_list(status=status, overdue=overdue)),
+        "postmortems": list(selectors.postmortem_list(user=request.user, status=status, overdue=overdue)),
         "statuses": PostmortemStatus.choices,
         "selected_status": status,
         "overdue": overdue,
@@ -533,7 +532,7 @@ def action_item_list(request: HtmxHttpRequest) -> HttpResponse:
         overdue=request.GET.get("overdue") == "1",
     )
     context = {
-        "items": list(selectors.action_items(filters=filters)),
+        "items": list(selectors.action_items(user=request.user, filters=filters)),
         "filters": filters,
         "owners": ActionItemForm().fields["owner"].queryset,
         "statuses": ActionStatus.choices,

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
 from django.db.models import Count, F, Prefetch, Q, QuerySet, Window
@@ -13,6 +14,7 @@ from django.db.models.functions import RowNumber
 from django.http import Http404
 from django.utils import timezone
 
+from incidents import selectors as incident_selectors
 from incidents.models import EventKind, Incident, Service, TimelineEvent
 from runbooks.markdown_format import RunbookData, render
 from runbooks.models import Runbook, RunbookKind, RunbookRevision, RunbookRun, RunStep, StepOutcome
@@ -206,8 +208,16 @@ def _runs(runs: QuerySet[RunbookRun]) -> list[RunbookRun]:
     return result
 
 
-def run_get(*, pk: int) -> RunbookRun:
-    runs = _runs(RunbookRun.objects.filter(pk=pk).select_related("incident"))
+def runs_visible(user: AbstractBaseUser | AnonymousUser) -> QuerySet[RunbookRun]:
+    """Drills, and the runs of incidents the user may see (a restricted incident's checklist notes
+    are its own)."""
+    return RunbookRun.objects.filter(
+        Q(incident__isnull=True) | Q(incident__in=incident_selectors.visible_incidents(user))
+    )
+
+
+def run_get(*, pk: int, user: AbstractBaseUser | AnonymousUser) -> RunbookRun:
+    runs = _runs(runs_visible(user).filter(pk=pk).select_related("incident"))
     if not runs:
         raise Http404("No such runbook run.")
     return runs[0]

@@ -245,7 +245,7 @@ def restore(request: HtmxHttpRequest, slug: str, version: int) -> HttpResponse:
 
 
 def _checklist_response(request: HtmxHttpRequest, run: RunbookRun, status: int = 200, **extra) -> HttpResponse:
-    context = {"run": selectors.run_get(pk=run.pk), "can_run": can_respond(request.user), **extra}
+    context = {"run": selectors.run_get(pk=run.pk, user=request.user), "can_run": can_respond(request.user), **extra}
     return render(request, "runbooks/_checklist.html", context, status=status)
 
 
@@ -253,7 +253,7 @@ def _checklist_response(request: HtmxHttpRequest, run: RunbookRun, status: int =
 @require_GET
 def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A drill's page, and the checklist fragment every open incident page polls."""
-    run = selectors.run_get(pk=pk)
+    run = selectors.run_get(pk=pk, user=request.user)
     if request.htmx and request.htmx.target == f"run-{run.pk}":
         return _checklist_response(request, run)
     return render(request, "runbooks/run.html", {"run": run, "can_run": can_respond(request.user)})
@@ -263,7 +263,9 @@ def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def step_record(request: HtmxHttpRequest, pk: int, step_pk: int) -> HttpResponse:
     _require_responder(request)
-    run_step = get_object_or_404(RunStep.objects.select_related("run"), pk=step_pk, run_id=pk)
+    run_step = get_object_or_404(
+        RunStep.objects.select_related("run"), pk=step_pk, run__in=selectors.runs_visible(request.user).filter(pk=pk)
+    )
     run = run_step.run
     form = StepRecordForm(request.POST)
     if form.is_valid():
@@ -303,7 +305,7 @@ def drill_start(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def drill_finish(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     _require_responder(request)
-    run = get_object_or_404(RunbookRun, pk=pk)
+    run = get_object_or_404(selectors.runs_visible(request.user), pk=pk)
     try:
         services.drill_finish(run=run, actor=request.user)
     except ValidationError as error:
@@ -317,7 +319,7 @@ def drill_finish(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def attach(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     _require_responder(request)
-    incident = incident_selectors.incident_get(reference=reference)
+    incident = incident_selectors.incident_get(reference=reference, user=request.user)
     form = AttachForm(request.POST)
     if form.is_valid():
         runbook = selectors.runbook_get(slug=form.cleaned_data["runbook"])

@@ -1,6 +1,7 @@
-"""Reads for the status page. What the public sees is decided here: incidents whose severity the
-policy shows on the status page, and of their status updates only the public ones. Nothing here
-reads notes, summaries, impact or internal updates."""
+"""Reads for the status page. What the public sees is decided here: published incidents whose
+severity the policy shows on the status page, under their public title (or a neutral one derived
+from their components) and public summary, and of their status updates only the public ones.
+Nothing here reads internal titles, references, notes, summaries, impact or internal updates."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -8,8 +9,17 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
-from incidents.models import ACTIVE_STATUSES, Incident, IncidentStatus, StatusUpdate, UpdateVisibility
+from incidents.models import (
+    ACTIVE_STATUSES,
+    EventKind,
+    Incident,
+    IncidentStatus,
+    StatusUpdate,
+    TimelineEvent,
+    UpdateVisibility,
+)
 from statuspage.models import (
     STATUS_RANK,
     Component,
@@ -23,6 +33,7 @@ from statuspage.models import (
 )
 
 HISTORY_DAYS = 90
+RESOLUTION_NOTE = "This incident has been resolved."
 INCIDENT_HISTORY_LIMIT = 25
 # Maintenance shows from when it is announced until it ends.
 MAINTENANCE_LOOKAHEAD = timedelta(days=30)
@@ -57,9 +68,24 @@ def settings_get() -> StatusPageSettings:
     return StatusPageSettings.objects.get_or_create(pk=1)[0]
 
 
+def public_id(incident: Incident) -> str:
+    """The incident's name on the public page (anchors, feed ids, JSON): stable, but not its
+    internal reference, which never goes public."""
+    return "incident-" + salted_hmac("statuspage.public_id", str(incident.pk)).hexdigest()[:12]
+
+
+def public_name(*, public_title: str, impact_label: str, components: list[Component]) -> str:
+    """The public title, else a neutral one from what customers see: "Degraded performance —
+    Checkout". Never the internal title."""
+    if public_title:
+        return public_title
+    names = ", ".join(component.name for component in components)
+    return f"{impact_label} — {names}" if names else impact_label
+
+
 def _public_incidents():
     return (
-        Incident.objects.filter(severity__show_on_status_page=True)
+        Incident.objects.filter(severity__show_on_status_page=True, published_at__isnull=False)
         .select_related("severity")
         .prefetch_related(
             Prefetch(
@@ -143,17 +169,38 @@ def page_data(*, now: datetime | None = None) -> dict:
     by_service: dict[int, list[Component]] = defaultdict(list)
     for component in components:
         by_service[component.service_id].append(component)
-    impact = dict(SeverityImpact.objects.values_list("severity_id", "component_status"))
+    impacts = list(SeverityImpact.objects.values_list("severity_id", "severity__key", "component_status"))
+    impact = {severity_id: status for severity_id, _key, status in impacts}
+    impact_of_key = {key: status for _id, key, status in impacts}
     active = list(_public_incidents().filter(status__in=ACTIVE_STATUSES).order_by("severity__rank", "-declared_at"))
     resolved = list(
         _public_incidents()
         .filter(status=IncidentStatus.RESOLVED, resolved_at__gte=history_start)
         .order_by("-resolved_at")[:INCIDENT_HISTORY_LIMIT]
     )
+    # A past incident's impact is the worst its severity ever implied: a major outage lowered to
+    # partial after two minutes was a major outage. An active one shows what it is now.
+    severities_held: dict[int, set[str]] = defaultdict(set)
+    for incident_id, data in TimelineEvent.objects.filter(
+        incident_id__in=[incident.pk for incident in resolved], kind=EventKind.SEVERITY_CHANGED
+    ).values_list("incident_id", "data"):
+        severities_held[incident_id].update(data.get(side) for side in ("from", "to"))
     for incident in active + resolved:
         incident.components = [c for s in incident.services for c in by_service[s.pk]]
-        incident.impact = impact.get(incident.severity_id, ComponentStatus.DEGRADED_PERFORMANCE)
+        incident.impact = worst_status(
+            impact.get(incident.severity_id, ComponentStatus.DEGRADED_PERFORMANCE),
+            *(impact_of_key[key] for key in severities_held[incident.pk] if key in impact_of_key),
+        )
         incident.impact_label = ComponentStatus(incident.impact).label
+        incident.public_name = public_name(
+            public_title=incident.public_title, impact_label=incident.impact_label, components=incident.components
+        )
+        incident.public_id = public_id(incident)
+        # A resolved incident whose last public word was not "resolved" still says it ended.
+        last = incident.public_updates[0] if incident.public_updates else None
+        incident.resolution_note = (
+            RESOLUTION_NOTE if incident.resolved_at and (last is None or last.status != IncidentStatus.RESOLVED) else ""
+        )
 
     statuses = [item.status for item in public.values()] + [i.impact for i in active]
     overall = worst_status(*statuses) if statuses else ComponentStatus.OPERATIONAL
@@ -194,6 +241,23 @@ def components_for_incident(*, incident: Incident) -> tuple[list[Component], str
             .first()
         )
     return components, impact
+
+
+def severity_impact(*, severity_id: int) -> str:
+    """The component status a public incident of this severity shows as."""
+    return (
+        SeverityImpact.objects.filter(severity_id=severity_id).values_list("component_status", flat=True).first()
+        or ComponentStatus.DEGRADED_PERFORMANCE
+    )
+
+
+def incident_public_name(*, incident: Incident) -> str:
+    """What the status page calls the incident (subscriber mail)."""
+    components = list(Component.objects.filter(service__incidents=incident).distinct().order_by("position", "name"))
+    status = severity_impact(severity_id=incident.severity_id)
+    return public_name(
+        public_title=incident.public_title, impact_label=ComponentStatus(status).label, components=components
+    )
 
 
 def components_for_manage() -> list[Component]:

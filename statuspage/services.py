@@ -28,7 +28,7 @@ from incidents.models import (
 )
 from notifications import services as notification_services
 from notifications.services import Outgoing
-from statuspage import errors
+from statuspage import errors, selectors
 from statuspage.models import (
     Component,
     ComponentGroup,
@@ -74,7 +74,9 @@ def _incident_statuses() -> dict[int, str]:
     """Per service id: the worst status active public incidents imply (severity impact mapping)."""
     impact = dict(SeverityImpact.objects.values_list("severity_id", "component_status"))
     links = Incident.affected_services.through.objects.filter(
-        incident__status__in=ACTIVE_STATUSES, incident__severity__show_on_status_page=True
+        incident__status__in=ACTIVE_STATUSES,
+        incident__severity__show_on_status_page=True,
+        incident__published_at__isnull=False,
     ).values_list("service_id", "incident__severity_id")
     implied: dict[int, str] = {}
     for service_id, severity_id in links:
@@ -135,7 +137,13 @@ def component_status_set(*, component: Component, status: str, actor: AbstractBa
 
 
 # Incident events that can change which components an incident moves.
-_MOVING_KINDS = {EventKind.DECLARED, EventKind.STATUS_CHANGED, EventKind.SEVERITY_CHANGED, EventKind.IMPACT_CHANGED}
+_MOVING_KINDS = {
+    EventKind.DECLARED,
+    EventKind.PUBLISHED,
+    EventKind.STATUS_CHANGED,
+    EventKind.SEVERITY_CHANGED,
+    EventKind.IMPACT_CHANGED,
+}
 
 
 def incident_event_handle(*, event: TimelineEvent) -> None:
@@ -275,30 +283,31 @@ def subscriber_unsubscribe(*, token: str) -> None:
 
 
 def _subscriber_message(event: TimelineEvent) -> tuple[str, str] | None:
-    """(subject, text) subscribers are told for this event, or None. Only public incidents, and of
-    their updates only the public ones."""
+    """(subject, text) subscribers are told for this event, or None. Only published incidents of
+    a severity the page shows, under their public name, and of their updates only the public ones."""
     incident = event.incident
-    if not incident.severity.show_on_status_page:
+    if not (incident.severity.show_on_status_page and incident.is_published):
         return None
     page = _absolute(reverse("statuspage:page"))
+    name = selectors.incident_public_name(incident=incident)
+    investigating = f"Investigating: {name}", f"We are investigating an incident: {name}\n\n{page}"
+    if event.kind == EventKind.PUBLISHED and incident.is_active:
+        # Published with a public update: the update's own mail says it.
+        return None if event.data.get("by_update") else investigating
     if event.kind == EventKind.SEVERITY_CHANGED and incident.is_active:
         # Raised into a severity the status page shows: new to the public.
         was_public = SeverityPolicy.objects.filter(key=event.data.get("from"), show_on_status_page=True).exists()
-        if not was_public:
-            return f"Investigating: {incident.title}", f"We are investigating an incident: {incident.title}\n\n{page}"
-        return None
-    if event.kind == EventKind.DECLARED:
-        return f"Investigating: {incident.title}", f"We are investigating an incident: {incident.title}\n\n{page}"
+        return None if was_public else investigating
     if event.kind == EventKind.STATUS_CHANGED and event.data.get("to") == IncidentStatus.RESOLVED:
-        return f"Resolved: {incident.title}", f"This incident has been resolved: {incident.title}\n\n{page}"
+        return f"Resolved: {name}", f"This incident has been resolved: {name}\n\n{page}"
     update = event.status_update
     if event.kind == EventKind.STATUS_UPDATE and update is not None and update.visibility == UpdateVisibility.PUBLIC:
-        lines = [f"{update.get_status_display()}: {incident.title}", "", update.progress]
+        lines = [f"{update.get_status_display()}: {name}", "", update.progress]
         if update.next_steps:
             lines += ["", f"Next steps: {update.next_steps}"]
         if update.eta:
             lines += ["", f"ETA: {update.eta}"]
-        return f"{update.get_status_display()}: {incident.title}", "\n".join([*lines, "", page])
+        return f"{update.get_status_display()}: {name}", "\n".join([*lines, "", page])
     return None
 
 

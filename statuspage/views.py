@@ -129,14 +129,21 @@ def _json_body() -> str:
 
     def incident(item) -> dict[str, Any]:
         return {
-            "id": item.reference,
-            "title": item.title,
+            "id": item.public_id,
+            "title": item.public_name,
+            "summary": item.public_summary,
             "status": item.status,
             "impact": item.impact,
             "started_at": _iso(item.declared_at),
             "resolved_at": _iso(item.resolved_at),
             "components": [component.name for component in item.components],
-            "updates": [
+            # Newest first, as on the page, the resolution included.
+            "updates": (
+                [{"status": "resolved", "posted_at": _iso(item.resolved_at), "text": item.resolution_note}]
+                if item.resolution_note
+                else []
+            )
+            + [
                 {"status": update.status, "posted_at": _iso(update.posted_at), "text": update.progress}
                 for update in item.public_updates
             ],

@@ -32,10 +32,16 @@ class ServiceFactory(factory.django.DjangoModelFactory):
     owning_team = "Platform"
 
 
-def declare_incident(*, severity: str = "SEV2", declared_by: User | None = None, **kwargs) -> Incident:
-    """Incidents are made through the service, as in the product, so their timeline is real."""
+def declare_incident(
+    *, severity: str = "SEV2", declared_by: User | None = None, published: bool = False, **kwargs
+) -> Incident:
+    """Incidents are made through the service, as in the product, so their timeline is real.
+    `published`: its lead also puts it on the status page (as the comms flow does)."""
     declared_by = declared_by or UserFactory(role="responder")
     kwargs.setdefault("title", "Checkout API returns 500s")
-    return services.incident_declare(
+    incident = services.incident_declare(
         declared_by=declared_by, severity=SeverityPolicy.objects.get(key=severity), **kwargs
     )
+    if published:
+        incident = services.incident_publish(incident=incident, actor=incident.lead)
+    return incident

@@ -10,16 +10,25 @@ from statuspage.models import ComponentStatus
 register = template.Library()
 
 
-@register.inclusion_tag("statuspage/_incident_components.html")
-def incident_components(incident: Incident, user=None) -> dict:
-    """The components this incident moves on the status page (two queries, whatever the page)."""
+@register.inclusion_tag("statuspage/_incident_components.html", takes_context=True)
+def incident_components(context, incident: Incident, user=None, can_publish: bool = False) -> dict:
+    """The components this incident moves on the status page, whether it is published there and
+    under which name (three queries, whatever the page)."""
     components, impact = selectors.components_for_incident(incident=incident)
+    shown = selectors.severity_impact(severity_id=incident.severity_id)
     return {
         "incident": incident,
         "user": user,
+        "can_publish": can_publish,
+        # The page's token (a placeholder on the cached page, swapped for the reader's own).
+        "csrf_token": context.get("csrf_token"),
+        "publish_form": context.get("publish_form"),
         "components": components,
         "impact": impact,
         "impact_label": ComponentStatus(impact).label if impact else "",
+        "public_name": selectors.public_name(
+            public_title=incident.public_title, impact_label=ComponentStatus(shown).label, components=components
+        ),
     }
 
 

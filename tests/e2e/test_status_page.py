@@ -1,6 +1,7 @@
-"""The public status page follows an incident in a real browser: a responder declares a public
-incident affecting a service, the page shows the component's outage; a public update shows there
-(an internal one never does); resolving brings the component back to operational."""
+"""The public status page follows an incident in a real browser: a responder declares an incident
+of a public severity affecting a service; nothing shows until the lead publishes it under a public
+title, then the page shows the component's outage without a reload; a public update shows there
+(an internal one never does, nor the internal title); resolving brings the component back."""
 
 import re
 
@@ -36,24 +37,40 @@ def test_public_incident_moves_the_status_page_and_resolving_restores_it(
     expect(public.locator(".sp-banner")).to_contain_text("All systems operational")
     expect(_component(public, "Checkout").locator(".sp-status")).to_have_text("Operational")
 
+    reader = new_page()  # with JavaScript: the page follows changes by itself
+    reader.goto(f"{e2e_db}/status/")
+
     page = new_page()
     log_in(page)
     page.goto(f"{e2e_db}/incidents/new/")
-    page.get_by_label("Title").fill("Card payments fail at checkout")
+    page.get_by_label("Title", exact=True).fill("Internal: Okta SCIM sync OOMKilled on ip-10-2-3-4")
     page.get_by_role("radio", name=re.compile(r"^SEV2\b")).check()
     page.get_by_role("checkbox", name="Checkout").check()
+    expect(page.locator("#public-voice-hint")).to_contain_text("never appear on the public status page")
     page.get_by_role("button", name="Declare incident").click()
     page.wait_for_url(re.compile(r"/incidents/INC-\d+/$"))
     slot = page.locator("#status-page-slot")
+    expect(slot).to_contain_text("Not yet on the status page")
+    public.reload()
+    expect(public.locator(".sp-banner")).to_contain_text("All systems operational")
+    expect(public.locator("body")).not_to_contain_text("ip-10-2-3-4")
+
+    slot.get_by_label("Name on the status page").fill("Card payments fail at checkout")
+    slot.get_by_role("button", name="Publish to the status page").click()
     expect(slot).to_contain_text("This incident shows as Partial outage")
     expect(slot).to_contain_text("Checkout — Partial outage")
+    expect(page.locator("#timeline")).to_contain_text("Published to the status page by")
     expect(page.locator("#timeline")).to_contain_text("Status page: Checkout partial outage")
+    # The open page polls; a browser may keep its last answer for the page's max-age (15 s).
+    expect(reader.locator(".sp-incident")).to_contain_text("Card payments fail at checkout", timeout=25_000)
+    expect(reader.locator("body")).not_to_contain_text("ip-10-2-3-4")
 
     public.reload()
     expect(public.locator(".sp-banner")).to_contain_text("Some systems are down")
     expect(_component(public, "Checkout").locator(".sp-status")).to_have_text("Partial outage")
     expect(_component(public, "Search").locator(".sp-status")).to_have_text("Operational")
     expect(public.locator(".sp-incident")).to_contain_text("Card payments fail at checkout")
+    expect(public.locator("body")).not_to_contain_text("ip-10-2-3-4")
 
     form = page.locator("#update-form")
     form.get_by_label("What we know / progress").fill("Payments provider is timing out; retrying.")

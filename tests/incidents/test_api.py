@@ -207,6 +207,8 @@ def test_declaring_answers_the_new_incident_and_where_it_lives(api, responder, r
         "business_impact": "No orders",
         "data_integrity_concern": False,
         "security_concern": True,
+        "public_title": " Some payments fail ",
+        "public_summary": "Card payments may be declined.",
     }
     with time_machine.travel(T0, tick=False):
         response = api("POST", LIST, body, token=responder_token)
@@ -218,6 +220,11 @@ def test_declaring_answers_the_new_incident_and_where_it_lives(api, responder, r
         "url": f"{settings.SITE_URL}/incidents/{created.reference}/",
         "title": "Checkout API returns 500s",
         "summary": "Card payments fail",
+        "public_title": "Some payments fail",
+        "public_summary": "Card payments may be declined.",
+        "published_at": None,
+        # A security concern restricts it (RESTRICT_SECURITY_INCIDENTS).
+        "restricted": True,
         "severity": "SEV1",
         "status": "investigating",
         "impact": {
@@ -629,6 +636,18 @@ def test_several_changes_in_one_patch_are_each_recorded(api, incident, responder
         EventKind.ROLE_ASSIGNED,
         EventKind.IMPACT_CHANGED,
     ]
+
+
+def test_patch_sets_the_public_title_and_summary_and_keeps_the_internal_title(api, incident, responder_token):
+    change = {"public_title": "Checkout is slow", "public_summary": "Some orders take minutes."}
+    body = api("PATCH", detail(incident), change, token=responder_token).json()
+    assert (body["title"], body["public_title"], body["public_summary"]) == (
+        incident.title,
+        "Checkout is slow",
+        "Some orders take minutes.",
+    )
+    assert body["published_at"] is None
+    assert api("GET", detail(incident), token=responder_token).json()["public_title"] == "Checkout is slow"
 
 
 def test_patching_with_the_current_values_changes_nothing(api, incident, responder_token):

@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from config.celery import app as celery_app
 from core.errors import WEBHOOK_NOT_ACCEPTED
 from incidents import errors, services
-from incidents.models import EventKind, IncidentStatus, Reminder, ReminderStep, SeverityPolicy
+from incidents.models import EventKind, IncidentStatus, Reminder, ReminderStep, Service, SeverityPolicy
 from incidents.reminders import reminders_fan_out, reminders_sweep
 from notifications import services as notification_services
 from notifications.models import Channel, Delivery, DeliveryStatus, Message
@@ -113,6 +113,16 @@ def test_ladder_escalates_to_responders_then_to_escalation_contacts(sev2_inciden
     assert sweep_at(due + timedelta(hours=3)) == 0
     sev2_incident.refresh_from_db()
     assert sev2_incident.next_reminder_at is None
+
+
+@pytest.mark.parametrize("added", [False, True])
+def test_escalation_contacts_who_may_not_see_a_restricted_incident_are_not_told(sev2_incident, people, added):
+    services.incident_restriction_set(incident=sev2_incident, actor=people["lead"], restricted=True)
+    if added:
+        services.incident_participants_add(incident=sev2_incident, actor=people["lead"], users=[people["boss"]])
+    sweep_at(T0 + timedelta(minutes=60))
+    assert told(sev2_incident, ReminderStep.CONTACTS) == ({people["boss"].pk} if added else set())
+    assert Delivery.objects.filter(recipient=people["boss"]).exists() == added
 
 
 def test_a_sweep_after_an_outage_sends_each_missed_step_once(sev2_incident):
@@ -284,6 +294,17 @@ def test_declaring_a_sev1_tells_executives_and_leadership_in_the_seeds_template(
         assert line in text
     event = incident.timeline.get(kind=EventKind.STAKEHOLDERS_NOTIFIED)
     assert event.text.startswith("Stakeholders told (executives, leadership, team): 2 people")
+
+
+def test_the_notice_names_the_affected_services_instead_of_being_assessed(people):
+    manager = UserFactory(email="vp@example.com")
+    manager.groups.add(Group.objects.get(name="leadership"))
+    checkout = Service.objects.create(name="Checkout", slug="checkout")
+    payments = Service.objects.create(name="Payments", slug="payments")
+    declare_incident(severity="SEV1", declared_by=people["lead"], affected_services=[payments, checkout])
+    text = Delivery.objects.get(channel=Channel.IN_APP, recipient=manager).message.body_text
+    assert "Affected: Checkout, Payments" in text
+    assert "Being assessed" not in text.split("Affected:")[1].splitlines()[0]
 
 
 def test_severity_raise_and_resolution_tell_stakeholders_but_lowering_does_not(people):

@@ -41,7 +41,13 @@ def test_subscriber_confirms_by_mail_then_hears_of_public_incidents(smtp_sink, s
     assert client.post(f"/status/subscribe/confirm/{subscriber.confirm_token}/").status_code == 302
 
     service = Service.objects.create(name="Checkout", slug="checkout")
-    incident = declare_incident(severity="SEV1", title="Card payments fail", affected_services=[service])
+    incident = declare_incident(
+        severity="SEV1",
+        title="INTERNAL title",
+        public_title="Card payments fail",
+        affected_services=[service],
+        published=True,
+    )
     incident_services.incident_update_post(
         incident=incident, author=incident.lead, progress="Retrying the provider.", visibility=UpdateVisibility.PUBLIC
     )
@@ -70,6 +76,7 @@ def test_subscriber_confirms_by_mail_then_hears_of_public_incidents(smtp_sink, s
     for body in bodies:
         assert f"/status/unsubscribe/{subscriber.unsubscribe_token}/" in body
         assert "INTERNAL detail" not in body
+        assert "INTERNAL title" not in body
     assert "Traceback" not in worker.log()
 
     services.subscriber_unsubscribe(token=subscriber.unsubscribe_token)

@@ -64,6 +64,14 @@ def test_a_declaration_is_delivered_to_every_active_subscription_that_wants_it(r
     )
 
 
+def test_a_restricted_incident_reaches_no_subscription(responder):
+    everything = subscribe()
+    incident = declare_incident(declared_by=responder, title="Leaked keys", security_concern=True)
+    assert incident.restricted
+    incident_services.incident_status_change(incident=incident, status=IncidentStatus.RESOLVED, actor=responder)
+    assert sent(everything) == []
+
+
 def test_severity_changes_resolution_and_published_postmortems_are_delivered(responder):
     subscription = subscribe()
     incident = declare_incident(declared_by=responder)

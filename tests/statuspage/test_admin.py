@@ -36,7 +36,7 @@ def test_admin_refuses_maintenance_announced_less_than_72_hours_ahead(admin_clie
 def test_changing_the_impact_mapping_in_the_admin_moves_components(admin_client, components, catalog, severities):
     from tests import factories
 
-    factories.declare_incident(severity="SEV2", affected_services=[catalog["api"]])
+    factories.declare_incident(severity="SEV2", affected_services=[catalog["api"]], published=True)
     impact = SeverityImpact.objects.get(severity=severities["SEV2"])
     response = admin_client.post(
         f"/admin/statuspage/severityimpact/{impact.pk}/change/",

@@ -21,7 +21,7 @@ def _status(component) -> str:
 
 
 def test_public_incident_moves_its_components_by_the_impact_mapping_and_back_on_resolve(components, catalog):
-    incident = factories.declare_incident(severity="SEV1", affected_services=[catalog["api"]])
+    incident = factories.declare_incident(published=True, severity="SEV1", affected_services=[catalog["api"]])
     assert _status(components["api"]) == ComponentStatus.MAJOR_OUTAGE
     assert _status(components["checkout"]) == ComponentStatus.OPERATIONAL
     event = incident.timeline.get(kind=EventKind.COMPONENT_STATUS)
@@ -44,21 +44,23 @@ def test_the_mapping_is_data_an_admin_can_change(components, catalog, severities
     SeverityImpact.objects.filter(severity=severities["SEV2"]).update(
         component_status=ComponentStatus.DEGRADED_PERFORMANCE
     )
-    factories.declare_incident(severity="SEV2", affected_services=[catalog["api"]])
+    factories.declare_incident(published=True, severity="SEV2", affected_services=[catalog["api"]])
     assert _status(components["api"]) == ComponentStatus.DEGRADED_PERFORMANCE
 
 
 def test_incident_not_shown_on_the_status_page_moves_nothing(components, catalog):
     assert not SeverityPolicy.objects.get(key="SEV3").show_on_status_page
-    incident = factories.declare_incident(severity="SEV3", affected_services=[catalog["api"]])
+    incident = factories.declare_incident(published=True, severity="SEV3", affected_services=[catalog["api"]])
     assert _status(components["api"]) == ComponentStatus.OPERATIONAL
     assert not incident.timeline.filter(kind=EventKind.COMPONENT_STATUS).exists()
 
 
 def test_worst_status_wins_across_incidents_and_manual_status(components, catalog, responder):
-    sev2 = factories.declare_incident(severity="SEV2", affected_services=[catalog["api"]])
+    sev2 = factories.declare_incident(published=True, severity="SEV2", affected_services=[catalog["api"]])
     assert _status(components["api"]) == ComponentStatus.PARTIAL_OUTAGE
-    sev1 = factories.declare_incident(severity="SEV1", affected_services=[catalog["api"], catalog["search"]])
+    sev1 = factories.declare_incident(
+        published=True, severity="SEV1", affected_services=[catalog["api"], catalog["search"]]
+    )
     assert _status(components["api"]) == ComponentStatus.MAJOR_OUTAGE
     services.component_status_set(
         component=components["search"], status=ComponentStatus.UNDER_MAINTENANCE, actor=responder
@@ -74,14 +76,16 @@ def test_worst_status_wins_across_incidents_and_manual_status(components, catalo
 
 def test_manual_status_is_kept_under_an_incident_and_shows_when_it_is_worse(components, catalog, responder):
     services.component_status_set(component=components["api"], status=ComponentStatus.MAJOR_OUTAGE, actor=responder)
-    incident = factories.declare_incident(severity="SEV2", affected_services=[catalog["api"]])
+    incident = factories.declare_incident(published=True, severity="SEV2", affected_services=[catalog["api"]])
     assert _status(components["api"]) == ComponentStatus.MAJOR_OUTAGE
     # Nothing moved: no status page event on the incident.
     assert not incident.timeline.filter(kind=EventKind.COMPONENT_STATUS).exists()
 
 
 def test_lowering_severity_below_public_and_removing_a_service_move_components_back(components, catalog, severities):
-    incident = factories.declare_incident(severity="SEV1", affected_services=[catalog["api"], catalog["search"]])
+    incident = factories.declare_incident(
+        published=True, severity="SEV1", affected_services=[catalog["api"], catalog["search"]]
+    )
     incident_services.incident_impact_update(incident=incident, actor=incident.lead, affected_services=[catalog["api"]])
     assert _status(components["search"]) == ComponentStatus.OPERATIONAL
     incident_services.incident_severity_change(incident=incident, severity=severities["SEV3"], actor=incident.lead)
@@ -136,7 +140,13 @@ def test_double_opt_in_then_notified_of_public_incidents_updates_and_resolution(
     assert len(_emails_to("reader@example.com")) == 1
 
     services.subscriber_confirm(token=subscriber.confirm_token)
-    incident = factories.declare_incident(severity="SEV1", affected_services=[catalog["api"]], title="Login fails")
+    incident = factories.declare_incident(
+        severity="SEV1",
+        affected_services=[catalog["api"]],
+        title="INTERNAL-TITLE",
+        public_title="Login fails",
+        published=True,
+    )
     incident_services.incident_update_post(
         incident=incident, author=incident.lead, progress="PUBLIC-UPDATE-TEXT", visibility=UpdateVisibility.PUBLIC
     )
@@ -156,6 +166,7 @@ def test_double_opt_in_then_notified_of_public_incidents_updates_and_resolution(
     for mail in mails:
         assert "INTERNAL-UPDATE-TEXT" not in mail.body_text
         assert "NOTE-TEXT" not in mail.body_text
+        assert "INTERNAL-TITLE" not in mail.subject + mail.body_text
         assert f"/status/unsubscribe/{subscriber.unsubscribe_token}/" in mail.body_text
 
 
@@ -221,7 +232,13 @@ def test_bad_email_is_refused():
 def test_raising_a_private_incident_into_a_public_severity_tells_subscribers(catalog, severities):
     subscriber = services.subscriber_subscribe(email="reader@example.com")
     services.subscriber_confirm(token=subscriber.confirm_token)
-    incident = factories.declare_incident(severity="SEV3", affected_services=[catalog["api"]], title="Slow search")
+    incident = factories.declare_incident(
+        severity="SEV3",
+        affected_services=[catalog["api"]],
+        title="INTERNAL-TITLE",
+        public_title="Slow search",
+        published=True,
+    )
     incident_services.incident_severity_change(incident=incident, severity=severities["SEV2"], actor=incident.lead)
     incident_services.incident_severity_change(incident=incident, severity=severities["SEV1"], actor=incident.lead)
     subjects = [d.message.subject for d in _emails_to("reader@example.com")[1:]]

@@ -24,6 +24,8 @@ SECRETS = [
     "SECRET-SUMMARY-55de",
     "BUSINESS-IMPACT-c0de",
     "SEV3-TITLE-b00b",
+    "INTERNAL-TITLE-ip-10-2-3-4",
+    "INC-",
 ]
 
 
@@ -33,7 +35,8 @@ def story(components, catalog):
     everything that must never reach the public."""
     incident = factories.declare_incident(
         severity="SEV1",
-        title="Payments are failing",
+        title="INTERNAL-TITLE-ip-10-2-3-4",
+        public_title="Payments are failing",
         summary="SECRET-SUMMARY-55de",
         business_impact="BUSINESS-IMPACT-c0de",
         affected_services=[catalog["api"]],
@@ -303,7 +306,7 @@ def test_only_get_and_head_are_served(client, story):
 
 def test_history_bars_show_the_worst_status_of_each_day(client, components, catalog, time_machine):
     time_machine.move_to(timezone.now() - timedelta(days=10))
-    incident = factories.declare_incident(severity="SEV2", affected_services=[catalog["api"]])
+    incident = factories.declare_incident(severity="SEV2", affected_services=[catalog["api"]], published=True)
     time_machine.move_to(timezone.now() + timedelta(hours=2))
     incident_services.incident_status_change(incident=incident, status=IncidentStatus.RESOLVED, actor=incident.lead)
     time_machine.move_to(timezone.now() + timedelta(days=10))
