@@ -160,7 +160,7 @@ class DeclareForm(ImpactFields):
     public_summary = forms.CharField(
         required=False,
         label="What customers are told",
-        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What customers notice, in their words"}),
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "e.g. Some customers cannot pay by card"}),
     )
 
     restricted = forms.BooleanField(
