@@ -317,6 +317,10 @@ REMINDER_SWEEP_SECONDS = float(os.environ.get("REMINDER_SWEEP_SECONDS", "10"))
 # watched, as in the test settings, where no beat runs).
 REMINDERS_STALLED_AFTER_SECONDS: float | None = 3 * REMINDER_SWEEP_SECONDS
 
+# How long browsers and proxies may keep the public status page (Cache-Control max-age): its
+# readers see a change within this plus a second.
+STATUS_PAGE_MAX_AGE_SECONDS = int(os.environ.get("STATUS_PAGE_MAX_AGE_SECONDS", "15"))
+
 # Status-page subscription confirmations one client address may cause in an hour (each address
 # subscribed gets at most one an hour anyway).
 STATUS_SUBSCRIBE_PER_IP_PER_HOUR = int(os.environ.get("STATUS_SUBSCRIBE_PER_IP_PER_HOUR", "10"))

@@ -36,7 +36,6 @@ from statuspage.models import Component
 # starting, the day bars rolling over) show within a minute without any write.
 PAGE_CACHE_SECONDS = 60
 # Browsers and proxies may keep the page this long without asking.
-PUBLIC_MAX_AGE = 15
 INVALID = 422
 
 
@@ -100,7 +99,7 @@ def _cached_response(
             response["Content-Encoding"] = "gzip"
     response["ETag"] = etag
     response["Last-Modified"] = http_date(entry["last_modified"])
-    response["Cache-Control"] = f"public, max-age={PUBLIC_MAX_AGE}"
+    response["Cache-Control"] = f"public, max-age={settings.STATUS_PAGE_MAX_AGE_SECONDS}"
     response["Vary"] = "Accept-Encoding, HX-Request"
     return response
 

@@ -61,6 +61,7 @@ def e2e_db(live_server, committed_db, settings) -> str:
     """The live server's URL, with the seeded severity policy and role groups in place, and pages
     that poll every POLL_SECONDS."""
     settings.POLL_SECONDS = dict.fromkeys(settings.POLL_SECONDS, POLL_SECONDS)
+    settings.STATUS_PAGE_MAX_AGE_SECONDS = POLL_SECONDS
     return live_server.url
 
 

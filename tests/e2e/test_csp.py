@@ -42,7 +42,9 @@ def _demo_paths(admin: User) -> list[str]:
     return [
         "/",
         "/incidents/new/",
-        *(incident.get_absolute_url() for incident in Incident.objects.all()),
+        # An active incident and a resolved one (with its postmortem panel): their panels differ.
+        incident.get_absolute_url(),
+        postmortem.incident.get_absolute_url(),
         "/account/api-tokens/",
         "/notifications/",
         "/runbooks/",
