@@ -34,6 +34,19 @@ def reminders_received(smtp_sink) -> Counter:
     return Counter({key: n for key, n in emails_received(smtp_sink).items() if key[1] == REMINDER})
 
 
+def sweeping_worker(redis: OwnRedis, sink: SmtpSink, tmp_path) -> CeleryWorker:
+    """A worker with its embedded beat sweeping every second, on this test's own Redis."""
+    env = worker_env(
+        database_url=database_url(connection.settings_dict),
+        redis_url=redis.url,
+        email_url=sink.url,
+        workdir=tmp_path / "worker",
+        sweep_seconds=1,
+        settings_module="config.test_settings",
+    )
+    return CeleryWorker(env=env, workdir=tmp_path / "worker")
+
+
 def test_a_reminder_due_during_the_outage_is_delivered_once_after_it(
     own_redis: OwnRedis,  # noqa: F811
     people,  # noqa: F811
@@ -41,15 +54,7 @@ def test_a_reminder_due_during_the_outage_is_delivered_once_after_it(
     smtp_sink,
     tmp_path,
 ):
-    env = worker_env(
-        database_url=database_url(connection.settings_dict),
-        redis_url=own_redis.url,
-        email_url=smtp_sink.url,
-        workdir=tmp_path / "worker",
-        sweep_seconds=1,
-        settings_module="config.test_settings",
-    )
-    worker = CeleryWorker(env=env, workdir=tmp_path / "worker")
+    worker = sweeping_worker(own_redis, smtp_sink, tmp_path)
     try:
         worker.start()
         own_redis.stop()
@@ -75,15 +80,7 @@ def test_the_worker_survives_redis_stopping_while_it_sends(own_redis: OwnRedis, 
     5.7.0's worker died of that ("Unrecoverable error: AttributeError ... 'hostname'") when the
     broker went away mid-send, and nothing came back; the worker must ride it out."""
     sink = SmtpSink(delay=2).start()
-    env = worker_env(
-        database_url=database_url(connection.settings_dict),
-        redis_url=own_redis.url,
-        email_url=sink.url,
-        workdir=tmp_path / "worker",
-        sweep_seconds=1,
-        settings_module="config.test_settings",
-    )
-    worker = CeleryWorker(env=env, workdir=tmp_path / "worker")
+    worker = sweeping_worker(own_redis, sink, tmp_path)
     try:
         worker.start()
         incident = declare_in_the_past(people, seconds_ago=125)
