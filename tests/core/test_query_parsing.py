@@ -69,27 +69,28 @@ def api_reads(client, incident) -> dict[str, list[str]]:
     return reads
 
 
-def test_no_query_parameter_of_any_list_page_makes_a_500(client, world):
+# One test per odd value, so that pytest-xdist's workers share the thousand requests.
+@pytest.mark.parametrize("value", ODD_VALUES)
+def test_no_query_parameter_of_any_list_page_makes_a_500(client, world, value):
     user, incident, runbook = world
     client.force_login(user)
     answered = []
     for page, params in html_pages(incident, runbook).items():
         for param in params:
-            for value in ODD_VALUES:
-                response = client.get(page, {param: value})
-                assert response.status_code in (200, 302, 400), (page, param, value, response.status_code)
-                answered.append(response.status_code)
-    assert len(answered) > 100
+            response = client.get(page, {param: value})
+            assert response.status_code in (200, 302, 400), (page, param, value, response.status_code)
+            answered.append(response.status_code)
+    assert len(answered) > 50
 
 
-def test_no_query_parameter_of_any_api_read_makes_a_500(client, world):
+@pytest.mark.parametrize("value", ODD_VALUES)
+def test_no_query_parameter_of_any_api_read_makes_a_500(client, world, value):
     user, incident, _ = world
     headers = {"Authorization": f"Bearer {incident_services.api_token_create(user=user, name='t')[1]}"}
     for path, params in api_reads(client, incident).items():
         for param in params:
-            for value in ODD_VALUES:
-                response = client.get(path, {param: value}, headers=headers, secure=True)
-                assert response.status_code in (200, 400, 404), (path, param, value, response.status_code)
+            response = client.get(path, {param: value}, headers=headers, secure=True)
+            assert response.status_code in (200, 400, 404), (path, param, value, response.status_code)
 
 
 @pytest.mark.parametrize(
