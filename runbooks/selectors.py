@@ -1,7 +1,6 @@
 """Reads for the runbook pages and the incident page's slots, each in a fixed number of queries."""
 
 import difflib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -16,13 +15,20 @@ from django.utils import timezone
 
 from incidents import selectors as incident_selectors
 from incidents.models import EventKind, Incident, Service, TimelineEvent
+from runbooks import search
 from runbooks.markdown_format import RunbookData, render
-from runbooks.models import Runbook, RunbookKind, RunbookRevision, RunbookRun, RunStep, StepOutcome
-from runbooks.services import SEARCH_CONFIG
+from runbooks.models import (
+    Runbook,
+    RunbookKind,
+    RunbookRevision,
+    RunbookRun,
+    RunStep,
+    SearchSynonym,
+    StepOutcome,
+)
 
 SEARCH_LIMIT = 25  # a search-as-you-type answer: the best few, not a report
 SUGGESTION_LIMIT = 5
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 LISTING_FIELDS = ["pk", "title", "slug", "kind", "category", "severity", "summary", "review_due_on"]
@@ -36,7 +42,7 @@ def _listing(runbooks: QuerySet[Runbook]) -> QuerySet[Runbook]:
 
 
 def search_words(query: str) -> list[str]:
-    return _WORD.findall(query)[:12]
+    return search.query_words(query)
 
 
 INDEX_PER_CATEGORY = 10
@@ -103,38 +109,32 @@ def runbook_index(
 
 
 def runbook_search(*, query: str = "", limit: int = SEARCH_LIMIT) -> list[Runbook]:
-    """Runbooks in index order, or the best matches for `query` first.
-
-    PostgreSQL: full-text search over the stored, GIN-indexed search vector (title, alert names,
-    symptoms, services, owner, summary, step text and commands), every word as a prefix so results
-    follow the typing, ranked. SQLite: every word must appear in one of those fields (icontains)."""
+    """Runbooks in index order, or the best matches for `query` first (runbooks.search says how
+    words, stems, synonyms and weights are matched on each database). When no runbook has every
+    word, those with any of them: a responder who typed "checkout broken after deploy" still
+    finds the checkout runbook."""
     words = search_words(query)
     if not words:
         return list(_listing(Runbook.objects.order_by("kind", "category", "title")))
+    groups = search.parse(query, SearchSynonym.objects.values_list("terms", flat=True))
+    found = _matches(groups, limit=limit, every=True)
+    if not found and len(groups) > 1:
+        found = _matches(groups, limit=limit, every=False)
+    return found
+
+
+def _matches(groups: list[search.Group], *, limit: int, every: bool) -> list[Runbook]:
     if connection.vendor == "postgresql":
-        tsquery = SearchQuery(" & ".join(f"{word}:*" for word in words), search_type="raw", config=SEARCH_CONFIG)
+        tsquery = SearchQuery(search.tsquery(groups, every=every), search_type="raw", config=search.SEARCH_CONFIG)
         runbooks = (
             Runbook.objects.filter(search_vector=tsquery)
             .annotate(rank=SearchRank(F("search_vector"), tsquery))
             .order_by("-rank", "title")
         )
         return list(_listing(runbooks)[:limit])
-    matches = Runbook.objects.all()
-    for word in words:
-        matches = matches.filter(
-            Q(title__icontains=word)
-            | Q(symptoms__icontains=word)
-            | Q(summary__icontains=word)
-            | Q(category__icontains=word)
-            | Q(alert_names__icontains=word)
-            | Q(services__name__icontains=word)
-            | Q(steps__title__icontains=word)
-            | Q(steps__goal__icontains=word)
-            | Q(steps__commands__icontains=word)
-            | Q(owner__icontains=word)
-        )
-    ids = matches.values("pk")
-    return list(_listing(Runbook.objects.filter(pk__in=ids).order_by("title"))[:limit])
+    ids = search.fts_matching_ids(groups, limit=limit, every=every)
+    order = {pk: position for position, pk in enumerate(ids)}
+    return sorted(_listing(Runbook.objects.filter(pk__in=ids)), key=lambda runbook: order[runbook.pk])
 
 
 def stale_runbooks(*, today: date | None = None) -> list[Runbook]:
