@@ -8,15 +8,15 @@ from datetime import date
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Window
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.http import Http404
 from django.utils import timezone
 
 from incidents import selectors as incident_selectors
-from incidents.models import EventKind, Incident, Service, TimelineEvent
+from incidents.models import ACTIVE_STATUSES, EventKind, Incident, Service, TimelineEvent
 from runbooks import search
-from runbooks.markdown_format import RunbookData, render
+from runbooks.markdown_format import RunbookData, StepData, render
 from runbooks.models import (
     Runbook,
     RunbookKind,
@@ -192,6 +192,25 @@ def revision_diff(*, runbook: Runbook, version: int, against: int | None = None)
     return RevisionDiff(older=older, newer=newer, lines=lines)
 
 
+ATTACH_INCIDENT_LIMIT = 20  # a responder attaches to an incident in progress, not to one of a hundred
+
+
+def incidents_to_attach(
+    *, runbook: Runbook, user: AbstractBaseUser | AnonymousUser, limit: int = ATTACH_INCIDENT_LIMIT
+) -> list[Incident]:
+    """Active incidents the user may see, the most recently declared first, each marked
+    `attached` when this runbook is already its checklist. One query."""
+    incidents = (
+        incident_selectors.visible_incidents(user)
+        .filter(status__in=ACTIVE_STATUSES)
+        .annotate(attached=Exists(RunbookRun.objects.filter(runbook=runbook, incident=OuterRef("pk"))))
+        .select_related("severity")
+        .only("pk", "title", "status", "declared_at", "severity__key", "severity__name", "severity__rank")
+        .order_by("-declared_at", "-pk")
+    )
+    return list(incidents[:limit])
+
+
 def _runs(runs: QuerySet[RunbookRun]) -> list[RunbookRun]:
     """Runs with their checklist and who recorded each step; progress counted in Python from
     the prefetched steps."""
@@ -199,13 +218,38 @@ def _runs(runs: QuerySet[RunbookRun]) -> list[RunbookRun]:
         Prefetch("steps", queryset=RunStep.objects.select_related("recorded_by", "step").order_by("position"))
     )
     result = list(runs)
+    details = _step_details(result)
     for run in result:
         steps = list(run.steps.all())
+        for item in steps:
+            item.detail = details.get((run.runbook_id, run.runbook_version, item.position))
         run.total = len(steps)
         run.recorded = sum(1 for step in steps if step.outcome != StepOutcome.PENDING)
         run.failed = sum(1 for step in steps if step.outcome == StepOutcome.FAILED)
         run.percent = round(100 * run.recorded / run.total) if run.total else 0
     return result
+
+
+def _step_details(runs: list[RunbookRun]) -> dict[tuple[int, int, int], StepData]:
+    """What each checklist step says to do — commands, expected output, success criteria — as the
+    runbook said it in the version that was attached (the revision's snapshot: an edit since
+    replaces the runbook's steps, not what the team is working through). One query."""
+    versions = {(run.runbook_id, run.runbook_version) for run in runs}
+    if not versions:
+        return {}
+    query = Q()
+    for runbook_id, version in versions:
+        query |= Q(runbook_id=runbook_id, version=version)
+    details = {}
+    for runbook_id, version, steps in RunbookRevision.objects.filter(query).values_list(
+        "runbook_id", "version", "snapshot__steps"
+    ):
+        for position, step in enumerate(steps or [], start=1):
+            if isinstance(step, dict):
+                details[(runbook_id, version, position)] = StepData(
+                    **{key: value for key, value in step.items() if key in StepData.__dataclass_fields__}
+                )
+    return details
 
 
 def runs_visible(user: AbstractBaseUser | AnonymousUser) -> QuerySet[RunbookRun]:
