@@ -46,9 +46,11 @@ def test_attach_from_the_runbook_page_then_open_a_step_and_copy_its_command(
     expect(menu).not_to_contain_text(restricted.title)
     screenshot(page, "runbook-attach-1280")
     page.set_viewport_size(PHONE)
+    page.emulate_media(color_scheme="dark")  # the phone shots in the dark theme, the desktop ones light
     shot = screenshot(page, "runbook-attach-360")
     page.screenshot(path=str(shot.with_name(f"{shot.stem}-top.png")))  # what a phone shows first
     page.set_viewport_size({"width": 1280, "height": 900})
+    page.emulate_media(color_scheme="light")
 
     menu.get_by_role("button", name=f"Attach to {incident.reference}: Card payments fail after the deploy").click()
     page.wait_for_url(f"{e2e_db}{incident.get_absolute_url()}")
@@ -73,6 +75,7 @@ def test_attach_from_the_runbook_page_then_open_a_step_and_copy_its_command(
     assert page.evaluate("navigator.clipboard.readText()") == COMMANDS
     screenshot(page, "checklist-step-1280")
     page.set_viewport_size(PHONE)
+    page.emulate_media(color_scheme="dark")
     shot = screenshot(page, "checklist-step-360")
     page.locator("section.checklist-card").screenshot(path=str(shot.with_name(f"{shot.stem}-checklist.png")))
 
