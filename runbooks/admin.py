@@ -1,9 +1,12 @@
 """Read-mostly admin: runbooks are written through their pages (services keep versions, revisions
 and the search vector), so the admin lists and inspects them."""
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
-from runbooks.models import Runbook, RunbookRevision, RunbookRun, RunStep
+from runbooks import services
+from runbooks.models import Runbook, RunbookRevision, RunbookRun, RunStep, SearchSynonym
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -43,3 +46,28 @@ class RunbookRunAdmin(ReadOnlyAdmin):
     list_display = ["runbook", "incident", "started_by", "started_at", "finished_at"]
     list_select_related = ["runbook", "incident", "started_by"]
     inlines = [RunStepInline]
+
+
+class SearchSynonymForm(forms.ModelForm):
+    class Meta:
+        model = SearchSynonym
+        fields = ["terms"]
+
+    def clean_terms(self) -> str:
+        try:
+            return services.synonym_line(self.cleaned_data["terms"])
+        except ValidationError as error:
+            raise ValidationError(error.message_dict["terms"]) from None
+
+
+@admin.register(SearchSynonym)
+class SearchSynonymAdmin(admin.ModelAdmin):
+    """Synonyms the search widens a query with ("slow ~ latency"): written through
+    services.search_synonym_save, which stores them as the search reads them."""
+
+    form = SearchSynonymForm
+    list_display = ["terms"]
+    search_fields = ["terms"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        services.search_synonym_save(synonym=obj, terms=form.cleaned_data["terms"])

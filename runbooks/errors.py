@@ -16,3 +16,6 @@ STALE_EDIT = (
     "Someone saved version {version} while you were editing. Your text is below: compare with the history, "
     "then save again to replace their version."
 )
+SYNONYM_TOO_FEW = "Write two or more words or phrases separated by ~, e.g. payments ~ checkout ~ pay."
+SYNONYM_EXISTS = "These synonyms are already there."
+SYNONYM_TOO_LONG = "Keep a line of synonyms under 300 characters; split it in two."

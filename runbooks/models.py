@@ -208,3 +208,20 @@ class RunStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.position}. {self.title} ({self.outcome})"
+
+
+class SearchSynonym(models.Model):
+    """Words the team uses for the same thing ("payments ~ checkout ~ pay"): a search for one
+    also finds runbooks that say another. Edited in the admin; seeded by migration 0004."""
+
+    terms = models.CharField(
+        max_length=300,
+        unique=True,
+        help_text="Two or more words or phrases separated by ~, e.g. slow ~ latency ~ response time.",
+    )
+
+    class Meta:
+        ordering = ["terms"]
+
+    def __str__(self) -> str:
+        return self.terms

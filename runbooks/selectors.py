@@ -1,7 +1,6 @@
 """Reads for the runbook pages and the incident page's slots, each in a fixed number of queries."""
 
 import difflib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -9,20 +8,27 @@ from datetime import date
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Window
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.http import Http404
 from django.utils import timezone
 
 from incidents import selectors as incident_selectors
-from incidents.models import EventKind, Incident, Service, TimelineEvent
-from runbooks.markdown_format import RunbookData, render
-from runbooks.models import Runbook, RunbookKind, RunbookRevision, RunbookRun, RunStep, StepOutcome
-from runbooks.services import SEARCH_CONFIG
+from incidents.models import ACTIVE_STATUSES, EventKind, Incident, Service, TimelineEvent
+from runbooks import search
+from runbooks.markdown_format import RunbookData, StepData, render
+from runbooks.models import (
+    Runbook,
+    RunbookKind,
+    RunbookRevision,
+    RunbookRun,
+    RunStep,
+    SearchSynonym,
+    StepOutcome,
+)
 
 SEARCH_LIMIT = 25  # a search-as-you-type answer: the best few, not a report
 SUGGESTION_LIMIT = 5
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 LISTING_FIELDS = ["pk", "title", "slug", "kind", "category", "severity", "summary", "review_due_on"]
@@ -36,7 +42,7 @@ def _listing(runbooks: QuerySet[Runbook]) -> QuerySet[Runbook]:
 
 
 def search_words(query: str) -> list[str]:
-    return _WORD.findall(query)[:12]
+    return search.query_words(query)
 
 
 INDEX_PER_CATEGORY = 10
@@ -103,38 +109,32 @@ def runbook_index(
 
 
 def runbook_search(*, query: str = "", limit: int = SEARCH_LIMIT) -> list[Runbook]:
-    """Runbooks in index order, or the best matches for `query` first.
-
-    PostgreSQL: full-text search over the stored, GIN-indexed search vector (title, alert names,
-    symptoms, services, owner, summary, step text and commands), every word as a prefix so results
-    follow the typing, ranked. SQLite: every word must appear in one of those fields (icontains)."""
+    """Runbooks in index order, or the best matches for `query` first (runbooks.search says how
+    words, stems, synonyms and weights are matched on each database). When no runbook has every
+    word, those with any of them: a responder who typed "checkout broken after deploy" still
+    finds the checkout runbook."""
     words = search_words(query)
     if not words:
         return list(_listing(Runbook.objects.order_by("kind", "category", "title")))
+    groups = search.parse(query, SearchSynonym.objects.values_list("terms", flat=True))
+    found = _matches(groups, limit=limit, every=True)
+    if not found and len(groups) > 1:
+        found = _matches(groups, limit=limit, every=False)
+    return found
+
+
+def _matches(groups: list[search.Group], *, limit: int, every: bool) -> list[Runbook]:
     if connection.vendor == "postgresql":
-        tsquery = SearchQuery(" & ".join(f"{word}:*" for word in words), search_type="raw", config=SEARCH_CONFIG)
+        tsquery = SearchQuery(search.tsquery(groups, every=every), search_type="raw", config=search.SEARCH_CONFIG)
         runbooks = (
             Runbook.objects.filter(search_vector=tsquery)
             .annotate(rank=SearchRank(F("search_vector"), tsquery))
             .order_by("-rank", "title")
         )
         return list(_listing(runbooks)[:limit])
-    matches = Runbook.objects.all()
-    for word in words:
-        matches = matches.filter(
-            Q(title__icontains=word)
-            | Q(symptoms__icontains=word)
-            | Q(summary__icontains=word)
-            | Q(category__icontains=word)
-            | Q(alert_names__icontains=word)
-            | Q(services__name__icontains=word)
-            | Q(steps__title__icontains=word)
-            | Q(steps__goal__icontains=word)
-            | Q(steps__commands__icontains=word)
-            | Q(owner__icontains=word)
-        )
-    ids = matches.values("pk")
-    return list(_listing(Runbook.objects.filter(pk__in=ids).order_by("title"))[:limit])
+    ids = search.fts_matching_ids(groups, limit=limit, every=every)
+    order = {pk: position for position, pk in enumerate(ids)}
+    return sorted(_listing(Runbook.objects.filter(pk__in=ids)), key=lambda runbook: order[runbook.pk])
 
 
 def stale_runbooks(*, today: date | None = None) -> list[Runbook]:
@@ -192,6 +192,25 @@ def revision_diff(*, runbook: Runbook, version: int, against: int | None = None)
     return RevisionDiff(older=older, newer=newer, lines=lines)
 
 
+ATTACH_INCIDENT_LIMIT = 20  # a responder attaches to an incident in progress, not to one of a hundred
+
+
+def incidents_to_attach(
+    *, runbook: Runbook, user: AbstractBaseUser | AnonymousUser, limit: int = ATTACH_INCIDENT_LIMIT
+) -> list[Incident]:
+    """Active incidents the user may see, the most recently declared first, each marked
+    `attached` when this runbook is already its checklist. One query."""
+    incidents = (
+        incident_selectors.visible_incidents(user)
+        .filter(status__in=ACTIVE_STATUSES)
+        .annotate(attached=Exists(RunbookRun.objects.filter(runbook=runbook, incident=OuterRef("pk"))))
+        .select_related("severity")
+        .only("pk", "title", "status", "declared_at", "severity__key", "severity__name", "severity__rank")
+        .order_by("-declared_at", "-pk")
+    )
+    return list(incidents[:limit])
+
+
 def _runs(runs: QuerySet[RunbookRun]) -> list[RunbookRun]:
     """Runs with their checklist and who recorded each step; progress counted in Python from
     the prefetched steps."""
@@ -199,13 +218,38 @@ def _runs(runs: QuerySet[RunbookRun]) -> list[RunbookRun]:
         Prefetch("steps", queryset=RunStep.objects.select_related("recorded_by", "step").order_by("position"))
     )
     result = list(runs)
+    details = _step_details(result)
     for run in result:
         steps = list(run.steps.all())
+        for item in steps:
+            item.detail = details.get((run.runbook_id, run.runbook_version, item.position))
         run.total = len(steps)
         run.recorded = sum(1 for step in steps if step.outcome != StepOutcome.PENDING)
         run.failed = sum(1 for step in steps if step.outcome == StepOutcome.FAILED)
         run.percent = round(100 * run.recorded / run.total) if run.total else 0
     return result
+
+
+def _step_details(runs: list[RunbookRun]) -> dict[tuple[int, int, int], StepData]:
+    """What each checklist step says to do — commands, expected output, success criteria — as the
+    runbook said it in the version that was attached (the revision's snapshot: an edit since
+    replaces the runbook's steps, not what the team is working through). One query."""
+    versions = {(run.runbook_id, run.runbook_version) for run in runs}
+    if not versions:
+        return {}
+    query = Q()
+    for runbook_id, version in versions:
+        query |= Q(runbook_id=runbook_id, version=version)
+    details = {}
+    for runbook_id, version, steps in RunbookRevision.objects.filter(query).values_list(
+        "runbook_id", "version", "snapshot__steps"
+    ):
+        for position, step in enumerate(steps or [], start=1):
+            if isinstance(step, dict):
+                details[(runbook_id, version, position)] = StepData(
+                    **{key: value for key, value in step.items() if key in StepData.__dataclass_fields__}
+                )
+    return details
 
 
 def runs_visible(user: AbstractBaseUser | AnonymousUser) -> QuerySet[RunbookRun]:

@@ -3,15 +3,13 @@ RunbookData (the Markdown format's plain data), so the editor, the importer and 
 one path: validate, write fields and steps, bump the version, keep a revision, refresh the
 search vector."""
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.contrib.postgres.search import SearchVector
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.db.models import Q, Value
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -29,8 +27,10 @@ from runbooks.models import (
     RunbookSeverity,
     RunbookStep,
     RunStep,
+    SearchSynonym,
     StepOutcome,
 )
+from runbooks.search import SYNONYM_SEPARATOR, search_index_write, synonym_terms
 
 TEXT_FIELDS = [
     "summary", "symptoms", "impact", "prerequisites", "assessment", "steps_intro", "verification",
@@ -40,7 +40,6 @@ TEXT_FIELDS = [
 STEP_FIELDS = [
     "title", "goal", "details", "commands", "commands_language", "expected_output", "success_criteria", "if_fails",
 ]  # fmt: skip
-SEARCH_CONFIG = "english"
 # Every write's transaction: it also tells the cached incident pages that runbooks changed.
 writes = atomic_bumping(RUNBOOKS)
 
@@ -127,45 +126,9 @@ def _validate(data: RunbookData) -> None:
 
 
 def _search_refresh(runbook: Runbook, services: list[Service]) -> None:
-    """Title and alert names weigh most, then symptoms, services, category and owner, then the
-    summary and the steps, commands included (a responder remembers `kubectl rollout undo`).
-    Built from values already in memory: one UPDATE, no join. Migration 0003 holds a copy."""
-    if connection.vendor != "postgresql":
-        return
-    steps = runbook.steps.all()
-
-    def vector(text: str, weight: str) -> SearchVector:
-        return SearchVector(Value(text), weight=weight, config=SEARCH_CONFIG)
-
-    Runbook.objects.filter(pk=runbook.pk).update(
-        search_vector=vector(" ".join([runbook.title, *runbook.alert_names]), "A")
-        + vector(
-            " ".join(
-                [
-                    runbook.symptoms,
-                    *(f"{service.name} {service.slug}" for service in services),
-                    runbook.category,
-                    runbook.owner,
-                ]
-            ),
-            "B",
-        )
-        + vector(_with_parts(" ".join([runbook.summary, *(_step_text(step) for step in steps)])), "C")
-    )
-
-
-def _step_text(step) -> str:
-    return f"{step.title} {step.goal} {step.details} {step.commands}"
-
-
-_JOINERS = re.compile(r"[^\w\s]+")
-
-
-def _with_parts(text: str) -> str:
-    """The text, then again with punctuation as spaces: PostgreSQL's parser keeps
-    `replicas.exclude=pg-replica-1` or `status.json` whole, and someone typing `replicas.exclude`
-    searches for its words."""
-    return f"{text} {_JOINERS.sub(' ', text)}"
+    """The runbook's search index entry (runbooks.search: PostgreSQL's tsvector or SQLite's FTS5
+    row), in the write's transaction."""
+    search_index_write(runbook=runbook, services=services, steps=runbook.steps.all())
 
 
 def _write(
@@ -489,3 +452,27 @@ def runbooks_demo_load(*, actor: AbstractBaseUser | None, templates: list[str]) 
         runbook, _unknown = runbook_create(data=data, actor=actor, change_note="Demo data")
         result.created.append(runbook)
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Search synonyms
+
+
+def synonym_line(terms: str) -> str:
+    """A line of synonyms as the search reads it: "Payments~checkout ~ PAY" is "payments ~ checkout ~ pay"."""
+    words = synonym_terms(terms)
+    if len(words) < 2:
+        raise ValidationError({"terms": [errors.SYNONYM_TOO_FEW]})
+    return f" {SYNONYM_SEPARATOR} ".join(" ".join(term) for term in words)
+
+
+@transaction.atomic
+def search_synonym_save(*, synonym: SearchSynonym, terms: str) -> SearchSynonym:
+    """Words the team uses for the same thing; the next search reads them."""
+    synonym.terms = synonym_line(terms)
+    if len(synonym.terms) > SearchSynonym._meta.get_field("terms").max_length:
+        raise ValidationError({"terms": [errors.SYNONYM_TOO_LONG]})
+    if SearchSynonym.objects.exclude(pk=synonym.pk).filter(terms=synonym.terms).exists():
+        raise ValidationError({"terms": [errors.SYNONYM_EXISTS]})
+    synonym.save()
+    return synonym

@@ -89,14 +89,20 @@ def stale(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     runbook = selectors.runbook_get(slug=slug)
+    steps = list(runbook.steps.all())
+    can_run = can_respond(request.user)
     return render(
         request,
         "runbooks/detail.html",
         {
             "runbook": runbook,
-            "steps": list(runbook.steps.all()),
+            "steps": steps,
             "can_edit": can_edit(request.user),
-            "can_run": can_respond(request.user),
+            "can_run": can_run,
+            # "Attach to incident…": the active incidents this user may see and respond to.
+            "incidents_to_attach": selectors.incidents_to_attach(runbook=runbook, user=request.user)
+            if can_run and steps
+            else None,
             "today": timezone.localdate(),
         },
     )

@@ -182,6 +182,15 @@
     var pausedBy = elt && elt.dataset && elt.dataset.pollPausedBy;
     if (pausedBy && elt.querySelector(pausedBy)) event.preventDefault();
   });
+  // And a poll that was already on its way when someone opened a step is not swapped in: it would
+  // close the step and drop what they typed. Only the polling element's own requests: a form
+  // inside it that targets it is a different requester, and its answer is swapped.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var config = event.detail.requestConfig;
+    var elt = config && config.elt;
+    var pausedBy = elt && elt.dataset && elt.dataset.pollPausedBy;
+    if (pausedBy && elt.querySelector(pausedBy)) event.detail.shouldSwap = false;
+  });
   // The newest timeline event before a swap, to tell a new one from a redraw.
   function newestEvent() {
     var first = document.querySelector("#timeline .event");

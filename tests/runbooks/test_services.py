@@ -212,7 +212,7 @@ def test_import_runbook_command_fails_on_a_file_without_a_title(tmp_path):
 def test_demo_runbooks_load_once():
     from runbooks.demo import load_demo_runbooks
 
-    assert load_demo_runbooks() == 3
+    assert load_demo_runbooks() == 4  # the three in runbooks/demo/ and the database one
     assert load_demo_runbooks() == 0
     assert not Runbook.objects.filter(title__contains="[").exists()  # no template placeholders
     assert RunbookRun.objects.count() == 0

@@ -1,5 +1,5 @@
-// Runbooks: copy buttons on commands. Without JavaScript the buttons stay hidden and the
-// commands are plain, selectable text.
+// Runbooks: copy buttons on commands (a runbook's page, a checklist step opened on an incident).
+// Without JavaScript the buttons stay hidden and the commands are plain, selectable text.
 (function () {
   "use strict";
   if (window.runbooksLoaded) return;
@@ -23,6 +23,7 @@
     });
   });
   document.addEventListener("DOMContentLoaded", function () { reveal(document); });
-  document.addEventListener("htmx:afterSettle", function (event) { reveal(event.target); });
+  // A polled checklist replaces itself (outerHTML): look again from the top.
+  document.addEventListener("htmx:afterSettle", function () { reveal(document); });
   if (document.readyState !== "loading") reveal(document);
 })();
