@@ -214,12 +214,25 @@ def on_call_for_services(*, services: Iterable[Service], at: datetime) -> dict[i
     return {service.pk: by_team.get(service.owner_team_id, []) for service in services}
 
 
-def schedules_of_user(*, user: User, at: datetime) -> QuerySet[Schedule]:
-    """The schedules that may put the user on call from `at`: one indexed query (the rotation
-    members by user, the overrides by user and end), and nothing more when there are none."""
+def schedules_of_user(*, user: User, at: datetime, end: datetime | None = None) -> QuerySet[Schedule]:
+    """The schedules that may put the user on call in [at, end) (end: UNTIL_HORIZON later): one
+    indexed query (the rotation members by user, the overrides by user and end), and nothing more
+    when there are none."""
+    end = at + UNTIL_HORIZON if end is None else end
     member = RotationMember.objects.filter(rotation__schedule=OuterRef("pk"), user=user)
-    covering = Override.objects.filter(schedule=OuterRef("pk"), user=user, ends_at__gt=at)
-    return schedules_for_span(start=at, end=at + UNTIL_HORIZON).filter(Exists(member) | Exists(covering))
+    covering = Override.objects.filter(schedule=OuterRef("pk"), user=user, ends_at__gt=at, starts_at__lt=end)
+    return schedules_for_span(start=at, end=end).filter(Exists(member) | Exists(covering))
+
+
+def user_shifts(*, user: User, start: datetime, end: datetime) -> list[Shift]:
+    """The user's shifts overlapping [start, end) in every schedule, by start (the iCalendar feed)."""
+    found = [
+        shift
+        for schedule in schedules_of_user(user=user, at=start, end=end)
+        for shift in shifts(schedule=schedule, start=start, end=end)
+        if shift.user.pk == user.pk
+    ]
+    return sorted(found, key=lambda s: (s.starts_at, s.schedule.pk))
 
 
 def current_shift_for_user(*, user: User, at: datetime) -> Shift | None:
