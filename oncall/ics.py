@@ -24,7 +24,7 @@ def escape(text: str) -> str:
     """TEXT value escaping: backslash, semicolon, comma, and newlines as \\n; other control
     characters are dropped (they are not allowed in TEXT)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = "".join(ch for ch in text if ch == "\n" or ch == "\t" or ord(ch) >= 32 and ord(ch) != 127)
+    text = "".join(ch for ch in text if ch == "\n" or ch == "\t" or (ord(ch) >= 32 and ord(ch) != 127))
     return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 
