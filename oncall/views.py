@@ -34,8 +34,8 @@ class Week:
 
 
 def _weeks(found: list[selectors.Shift], start: datetime, count: int) -> list[Week]:
-    """The span cut into the viewer's calendar weeks (Monday to Monday in their zone); a shift
-    that runs over a week's end shows in both."""
+    """The span cut into the viewer's calendar weeks (Monday to Monday in their zone); each shift
+    shows once, in the week it starts (the first week for those already running)."""
     local = timezone.localtime(start)
     monday = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     weeks = []
@@ -43,7 +43,7 @@ def _weeks(found: list[selectors.Shift], start: datetime, count: int) -> list[We
         # Wall-clock Mondays: re-localize each, so a DST change inside a week does not shift midnight.
         begins = timezone.make_aware(monday.replace(tzinfo=None) + timedelta(days=7 * n))
         ends = timezone.make_aware(monday.replace(tzinfo=None) + timedelta(days=7 * (n + 1)))
-        week = Week(begins, ends, [s for s in found if s.starts_at < ends and s.ends_at > max(begins, start)])
+        week = Week(begins, ends, [s for s in found if begins <= max(s.starts_at, start) < ends])
         if week.shifts or n < count:
             weeks.append(week)
     return weeks

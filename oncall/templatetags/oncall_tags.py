@@ -20,19 +20,31 @@ def _near_clock(value: datetime) -> str:
     return f"{local:%a} {local.day} {local:%b %H:%M}"
 
 
-@register.simple_tag
-def shift_time(value: datetime) -> str:
-    """A shift's start or end: the viewer's clock ("Mon 09:00"), the full date and age on hover."""
+def _age(value: datetime) -> str:
     delta = value - timezone.now()
-    age = f"in {humanize_delta(delta)}" if delta > timedelta(0) else f"{humanize_delta(delta)} ago"
+    return f"in {humanize_delta(delta)}" if delta > timedelta(0) else f"{humanize_delta(delta)} ago"
+
+
+@register.simple_tag
+def shift_time(value: datetime, style: str = "near") -> str:
+    """A shift's start or end in the viewer's zone: "Mon 09:00" within the week (style="near") or
+    always with the date (style="date", for tables); the full time and the age on hover."""
     local = timezone.localtime(value)
+    text = _near_clock(value) if style == "near" else f"{local:%a} {local.day} {local:%b %H:%M}"
     return format_html(
-        '<time datetime="{}" title="{} · {}">{}</time>',
+        '<time datetime="{}" title="{} {} · {}">{}</time>',
         value.isoformat(),
-        f"{local:%Y-%m-%d %H:%M} {local.tzname()}",
-        age,
-        _near_clock(value),
+        f"{local:%Y-%m-%d %H:%M}",
+        local.tzname(),
+        _age(value),
+        text,
     )
+
+
+@register.simple_tag
+def age(value: datetime) -> str:
+    """'in 3 d 4 h' or '2 h ago', for a line that says it in words."""
+    return _age(value)
 
 
 @register.simple_tag
