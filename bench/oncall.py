@@ -8,8 +8,8 @@ zones — and a year of past and future overrides (about 100 per schedule).
 Its own database (default name oncall_bench; it refuses a name without "bench"); the data is
 written through oncall.services each run (a few seconds). Measured in-process:
 - selector: oncall.selectors.on_call_for_service for one service at a random moment within a
-  year either side of now (four queries: schedules, rotations, members, overrides),
-- batch: on_call_for_services for all 100 services at once (the same four queries),
+  year either side of now (two queries: the rotation members with their rotations, schedules and users; the overrides),
+- batch: on_call_for_services for all 100 services at once (the same two queries),
 - you: current_shift_for_user for a random person (the header's line).
 Each runs --repeat times after a warm-up; p50/p95/p99. Target: selector p95 ≤ 5 ms.
 Results: bench/results/oncall.json.

@@ -67,8 +67,45 @@ def schedules_for_span(*, start: datetime, end: datetime) -> QuerySet[Schedule]:
     )
 
 
+def _schedules_of_teams(*, team_ids: Iterable[int], start: datetime, end: datetime) -> list[Schedule]:
+    """The teams' schedules with what can put someone on call in [start, end), in two queries:
+    the rotation members (with their rotation, schedule and user) and the span's overrides. A
+    rotation without members puts nobody on call, so it is not needed here."""
+    team_ids = list(team_ids)
+    schedules: dict[int, Schedule] = {}
+    rotations: dict[int, Rotation] = {}
+    members = (
+        RotationMember.objects.filter(rotation__schedule__team_id__in=team_ids)
+        .select_related("rotation__schedule", "user")
+        .order_by("rotation__schedule_id", "rotation__position", "rotation_id", "position", "pk")
+    )
+    for membership in members:
+        rotation = rotations.get(membership.rotation_id)
+        if rotation is None:
+            rotation = rotations[membership.rotation_id] = membership.rotation
+            rotation.loaded_members = []
+            schedule = schedules.setdefault(rotation.schedule_id, rotation.schedule)
+            rotation.schedule = schedule
+            if not hasattr(schedule, "loaded_rotations"):
+                schedule.loaded_rotations = []
+                schedule.span_overrides = []
+            schedule.loaded_rotations.append(rotation)
+        rotation.loaded_members.append(membership.user)
+    overrides = Override.objects.filter(
+        schedule__team_id__in=team_ids, starts_at__lt=end, ends_at__gt=start
+    ).select_related("user", "schedule")
+    for override in overrides:
+        schedule = schedules.setdefault(override.schedule_id, override.schedule)
+        if not hasattr(schedule, "loaded_rotations"):
+            schedule.loaded_rotations = []
+            schedule.span_overrides = []
+        schedule.span_overrides.append(override)
+    return list(schedules.values())
+
+
 def _rotations(schedule: Schedule) -> list[Rotation]:
-    return list(schedule.rotations.all())
+    loaded = getattr(schedule, "loaded_rotations", None)
+    return loaded if loaded is not None else list(schedule.rotations.all())
 
 
 def _overrides(schedule: Schedule, start: datetime, end: datetime) -> list[Override]:
@@ -81,7 +118,8 @@ def _overrides(schedule: Schedule, start: datetime, end: datetime) -> list[Overr
 
 
 def _members(rotation: Rotation) -> list[User]:
-    return [membership.user for membership in rotation.memberships.all()]
+    loaded = getattr(rotation, "loaded_members", None)
+    return loaded if loaded is not None else [membership.user for membership in rotation.memberships.all()]
 
 
 def handoff(rotation: Rotation, k: int, schedule: Schedule) -> datetime:
@@ -191,7 +229,7 @@ def on_call_at(*, schedule: Schedule, at: datetime) -> list[User]:
 
 
 def on_call_for_team(*, team: Team, at: datetime) -> list[User]:
-    schedules = schedules_for_span(start=at, end=at + INSTANT).filter(team=team)
+    schedules = _schedules_of_teams(team_ids=[team.pk], start=at, end=at + INSTANT)
     return _unique(user for schedule in schedules for user in on_call_at(schedule=schedule, at=at))
 
 
@@ -199,17 +237,17 @@ def on_call_for_service(*, service: Service, at: datetime) -> list[User]:
     """The people on call for the service's owner team's schedules at `at` ([] without a team)."""
     if service.owner_team_id is None:
         return []
-    schedules = schedules_for_span(start=at, end=at + INSTANT).filter(team_id=service.owner_team_id)
+    schedules = _schedules_of_teams(team_ids=[service.owner_team_id], start=at, end=at + INSTANT)
     return _unique(user for schedule in schedules for user in on_call_at(schedule=schedule, at=at))
 
 
 def on_call_for_services(*, services: Iterable[Service], at: datetime) -> dict[int, list[User]]:
-    """{service id: people on call} for many services in four queries (pages listing services)."""
+    """{service id: people on call} for many services in two queries (pages listing services)."""
     services = list(services)
     team_ids = {service.owner_team_id for service in services if service.owner_team_id}
     by_team: dict[int, list[User]] = {team_id: [] for team_id in team_ids}
     if team_ids:
-        for schedule in schedules_for_span(start=at, end=at + INSTANT).filter(team_id__in=team_ids):
+        for schedule in _schedules_of_teams(team_ids=team_ids, start=at, end=at + INSTANT):
             by_team[schedule.team_id] = _unique([*by_team[schedule.team_id], *on_call_at(schedule=schedule, at=at)])
     return {service.pk: by_team.get(service.owner_team_id, []) for service in services}
 
