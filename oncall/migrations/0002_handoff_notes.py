@@ -4,6 +4,29 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+# The admin role keeps teams and on-call schedules (the admin pages and the API's writes).
+ADMIN_PERMISSIONS = {
+    "incidents": ["team"],
+    "oncall": ["schedule", "rotation", "rotationmember", "override", "handoffnote", "calendarfeed"],
+}
+
+
+def seed(apps, schema_editor):
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    ContentType = apps.get_model("contenttypes", "ContentType")
+    group, _ = Group.objects.get_or_create(name="admin")
+    for app_label, models_ in ADMIN_PERMISSIONS.items():
+        for model in models_:
+            content_type, _ = ContentType.objects.get_or_create(app_label=app_label, model=model)
+            for action in ("add", "change", "delete", "view"):
+                if model == "calendarfeed" and action != "view":
+                    continue  # each person keeps their own feed
+                permission, _ = Permission.objects.get_or_create(
+                    content_type=content_type, codename=f"{action}_{model}", defaults={"name": f"Can {action} {model}"}
+                )
+                group.permissions.add(permission)
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -39,4 +62,5 @@ class Migration(migrations.Migration):
                 "indexes": [models.Index(fields=["schedule", "shift_ends_at"], name="handoff_schedule_shift_end")],
             },
         ),
+        migrations.RunPython(seed, migrations.RunPython.noop),
     ]
