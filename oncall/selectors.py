@@ -233,6 +233,13 @@ def on_call_for_team(*, team: Team, at: datetime) -> list[User]:
     return _unique(user for schedule in schedules for user in on_call_at(schedule=schedule, at=at))
 
 
+def on_call_anywhere(*, at: datetime) -> list[User]:
+    """Everyone on call for any schedule at `at`."""
+    team_ids = Team.objects.filter(schedules__isnull=False).values_list("pk", flat=True).distinct()
+    schedules = _schedules_of_teams(team_ids=team_ids, start=at, end=at + INSTANT)
+    return _unique(user for schedule in schedules for user in on_call_at(schedule=schedule, at=at))
+
+
 def on_call_for_service(*, service: Service, at: datetime) -> list[User]:
     """The people on call for the service's owner team's schedules at `at` ([] without a team)."""
     if service.owner_team_id is None:
