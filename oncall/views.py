@@ -70,11 +70,13 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "oncall/index.html", {"rows": rows, "uncovered": uncovered})
 
 
-@login_required
 @require_GET
 def you(request: HtmxHttpRequest) -> HttpResponse:
     """The header's line for the viewer, fetched by htmx so that cached pages stay the same for
-    everyone: one indexed query for whoever is in no schedule."""
+    everyone: one indexed query for whoever is in no schedule. Signed out (a session that ended
+    while the page polled): 204, which htmx leaves unswapped, rather than the login page."""
+    if not request.user.is_authenticated:
+        return HttpResponse(status=204)
     shift = selectors.current_shift_for_user(user=request.user, at=timezone.now())
     # Without the request: the context processors' permission checks would cost a query each poll.
     return HttpResponse(render_to_string("oncall/_you.html", {"shift": shift}))

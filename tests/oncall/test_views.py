@@ -89,6 +89,8 @@ def test_the_schedule_page_by_id_with_more_weeks_and_as_a_fragment(responder_cli
 def test_the_pages_need_a_login(client, schedule):
     assert client.get("/oncall/").status_code == 302
     assert client.get(schedule.get_absolute_url()).status_code == 302
+    # The header's poll after the session ended: nothing to swap in, not the login page.
+    assert client.get("/oncall/you/").status_code == 204
 
 
 def test_the_header_says_until_when_to_the_person_on_call_only(client, schedule, people):
