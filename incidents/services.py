@@ -23,12 +23,14 @@ from core.text import single_line
 from incidents import errors, messages, registry, selectors
 from incidents.models import (
     ApiToken,
+    DueOutcome,
     EventKind,
     Incident,
     IncidentStatus,
     SeverityPolicy,
     StatusUpdate,
     TimelineEvent,
+    UpdateDue,
     UpdateVisibility,
 )
 from notifications import services as notification_services
@@ -106,6 +108,33 @@ def _plan_next_update(incident: Incident, *, anchor: datetime | None) -> None:
     cadence = incident.severity.update_cadence
     incident.next_update_due_at = None if cadence is None else anchor + cadence
     incident.next_reminder_at = incident.next_update_due_at
+
+
+def _dues_record(incident: Incident, *, now: datetime) -> None:
+    """Keep UpdateDue in step with incident.next_update_due_at after it was planned: the open due
+    time, if it changed, is closed (replaced by the new one, or cleared) and the new one is
+    recorded with the cadence it was set with. Insights measure the update cadence from these
+    rows, so a later policy change never rewrites what was promised."""
+    due = incident.next_update_due_at
+    current = UpdateDue.objects.filter(incident=incident, outcome=DueOutcome.OPEN).first()
+    if current is not None:
+        if current.due_at == due:
+            return
+        current.outcome = DueOutcome.CLEARED if due is None else DueOutcome.SUPERSEDED
+        current.closed_at = now
+        current.save(update_fields=["outcome", "closed_at"])
+    cadence = incident.severity.update_cadence_minutes
+    if due is not None and cadence is not None:
+        UpdateDue.objects.create(
+            incident=incident, severity=incident.severity, due_at=due, cadence_minutes=cadence, set_at=now
+        )
+
+
+def _due_meet(incident: Incident, *, update: StatusUpdate, now: datetime) -> None:
+    """A status update answers the open due time, on time or late."""
+    UpdateDue.objects.filter(incident=incident, outcome=DueOutcome.OPEN).update(
+        outcome=DueOutcome.MET, met_by=update, closed_at=now
+    )
 
 
 MAX_USERS_COUNT = 2**31 - 1
@@ -190,6 +219,7 @@ def incident_declare(
     )
     _plan_next_update(incident, anchor=now)
     incident.save(update_fields=PLAN_FIELDS)
+    _dues_record(incident, now=now)
     incident.affected_services.set(list(affected_services))
     incident.responders.set(responders)
     _event(
@@ -240,6 +270,7 @@ def incident_severity_change(
             incident, anchor=incident.cadence_anchor_at or incident.last_update_at or incident.declared_at
         )
     incident.save(update_fields=["severity", *PLAN_FIELDS])
+    _dues_record(incident, now=now)
     raised = severity.rank < previous.rank
     direction = "Raised" if raised else "Lowered"
     _event(
@@ -274,6 +305,7 @@ def _apply_status(*, incident: Incident, status: str, actor: AbstractBaseUser, n
         if status == IncidentStatus.MONITORING:
             incident.mitigated_at = incident.mitigated_at or now
     incident.save(update_fields=fields)
+    _dues_record(incident, now=now)
     labels = dict(IncidentStatus.choices)
     if previous == IncidentStatus.RESOLVED:
         text = f"Reopened as {labels[status]}"
@@ -340,8 +372,6 @@ def incident_update_post(
     if visibility == UpdateVisibility.PUBLIC and not incident.is_published:
         # Posting a public update is how a responder publishes: the update is its first words.
         _publish(incident=incident, actor=author, now=now, how="with a public update", by_update=True)
-    if status != incident.status:
-        _apply_status(incident=incident, status=status, actor=author, now=now)
     update = StatusUpdate.objects.create(
         incident=incident,
         author=author,
@@ -352,10 +382,15 @@ def incident_update_post(
         eta=eta.strip(),
         visibility=visibility,
     )
+    # Met before the status moves: an update that resolves still answers the due time.
+    _due_meet(incident, update=update, now=now)
+    if status != incident.status:
+        _apply_status(incident=incident, status=status, actor=author, now=now)
     incident.last_update_at = now
     incident.acknowledged_at = incident.acknowledged_at or now
     _plan_next_update(incident, anchor=now if incident.is_active else None)
     incident.save(update_fields=["last_update_at", "acknowledged_at", *PLAN_FIELDS])
+    _dues_record(incident, now=now)
     _event(
         incident=incident,
         kind=EventKind.STATUS_UPDATE,
@@ -841,6 +876,7 @@ def incident_update_snooze(*, incident: Incident, actor: AbstractBaseUser, minut
     incident.next_update_due_at = max(previous_due, now) + timedelta(minutes=minutes)
     incident.next_reminder_at = incident.next_update_due_at
     incident.save(update_fields=["next_update_due_at", "next_reminder_at"])
+    _dues_record(incident, now=now)
     _event(
         incident=incident,
         kind=EventKind.UPDATE_SNOOZED,
