@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "runbooks",
     "integrations",
     "statuspage",
+    # Figures over incidents and postmortems (response times, cadence kept); reads both.
+    "insights",
 ]
 
 MIDDLEWARE = [
