@@ -93,3 +93,6 @@ PUBLISH_LEAD_ONLY = "Only the incident lead or the comms lead can publish this i
 ALREADY_PUBLISHED = "This incident is already on the status page."
 RESTRICT_LEAD_OR_SECURITY = "Only the incident lead or the security group can restrict or open this incident."
 SAME_RESTRICTION = "The incident is already so."
+IMPORT_RESOLVED_REQUIRED = "An imported incident must be resolved: import past incidents only."
+IMPORT_IN_FUTURE = "Times of an imported incident cannot be in the future."
+IMPORT_OUT_OF_ORDER = "Times must run detected ≤ acknowledged ≤ mitigated ≤ resolved."

@@ -635,6 +635,142 @@ def incident_milestone_set(*, incident: Incident, actor: AbstractBaseUser, miles
     return incident
 
 
+@writes
+def incident_import(
+    *,
+    actor: AbstractBaseUser,
+    title: str,
+    severity: SeverityPolicy,
+    detected_at: datetime,
+    resolved_at: datetime,
+    acknowledged_at: datetime | None = None,
+    mitigated_at: datetime | None = None,
+    affected_services: Iterable = (),
+    update_times: Iterable[datetime] = (),
+) -> Incident:
+    """Record a past, resolved incident brought from another tool, with its milestones (and the
+    times its status updates were posted, if known), so its figures count from day one. Declared
+    when detected, led by the importer; each step is on its timeline at the time it happened,
+    marked imported. Due times are replayed with today's cadence only when update times are given."""
+    now = timezone.now()
+    title = single_line(title)
+    if not title:
+        raise ValidationError({"title": errors.TITLE_REQUIRED})
+    _validate_lengths(Incident, title=title)
+    if resolved_at is None:
+        raise ValidationError({"resolved_at": errors.IMPORT_RESOLVED_REQUIRED})
+    if resolved_at > now:
+        raise ValidationError({"resolved_at": errors.IMPORT_IN_FUTURE})
+    times = [detected_at, *(t for t in (acknowledged_at, mitigated_at) if t is not None), resolved_at]
+    if times != sorted(times):
+        raise ValidationError({"__all__": errors.IMPORT_OUT_OF_ORDER})
+    update_times = sorted(t for t in update_times if detected_at <= t <= resolved_at)
+    incident = Incident.objects.create(
+        title=title,
+        severity=severity,
+        status=IncidentStatus.RESOLVED,
+        detected_at=detected_at,
+        declared_at=detected_at,
+        acknowledged_at=acknowledged_at or (update_times[0] if update_times else None),
+        mitigated_at=mitigated_at or resolved_at,
+        resolved_at=resolved_at,
+        last_update_at=update_times[-1] if update_times else None,
+        lead=actor,
+        declared_by=actor,
+    )
+    incident.affected_services.set(list(affected_services))
+    imported = {"imported": True}
+    events = [
+        (
+            detected_at,
+            EventKind.DECLARED,
+            f"Declared as {severity.key} {severity.name} (imported)",
+            {"severity": severity.key, **imported},
+            None,
+        )
+    ]
+    for field in ("acknowledged_at", "mitigated_at"):
+        moment = getattr(incident, field)
+        if moment is not None:
+            events.append(
+                (
+                    moment,
+                    EventKind.MILESTONE_SET,
+                    MILESTONES[field],
+                    {"milestone": field, "at": moment.isoformat(), **imported},
+                    None,
+                )
+            )
+    cadence = severity.update_cadence
+    anchor, due = detected_at, None if cadence is None else detected_at + cadence
+    for posted_at in update_times:
+        update = StatusUpdate.objects.create(
+            incident=incident,
+            author=actor,
+            posted_at=posted_at,
+            status=IncidentStatus.INVESTIGATING,
+            progress="Imported status update",
+        )
+        if due is not None:
+            UpdateDue.objects.create(
+                incident=incident,
+                severity=severity,
+                due_at=due,
+                cadence_minutes=severity.update_cadence_minutes,
+                set_at=anchor,
+                closed_at=posted_at,
+                outcome=DueOutcome.MET,
+                met_by=update,
+            )
+            anchor, due = posted_at, posted_at + cadence
+        events.append(
+            (
+                posted_at,
+                EventKind.STATUS_UPDATE,
+                "Internal status update",
+                {"status": update.status, **imported},
+                update,
+            )
+        )
+    if due is not None and update_times:
+        # Without update times nothing is known of the cadence: no due time is recorded.
+        UpdateDue.objects.create(
+            incident=incident,
+            severity=severity,
+            due_at=due,
+            cadence_minutes=severity.update_cadence_minutes,
+            set_at=anchor,
+            closed_at=resolved_at,
+            outcome=DueOutcome.CLEARED,
+        )
+    events.append(
+        (
+            resolved_at,
+            EventKind.STATUS_CHANGED,
+            "Resolved",
+            {"from": IncidentStatus.INVESTIGATING, "to": IncidentStatus.RESOLVED, "reopened": False, **imported},
+            None,
+        )
+    )
+    # Written directly, not through _event: the apps' handlers react to what happens now (webhooks
+    # out, a postmortem due, the status page), and none of that belongs to a past incident.
+    TimelineEvent.objects.bulk_create(
+        TimelineEvent(
+            incident=incident,
+            kind=kind,
+            actor=actor,
+            recorded_at=now,
+            occurred_at=occurred_at,
+            text=text,
+            body=update.progress if update else "",
+            data=data,
+            status_update=update,
+        )
+        for occurred_at, kind, text, data, update in events
+    )
+    return incident
+
+
 _IMPACT_FIELDS = {
     "affected_users_count": "Affected users",
     "affected_users_percent": "Affected users (%)",

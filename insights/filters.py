@@ -14,6 +14,7 @@ from postmortems.dates import team_today, team_zone
 
 PRESETS = {"7": "Last 7 days", "30": "Last 30 days", "90": "Last 90 days", "quarter": "This quarter"}
 DEFAULT_PRESET = "30"
+CUSTOM = "custom"
 MAX_DAYS = 731
 
 
@@ -77,7 +78,9 @@ def filters_parse(query: QueryDict, *, today: date | None = None) -> tuple[Filte
     problems: dict[str, list[str]] = {}
     preset = query.get("range", "")
     raw_from, raw_to = query.get("from", "").strip(), query.get("to", "").strip()
-    if raw_from or raw_to:
+    # The page's form sends a preset and the custom dates together: a preset wins unless it is
+    # "custom". The API sends dates alone.
+    if preset == CUSTOM or (not preset and (raw_from or raw_to)):
         start, end = _date(raw_from) if raw_from else None, _date(raw_to) if raw_to else today
         if raw_from and start is None:
             problems["from"] = [errors.BAD_DATE]
@@ -85,10 +88,10 @@ def filters_parse(query: QueryDict, *, today: date | None = None) -> tuple[Filte
             problems["to"] = [errors.BAD_DATE]
         if start is None and not raw_from and end is not None:
             start = end - timedelta(days=int(DEFAULT_PRESET) - 1)
-        preset = ""
+        preset = CUSTOM
     else:
         if preset and preset not in PRESETS:
-            problems["range"] = [errors.UNKNOWN_PRESET.format(values=", ".join(PRESETS))]
+            problems["range"] = [errors.UNKNOWN_PRESET.format(values=", ".join([*PRESETS, CUSTOM]))]
         preset = preset if preset in PRESETS else DEFAULT_PRESET
         start, end = preset_period(preset, today)
     if not problems:

@@ -225,7 +225,7 @@ def test_query_count_stays_flat_as_data_grows(django_assert_max_num_queries):
         ("from=2026-13-01", "from", errors.BAD_DATE),
         ("from=2026-03-10&to=2026-03-01", "from", errors.RANGE_REVERSED),
         ("from=1900-01-01&to=2026-01-01", "from", errors.RANGE_TOO_LONG.format(days=731)),
-        ("range=5", "range", errors.UNKNOWN_PRESET.format(values="7, 30, 90, quarter")),
+        ("range=5", "range", errors.UNKNOWN_PRESET.format(values="7, 30, 90, quarter, custom")),
         ("severity=SEV9", "severity", errors.UNKNOWN_SEVERITY.format(values="SEV1, SEV2, SEV3, SEV4")),
         ("service=nope", "service", errors.UNKNOWN_SERVICE),
         ("team=nobody", "team", errors.UNKNOWN_TEAM),
