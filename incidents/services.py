@@ -617,10 +617,6 @@ def incident_milestone_set(*, incident: Incident, actor: AbstractBaseUser, miles
         raise ValidationError({"at": errors.MILESTONE_BEFORE_DETECTED})
     elif incident.resolved_at is not None and at > incident.resolved_at:
         raise ValidationError({"at": errors.MILESTONE_AFTER_RESOLVED})
-    elif milestone == "acknowledged_at" and incident.mitigated_at is not None and at > incident.mitigated_at:
-        raise ValidationError({"at": errors.ACKNOWLEDGED_AFTER_MITIGATED})
-    elif milestone == "mitigated_at" and incident.acknowledged_at is not None and at < incident.acknowledged_at:
-        raise ValidationError({"at": errors.MITIGATED_BEFORE_ACKNOWLEDGED})
     setattr(incident, milestone, at)
     incident.save(update_fields=[milestone])
     _event(

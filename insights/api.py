@@ -197,8 +197,8 @@ class Milestones(Answer):
 )
 def set_milestone(request: HttpRequest, reference: str, payload: SetMilestone) -> dict[str, Any]:
     """Record when the incident was acknowledged or mitigated, e.g. for history brought from
-    another tool. Checked against its other times: not before detection, not after resolution,
-    acknowledged not after mitigated. On the timeline."""
+    another tool. Checked against its other times: not in the future, not before detection, not
+    after resolution. On the timeline."""
     pk = reference_to_pk(reference) if reference.isascii() else None
     incident = incident_selectors.visible_incidents(request.auth).filter(pk=pk).first() if pk else None
     if incident is None:
