@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "runbooks",
     "integrations",
     "statuspage",
+    "oncall",
     # Figures over incidents and postmortems (response times, cadence kept); reads both.
     "insights",
 ]
@@ -156,6 +157,7 @@ POLL_SECONDS = {
     "bell": 15,
     "checklist": 5,  # a runbook run's checklist, on the incident page and its own
     "status_page": 60,
+    "oncall_you": 60,  # the header's "You are on call until …"
 }
 
 AUTH_PASSWORD_VALIDATORS = [

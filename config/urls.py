@@ -22,6 +22,7 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("runbooks/", include("runbooks.urls")),
     path("insights/", include("insights.urls")),
+    path("oncall/", include("oncall.urls")),
     # The dashboard and the incident page are the paths asked most (every open one polls), so
     # incidents is tried first; no pattern of these three overlaps another's.
     path("", include("incidents.urls")),

@@ -31,7 +31,7 @@ class InsightsQuery(Schema):
     )
     severity: list[str] = Field(default_factory=list, description="Severity keys, e.g. SEV1 (repeatable).")
     service: list[str] = Field(default_factory=list, description="Service slugs (repeatable).")
-    team: str | None = Field(None, description="Only incidents of services this team owns.")
+    team: str | None = Field(None, description="A team's slug: only incidents of services it owns.")
 
 
 Seconds = Annotated[int | None, Field(description="Seconds; null when there is nothing to measure.")]

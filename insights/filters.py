@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from django.http import QueryDict
 
-from incidents.models import Service, SeverityPolicy
+from incidents.models import Service, SeverityPolicy, Team
 from insights import errors
 from postmortems.dates import team_today, team_zone
 
@@ -24,7 +24,7 @@ class Filters:
     end: date  # inclusive
     severities: tuple[str, ...] = ()
     services: tuple[str, ...] = ()
-    team: str = ""
+    team: str = ""  # a team's slug: incidents of the services it owns
     preset: str = ""
 
     @property
@@ -118,10 +118,9 @@ def filters_parse(query: QueryDict, *, today: date | None = None) -> tuple[Filte
 
 
 def team_exists(team: str) -> bool:
-    return Service.objects.filter(owning_team=team).exists()
+    return Team.objects.filter(slug=team).exists()
 
 
-def teams() -> list[str]:
-    return list(
-        Service.objects.exclude(owning_team="").order_by("owning_team").values_list("owning_team", flat=True).distinct()
-    )
+def teams() -> list[tuple[str, str]]:
+    """(slug, name) of every team, for the filter."""
+    return list(Team.objects.order_by("name").values_list("slug", "name"))

@@ -53,7 +53,7 @@ def _scoped(incidents: QuerySet[Incident], filters: Filters) -> QuerySet[Inciden
         if filters.services:
             by_service &= Q(affected_services__slug__in=filters.services)
         if filters.team:
-            by_service &= Q(affected_services__owning_team=filters.team)
+            by_service &= Q(affected_services__owner_team__slug=filters.team)
         incidents = incidents.filter(pk__in=Incident.objects.filter(by_service).values("pk"))
     return incidents
 
@@ -305,7 +305,7 @@ def _top_services(filters: Filters, *, now: datetime) -> list[dict]:
     if filters.services:
         through = through.filter(service__slug__in=filters.services)
     if filters.team:
-        through = through.filter(service__owning_team=filters.team)
+        through = through.filter(service__owner_team__slug=filters.team)
     services: dict[str, dict] = {}
     for slug, name, detected, resolved in through.values_list(
         "service__slug", "service__name", "incident__detected_at", "incident__resolved_at"

@@ -129,6 +129,6 @@ def test_the_migration_backfills_due_times_from_the_timeline():
         )
     recorded = dues(incident)
     UpdateDue.objects.all().delete()
-    migration = import_module("incidents.migrations.0014_update_dues")
+    migration = import_module("incidents.migrations.0015_update_dues")
     migration.backfill(django_apps, None)
     assert dues(incident) == recorded

@@ -11,7 +11,7 @@ from incidents.models import IncidentStatus, SeverityPolicy
 from insights import errors
 from insights.filters import Filters, filters_parse
 from insights.selectors import drill_down, insights, stats
-from tests.factories import ServiceFactory, UserFactory, declare_incident
+from tests.factories import ServiceFactory, TeamFactory, UserFactory, declare_incident
 
 pytestmark = pytest.mark.django_db
 
@@ -243,3 +243,16 @@ def test_presets_and_default_period():
     assert filters_parse(QueryDict("range=7"), today=today)[0].start == date(2026, 5, 14)
     quarter = filters_parse(QueryDict("range=quarter"), today=today)[0]
     assert (quarter.start, quarter.end) == (date(2026, 4, 1), today)
+
+
+def test_team_filter_counts_incidents_of_the_services_it_owns():
+    payments = TeamFactory(name="Payments", slug="payments-team")
+    owned = ServiceFactory(slug="billing", owner_team=payments)
+    other = ServiceFactory(slug="search")
+    run(at(3), lambda: declare_incident(severity="SEV2", affected_services=[owned]))
+    run(at(4), lambda: declare_incident(severity="SEV2", affected_services=[other]))
+    result = figures(Filters(start=PERIOD.start, end=PERIOD.end, team="payments-team"))
+    assert result["overall"]["incidents"] == 1
+    assert [entry["service"] for entry in result["top_services"]] == ["billing"]
+    parsed, problems = filters_parse(QueryDict("team=payments-team"))
+    assert parsed.team == "payments-team" and not problems

@@ -107,7 +107,7 @@ def _replay(events, state, follow, planned):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0013_restricted_index"),
+        ("incidents", "0014_teams"),
     ]
 
     operations = [
