@@ -141,7 +141,7 @@ def share_bars(rows: list[tuple[str, float | None, str, str]]) -> Chart:
     row_height = 28
     chart = Chart(height=TOP + row_height * max(1, len(rows)) + BOTTOM, label="Share kept")
     left = 120
-    span = chart.plot_right - left
+    span = chart.plot_right - left - 14  # room for the last tick label
     for index, (label, value, css, href) in enumerate(rows):
         y = TOP + index * row_height + 4
         chart.x_labels.append((y + row_height / 2, label))
@@ -167,7 +167,7 @@ def count_bars(rows: list[tuple[str, int, str]], *, css: str = "fill-accent") ->
     row_height = 28
     chart = Chart(height=TOP + row_height * max(1, len(rows)) + BOTTOM, label="Count")
     left = 160
-    span = chart.plot_right - left
+    span = chart.plot_right - left - 14  # room for the last tick label
     top = _nice_max(max((count for _, count, _ in rows), default=0))
     for index, (label, count, href) in enumerate(rows):
         y = TOP + index * row_height + 4
