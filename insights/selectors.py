@@ -11,7 +11,7 @@ import statistics
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
@@ -74,6 +74,14 @@ class Epoch(Func):
 
 def _epoch(day: date) -> float:
     return datetime.combine(day, time(), tzinfo=team_zone()).timestamp()
+
+
+def _in_scope(rows: QuerySet, filters: Filters, path: str) -> QuerySet:
+    """Rows of incidents within the severity, service and team filters; with none, no join at
+    all (a semi-join over every incident would cost more than the rows it reads)."""
+    if not (filters.severities or filters.services or filters.team):
+        return rows
+    return rows.filter(**{f"{path}__in": _scoped(Incident.objects.all(), filters)})
 
 
 def _week_bins(weeks: list[date]) -> list[float]:
@@ -157,11 +165,12 @@ def _read(filters: Filters, *, now: datetime, with_previous: bool) -> tuple[Peri
         .annotate(**{f"{name}_epoch": Epoch(name) for name in TIMES})
         .values_list("pk", "severity_id", "lead_id", *(f"{name}_epoch" for name in TIMES))
     ]
-    dues = UpdateDue.objects.filter(
-        incident__in=incidents, due_at__gte=earliest.start_at, due_at__lt=filters.end_at, due_at__lte=now
+    # A due time counts under the severity the incident had when it was set, so only the service
+    # and team filters apply through the incident.
+    dues = _in_scope(UpdateDue.objects.all(), replace(filters, severities=()), "incident").filter(
+        due_at__gte=earliest.start_at, due_at__lt=filters.end_at, due_at__lte=now
     )
     if filters.severities:
-        # A due time counts under the severity the incident had when it was set.
         dues = dues.filter(severity__key__in=filters.severities)
     due_rows = [
         DueRow(*values)
@@ -229,12 +238,15 @@ def _summary(period: Period, policies: dict[int, SeverityPolicy]) -> dict:
 def _postmortem_figures(filters: Filters, *, today: date) -> dict:
     """Postmortems due in the period (required ones): published by their due date, late, still
     open past it, open and not yet due."""
-    rows = Postmortem.objects.filter(
-        incident__in=_scoped(Incident.objects.all(), filters),
-        required=True,
-        due_on__gte=filters.start,
-        due_on__lte=filters.end,
-    ).values_list("due_on", "published_at", "status")
+    rows = (
+        _in_scope(Postmortem.objects.all(), filters, "incident")
+        .filter(
+            required=True,
+            due_on__gte=filters.start,
+            due_on__lte=filters.end,
+        )
+        .values_list("due_on", "published_at", "status")
+    )
     counts = Counter()
     zone = team_zone()
     for due_on, published_at, status in rows:
@@ -260,8 +272,8 @@ def _postmortem_figures(filters: Filters, *, today: date) -> dict:
 def _action_item_figures(filters: Filters, *, weeks: list[date], now: datetime) -> dict:
     """Opened and closed in the period and per week, and the burn-down: open and overdue at the
     end of each week; open and overdue now by owner. One query."""
-    items = ActionItem.objects.filter(
-        postmortem__incident__in=_scoped(Incident.objects.all(), filters), created_at__lt=filters.end_at
+    items = (
+        _in_scope(ActionItem.objects.all(), filters, "postmortem__incident").filter(created_at__lt=filters.end_at)
     ).filter(Q(completed_at__isnull=True) | Q(completed_at__gte=filters.start_at))
     rows = list(items.values_list("created_at", "completed_at", "due_on", "status", "owner_id"))
     zone = team_zone()
@@ -316,9 +328,10 @@ def _people(ids: set[int]) -> dict[int, str]:
 def _top_services(filters: Filters, *, now: datetime) -> list[dict]:
     """Services by incidents detected in the period and by time in incident within it (an
     incident spanning an edge counts only its part inside). One query."""
-    through = Incident.affected_services.through.objects.filter(
-        incident__in=_scoped(Incident.objects.all(), filters),
-        incident__detected_at__lt=filters.end_at,
+    through = (
+        _in_scope(Incident.affected_services.through.objects.all(), filters, "incident").filter(
+            incident__detected_at__lt=filters.end_at
+        )
     ).filter(Q(incident__resolved_at__isnull=True) | Q(incident__resolved_at__gt=filters.start_at))
     if filters.services:
         through = through.filter(service__slug__in=filters.services)
@@ -352,14 +365,11 @@ def insights(filters: Filters, *, now: datetime | None = None) -> dict:
     for policy in ordered:
         if filters.severities and policy.key not in filters.severities:
             continue
-        figures = _figures(
-            [row for row in current.incidents if row.severity_id == policy.pk],
-            [row for row in current.dues if row.severity_id == policy.pk],
-            policies,
-            clock,
-        )
+        pk = policy.pk  # read once: the property costs a call per row
+        dues = [row for row in current.dues if row.severity_id == pk]
+        figures = _figures([row for row in current.incidents if row.severity_id == pk], dues, policies, clock)
         figures["rank"] = policy.rank
-        figures["has_cadence"] = any(row.severity_id == policy.pk for row in current.dues)
+        figures["has_cadence"] = bool(dues)
         by_severity[policy.key] = figures
 
     bins = _week_bins(weeks)

@@ -256,3 +256,19 @@ def test_team_filter_counts_incidents_of_the_services_it_owns():
     assert [entry["service"] for entry in result["top_services"]] == ["billing"]
     parsed, problems = filters_parse(QueryDict("team=payments-team"))
     assert parsed.team == "payments-team" and not problems
+
+
+def test_a_due_time_counts_under_the_severity_it_was_set_with():
+    t0 = at(11)
+    incident = run(t0, lambda: declare_incident(severity="SEV1"))
+    run(plus(t0, 20), lambda: update(incident))  # SEV1 due +15: 5 min late
+    run(
+        plus(t0, 25),
+        lambda: services.incident_severity_change(
+            incident=incident, severity=SeverityPolicy.objects.get(key="SEV3"), actor=incident.lead
+        ),
+    )
+    run(plus(t0, 30), lambda: status(incident, IncidentStatus.RESOLVED))
+    sev1 = figures(Filters(start=PERIOD.start, end=PERIOD.end, severities=("SEV1",)))
+    assert sev1["by_severity"]["SEV1"]["cadence"]["updates_late"] == 1
+    assert sev1["by_severity"]["SEV1"]["incidents"] == 0  # it is a SEV3 now
