@@ -163,6 +163,7 @@ def _read(filters: Filters, *, now: datetime, with_previous: bool) -> tuple[Peri
         IncidentRow(*values)
         for values in incidents.filter(detected_at__gte=earliest.start_at, detected_at__lt=filters.end_at)
         .annotate(**{f"{name}_epoch": Epoch(name) for name in TIMES})
+        .order_by()  # no sort: the rows are bucketed in Python
         .values_list("pk", "severity_id", "lead_id", *(f"{name}_epoch" for name in TIMES))
     ]
     # A due time counts under the severity the incident had when it was set, so only the service
@@ -174,9 +175,9 @@ def _read(filters: Filters, *, now: datetime, with_previous: bool) -> tuple[Peri
         dues = dues.filter(severity__key__in=filters.severities)
     due_rows = [
         DueRow(*values)
-        for values in dues.annotate(due_epoch=Epoch("due_at"), closed_epoch=Epoch("closed_at")).values_list(
-            "incident_id", "severity_id", "incident__lead_id", "due_epoch", "closed_epoch", "outcome"
-        )
+        for values in dues.annotate(due_epoch=Epoch("due_at"), closed_epoch=Epoch("closed_at"))
+        .order_by()
+        .values_list("incident_id", "severity_id", "incident__lead_id", "due_epoch", "closed_epoch", "outcome")
     ]
 
     def period(of: Filters) -> Period:
@@ -245,6 +246,7 @@ def _postmortem_figures(filters: Filters, *, today: date) -> dict:
             due_on__gte=filters.start,
             due_on__lte=filters.end,
         )
+        .order_by()
         .values_list("due_on", "published_at", "status")
     )
     counts = Counter()
@@ -275,7 +277,7 @@ def _action_item_figures(filters: Filters, *, weeks: list[date], now: datetime) 
     items = (
         _in_scope(ActionItem.objects.all(), filters, "postmortem__incident").filter(created_at__lt=filters.end_at)
     ).filter(Q(completed_at__isnull=True) | Q(completed_at__gte=filters.start_at))
-    rows = list(items.values_list("created_at", "completed_at", "due_on", "status", "owner_id"))
+    rows = list(items.order_by().values_list("created_at", "completed_at", "due_on", "status", "owner_id"))
     zone = team_zone()
     weekly = []
     for week in weeks:
