@@ -178,6 +178,8 @@ def _drill_args(request: HttpRequest) -> dict[str, Any]:
             week = date.fromisoformat(raw_week)
         except ValueError:
             week = None
+        if week is not None and not 1970 <= week.year <= 9000:
+            week = None  # a week's end past year 9999 cannot be computed
     return {
         "week": week,
         "severity": request.GET.get("sev", "")[:16],

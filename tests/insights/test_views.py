@@ -89,9 +89,20 @@ def test_drill_down_shows_visible_incidents_and_counts_the_others(responder_clie
     assert "and 1 restricted incident" in body
 
 
-def test_drill_down_ignores_what_it_cannot_read(responder_client):
-    response = page(responder_client, "/insights/incidents/?week=2026-99-99&lead=%C2%B2&sev=x")
+@pytest.mark.parametrize(
+    "query", ["week=2026-99-99&lead=%C2%B2&sev=x", "week=9999-12-31", "sev=nope&svc=nope&lead=99999999999999999999"]
+)
+def test_drill_down_ignores_what_it_cannot_read(responder_client, query):
+    response = page(responder_client, f"/insights/incidents/?{query}")
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "query", ["severity=%00", "service=%00", "team=%00", "from=2026-01-01&to=9999-12-31", "range=%00"]
+)
+@pytest.mark.parametrize("path", ["/insights/", "/insights/weekly.csv", "/insights/incidents/"])
+def test_hostile_filters_are_refused_not_errors(responder_client, path, query):
+    assert page(responder_client, f"{path}?{query}").status_code == 400
 
 
 def test_incident_page_shows_cadence_kept(responder_client, late_update):
