@@ -55,3 +55,11 @@ def test_filters_redraw_without_reload_bars_drill_down_csv_matches(demo, page, e
     expect(page.locator("h1")).to_have_text("Incidents behind the figure")
     assert page.locator("table.drill tbody a").count() >= 1
     expect(page.locator("table.drill tbody")).to_contain_text("SEV1")
+
+
+def test_typing_a_date_switches_to_custom_dates(demo, page, expect, log_in, e2e_db):
+    log_in(page, role="responder")
+    page.goto(f"{e2e_db}/insights/?range=90")
+    page.locator(".insights-filters input[name=from]").fill("2026-01-05")
+    expect(page).to_have_url(re.compile(r"range=custom.*from=2026-01-05"))
+    expect(page.locator(".period strong")).to_contain_text("Mon 5 Jan 2026")
