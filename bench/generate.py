@@ -287,6 +287,31 @@ def update_rows(rng: random.Random, plans: list[IncidentPlan], user_ids: list[in
             )
 
 
+def due_rows(plans: list[IncidentPlan]) -> Iterator[tuple]:
+    """The due times of each incident's updates as the services record them (UpdateDue): one per
+    cadence from the declaration, then from each update, met by the next update; an active
+    incident's last one still open."""
+    for plan in plans:
+        if plan.cadence is None:
+            continue
+        minutes = int(plan.cadence.total_seconds() // 60)
+        anchor = plan.declared_at
+        for offset, posted_at in enumerate(plan.update_times):
+            yield (
+                plan.pk,
+                plan.severity_id,
+                anchor + plan.cadence,
+                minutes,
+                anchor,
+                posted_at,
+                "met",
+                plan.first_update_id + offset,
+            )
+            anchor = posted_at
+        if plan.status != "resolved":
+            yield (plan.pk, plan.severity_id, anchor + plan.cadence, minutes, anchor, None, "open", None)
+
+
 def event_rows(
     rng: random.Random, plans: list[IncidentPlan], users: dict[int, str], severity_labels: dict[int, str]
 ) -> Iterator[tuple]:
@@ -482,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from incidents.models import Incident, Service, SeverityPolicy, StatusUpdate, Team, TimelineEvent
+    from incidents.models import Incident, Service, SeverityPolicy, StatusUpdate, Team, TimelineEvent, UpdateDue
 
     database = str(connection.settings_dict["NAME"])
     if "bench" not in database and not args.force:
@@ -515,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     with transaction.atomic():
         users = ensure_users()
         user_ids = list(users)
-        wiped = [TimelineEvent, StatusUpdate, through_services, through_responders, Incident, Service]
+        wiped = [UpdateDue, TimelineEvent, StatusUpdate, through_services, through_responders, Incident, Service]
         timed("wipe incidents", lambda: wipe(connection, wiped))
         teams = {}
         for team in sorted({team for _, team in SERVICES}):
@@ -565,6 +590,10 @@ def main(argv: list[str] | None = None) -> int:
             "timeline events",
             lambda: writer.write(TimelineEvent, event_columns, event_rows(rng, plans, users, severity_labels)),
         )
+        due_columns = [
+            "incident_id", "severity_id", "due_at", "cadence_minutes", "set_at", "closed_at", "outcome", "met_by_id",
+        ]  # fmt: skip
+        timed("update due times", lambda: writer.write(UpdateDue, due_columns, due_rows(plans)))
         # Ids were given explicitly; move the sequences past them so the app can insert again.
         with connection.cursor() as cursor:
             for statement in connection.ops.sequence_reset_sql(no_style(), [Incident, StatusUpdate]):
@@ -575,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     if connection.vendor == "postgresql":
         # Freshly copied pages have no hint bits and no visibility map: the first reads would write
         # them. VACUUM ANALYZE gives the steady state a live database has, and fresh statistics.
-        loaded = [Incident, through_services, through_responders, StatusUpdate, TimelineEvent]
+        loaded = [Incident, through_services, through_responders, StatusUpdate, TimelineEvent, UpdateDue]
         timed("vacuum analyze", lambda: vacuum_analyze(connection, loaded))
 
     counts = {
@@ -583,6 +612,7 @@ def main(argv: list[str] | None = None) -> int:
         "active incidents": Incident.objects.exclude(status="resolved").count(),
         "status updates": StatusUpdate.objects.count(),
         "timeline events": TimelineEvent.objects.count(),
+        "update due times": UpdateDue.objects.count(),
         "services": Service.objects.count(),
     }
     heaviest = sorted((plan.event_count for plan in plans), reverse=True)

@@ -52,6 +52,8 @@ API_LIST_100_MIN_RATIO = 0.1
 API_LIST_10_MIN_RATIO = 0.3
 API_INCIDENT_MIN_RATIO = 0.3
 API_TIMELINE_MIN_RATIO = 0.2
+# Insights (issue 19): figures computed on every request, nothing cached.
+INSIGHTS_MAX_P95_MS = 300.0
 
 
 class ServerFailedError(RuntimeError):
@@ -581,6 +583,7 @@ def main(argv: list[str] | None = None) -> int:
     targets += more
     api_token = made_api_token(user)
     targets += api_targets(api_token, more)
+    targets += insights_targets(api_token)
     if args.only:
         # The bare view always runs: every other figure is read as a ratio of it.
         targets = [t for t in targets if t.path == BARE_PATH or any(word in t.name for word in args.only)]
@@ -751,6 +754,36 @@ def api_targets(made: tuple, incident_targets: list[Target]) -> list[Target]:
             ),
         ]
     return targets
+
+
+def insights_targets(made: tuple) -> list[Target]:
+    """The insights page and its API over 90 days (about 800 incidents of the generated history)
+    and over two years (about 6,700), with nothing cached: the same queries for both."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    two_years = f"from={(today - timedelta(days=730)).isoformat()}&to={today.isoformat()}"
+    headers = {"Authorization": f"Bearer {made[1]}"}
+    return [
+        Target("insights 90 days", "/insights/?range=90", "insights", INSIGHTS_MAX_P95_MS),
+        Target("insights 2 years", f"/insights/?range=custom&{two_years}", "insights", INSIGHTS_MAX_P95_MS),
+        Target(
+            "API insights 90 days",
+            f"/api/v1/insights/?from={(today - timedelta(days=89)).isoformat()}&to={today.isoformat()}",
+            "api insights",
+            INSIGHTS_MAX_P95_MS,
+            headers=headers,
+        ),
+        Target(
+            "API insights 2 years",
+            f"/api/v1/insights/?{two_years}",
+            "api insights",
+            INSIGHTS_MAX_P95_MS,
+            headers=headers,
+        ),
+    ]
 
 
 def forced_session_cookie(user) -> str:

@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "integrations",
     "statuspage",
     "oncall",
+    # Figures over incidents and postmortems (response times, cadence kept); reads both.
+    "insights",
 ]
 
 MIDDLEWARE = [

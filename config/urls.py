@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/v1/", include((api.urls(), "api"))),
     path("notifications/", include("notifications.urls")),
     path("runbooks/", include("runbooks.urls")),
+    path("insights/", include("insights.urls")),
     path("oncall/", include("oncall.urls")),
     # The dashboard and the incident page are the paths asked most (every open one polls), so
     # incidents is tried first; no pattern of these three overlaps another's.

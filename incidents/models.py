@@ -1,5 +1,5 @@
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -372,6 +372,61 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_step_display()} for incident {self.incident_id} due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class DueOutcome(models.TextChoices):
+    OPEN = "open", "Open"
+    MET = "met", "Met by a status update"
+    SUPERSEDED = "superseded", "Replaced by another due time"
+    CLEARED = "cleared", "Cleared (resolved or no cadence)"
+
+
+class UpdateDue(models.Model):
+    """Every due time an incident's next status update had, as it was set: the record the update
+    cadence is measured from. Incident.next_update_due_at is overwritten as updates arrive and a
+    later policy change re-plans active incidents, so neither keeps what was promised then. Each
+    row keeps its own cadence and severity; at most one row of an incident is open."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="update_dues", db_index=False)
+    severity = models.ForeignKey(SeverityPolicy, on_delete=models.PROTECT, related_name="+")
+    due_at = models.DateTimeField()
+    cadence_minutes = models.PositiveIntegerField(help_text="The severity's update cadence when it was set.")
+    set_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True, help_text="When it was met, replaced or cleared.")
+    outcome = models.CharField(max_length=12, choices=DueOutcome.choices, default=DueOutcome.OPEN)
+    met_by = models.OneToOneField(
+        StatusUpdate, on_delete=models.SET_NULL, null=True, blank=True, related_name="due_met"
+    )
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [
+            models.Index(fields=["incident", "due_at"], name="update_due_incident"),
+            models.Index(fields=["due_at"], name="update_due_at"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident"], condition=Q(outcome="open"), name="update_due_one_open_per_incident"
+            ),
+            models.CheckConstraint(
+                condition=(Q(outcome="open") & Q(closed_at__isnull=True))
+                | (~Q(outcome="open") & Q(closed_at__isnull=False)),
+                name="update_due_closed_at_iff_closed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Update due on {self.incident_id} at {self.due_at:%Y-%m-%d %H:%M}"
+
+    def lateness(self, now: datetime) -> timedelta | None:
+        """How late the update came (or has been, while none came); None when the due time was
+        replaced or cleared before it came, as then nothing was promised any more."""
+        if self.outcome == DueOutcome.MET:
+            return self.closed_at - self.due_at
+        end = self.closed_at or now
+        if end <= self.due_at:
+            return None
+        return end - self.due_at
 
 
 class ReminderSweep(models.Model):

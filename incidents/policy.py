@@ -8,11 +8,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from config.versions import INCIDENTS, atomic_bumping
 from core.outbound import outbound_url_check
 from incidents import errors
-from incidents.models import Incident, IncidentStatus, SeverityPolicy
+from incidents.models import DueOutcome, Incident, IncidentStatus, SeverityPolicy, UpdateDue
 
 logger = logging.getLogger(__name__)
 
@@ -109,10 +110,32 @@ def _active_incidents_replan(policy: SeverityPolicy) -> int:
     anchor = Coalesce("cadence_anchor_at", "last_update_at", "declared_at")
     cadence = policy.update_cadence
     due = None if cadence is None else anchor + cadence
-    return (
-        Incident.objects.filter(severity=policy)
-        .exclude(status=IncidentStatus.RESOLVED)
-        .update(cadence_anchor_at=anchor, next_update_due_at=due, next_reminder_at=due)
+    active = Incident.objects.filter(severity=policy).exclude(status=IncidentStatus.RESOLVED)
+    replanned = active.update(cadence_anchor_at=anchor, next_update_due_at=due, next_reminder_at=due)
+    _dues_replace(policy, active)
+    return replanned
+
+
+def _dues_replace(policy: SeverityPolicy, active) -> None:
+    """The re-planned incidents' open due times are replaced by the new ones (cleared when the
+    cadence became "as needed"); the closed ones keep the cadence they were set with, so the
+    history of promises is never rewritten (as services._dues_record does one at a time)."""
+    now = timezone.now()
+    UpdateDue.objects.filter(incident__in=active, outcome=DueOutcome.OPEN).update(
+        outcome=DueOutcome.CLEARED if policy.update_cadence_minutes is None else DueOutcome.SUPERSEDED,
+        closed_at=now,
+    )
+    if policy.update_cadence_minutes is None:
+        return
+    UpdateDue.objects.bulk_create(
+        UpdateDue(
+            incident_id=pk,
+            severity=policy,
+            due_at=due_at,
+            cadence_minutes=policy.update_cadence_minutes,
+            set_at=now,
+        )
+        for pk, due_at in active.values_list("pk", "next_update_due_at")
     )
 
 

@@ -3,7 +3,7 @@
 import hashlib
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
@@ -11,16 +11,20 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.db.models import Exists, Model, Q, QuerySet, Subquery
 from django.http import Http404
+from django.utils import timezone
 
+from core.formatting import humanize_delta
 from core.permissions import SECURITY_GROUP
 from incidents import errors
 from incidents.models import (
     ACTIVE_STATUSES,
+    DueOutcome,
     EventKind,
     Incident,
     IncidentStatus,
     SeverityPolicy,
     TimelineEvent,
+    UpdateDue,
     reference_to_pk,
 )
 
@@ -250,3 +254,91 @@ def incident_change_unseen(*, incident: Incident, form: str, seen: dict[str, Any
         .first()
     )
     return UnseenChange(event)
+
+
+@dataclass
+class DueKept:
+    """One due time of an incident's next update and what became of it."""
+
+    due_at: datetime
+    cadence_minutes: int
+    severity_key: str
+    outcome: str
+    answered_at: datetime | None  # when the update came (or the due time was replaced or cleared)
+    late_by: timedelta | None  # None: on time, or replaced before it came, or not yet due
+
+    @property
+    def counts(self) -> bool:
+        return self.outcome == DueOutcome.MET or self.late_by is not None
+
+    @property
+    def text(self) -> str:
+        if self.outcome == DueOutcome.MET:
+            return "on time" if self.late_by is None else f"missed by {humanize_delta(self.late_by)}"
+        if self.outcome == DueOutcome.OPEN:
+            return "due" if self.late_by is None else f"overdue by {humanize_delta(self.late_by)}"
+        if self.late_by is None:
+            return "replaced before it came" if self.outcome == DueOutcome.SUPERSEDED else "cleared before it came"
+        return f"missed by {humanize_delta(self.late_by)}, no update"
+
+
+@dataclass
+class MilestoneKept:
+    label: str
+    took: timedelta | None  # from detection
+    target: timedelta | None  # the severity's, where the policy sets one
+
+    @property
+    def kept(self) -> bool | None:
+        if self.took is None or self.target is None:
+            return None
+        return self.took <= self.target
+
+
+@dataclass
+class CadenceKept:
+    dues: list[DueKept]
+    milestones: list[MilestoneKept]
+
+    @property
+    def on_time(self) -> int:
+        return sum(due.outcome == DueOutcome.MET and due.late_by is None for due in self.dues)
+
+    @property
+    def counted(self) -> int:
+        return sum(due.counts for due in self.dues)
+
+
+def incident_cadence_kept(*, incident: Incident, now: datetime | None = None) -> CadenceKept:
+    """Each due time the incident's next update had (as recorded when it was set, so a later
+    policy change rewrites nothing) and when the update came; its times to acknowledge, mitigate
+    and resolve from detection against its severity's targets. One query."""
+    now = now or timezone.now()
+    dues = []
+    for due in UpdateDue.objects.filter(incident=incident).select_related("severity").order_by("due_at", "id"):
+        late = due.lateness(now)
+        dues.append(
+            DueKept(
+                due_at=due.due_at,
+                cadence_minutes=due.cadence_minutes,
+                severity_key=due.severity.key,
+                outcome=due.outcome,
+                answered_at=due.closed_at,
+                late_by=late if late is not None and late > timedelta(0) else None,
+            )
+        )
+    response = incident.severity.response_time_minutes
+    milestones = [
+        MilestoneKept(
+            "Acknowledged",
+            _since_detection(incident, incident.acknowledged_at),
+            None if response is None else timedelta(minutes=response),
+        ),
+        MilestoneKept("Mitigated", _since_detection(incident, incident.mitigated_at), None),
+        MilestoneKept("Resolved", _since_detection(incident, incident.resolved_at), None),
+    ]
+    return CadenceKept(dues=dues, milestones=milestones)
+
+
+def _since_detection(incident: Incident, moment: datetime | None) -> timedelta | None:
+    return None if moment is None else max(timedelta(0), moment - incident.detected_at)

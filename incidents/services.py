@@ -24,6 +24,7 @@ from core.text import single_line
 from incidents import errors, messages, registry, selectors
 from incidents.models import (
     ApiToken,
+    DueOutcome,
     EventKind,
     Incident,
     IncidentStatus,
@@ -31,6 +32,7 @@ from incidents.models import (
     StatusUpdate,
     Team,
     TimelineEvent,
+    UpdateDue,
     UpdateVisibility,
 )
 from notifications import services as notification_services
@@ -108,6 +110,33 @@ def _plan_next_update(incident: Incident, *, anchor: datetime | None) -> None:
     cadence = incident.severity.update_cadence
     incident.next_update_due_at = None if cadence is None else anchor + cadence
     incident.next_reminder_at = incident.next_update_due_at
+
+
+def _dues_record(incident: Incident, *, now: datetime) -> None:
+    """Keep UpdateDue in step with incident.next_update_due_at after it was planned: the open due
+    time, if it changed, is closed (replaced by the new one, or cleared) and the new one is
+    recorded with the cadence it was set with. Insights measure the update cadence from these
+    rows, so a later policy change never rewrites what was promised."""
+    due = incident.next_update_due_at
+    current = UpdateDue.objects.filter(incident=incident, outcome=DueOutcome.OPEN).first()
+    if current is not None:
+        if current.due_at == due:
+            return
+        current.outcome = DueOutcome.CLEARED if due is None else DueOutcome.SUPERSEDED
+        current.closed_at = now
+        current.save(update_fields=["outcome", "closed_at"])
+    cadence = incident.severity.update_cadence_minutes
+    if due is not None and cadence is not None:
+        UpdateDue.objects.create(
+            incident=incident, severity=incident.severity, due_at=due, cadence_minutes=cadence, set_at=now
+        )
+
+
+def _due_meet(incident: Incident, *, update: StatusUpdate, now: datetime) -> None:
+    """A status update answers the open due time, on time or late."""
+    UpdateDue.objects.filter(incident=incident, outcome=DueOutcome.OPEN).update(
+        outcome=DueOutcome.MET, met_by=update, closed_at=now
+    )
 
 
 MAX_USERS_COUNT = 2**31 - 1
@@ -192,6 +221,7 @@ def incident_declare(
     )
     _plan_next_update(incident, anchor=now)
     incident.save(update_fields=PLAN_FIELDS)
+    _dues_record(incident, now=now)
     incident.affected_services.set(list(affected_services))
     incident.responders.set(responders)
     _event(
@@ -242,6 +272,7 @@ def incident_severity_change(
             incident, anchor=incident.cadence_anchor_at or incident.last_update_at or incident.declared_at
         )
     incident.save(update_fields=["severity", *PLAN_FIELDS])
+    _dues_record(incident, now=now)
     raised = severity.rank < previous.rank
     direction = "Raised" if raised else "Lowered"
     _event(
@@ -276,6 +307,7 @@ def _apply_status(*, incident: Incident, status: str, actor: AbstractBaseUser, n
         if status == IncidentStatus.MONITORING:
             incident.mitigated_at = incident.mitigated_at or now
     incident.save(update_fields=fields)
+    _dues_record(incident, now=now)
     labels = dict(IncidentStatus.choices)
     if previous == IncidentStatus.RESOLVED:
         text = f"Reopened as {labels[status]}"
@@ -342,8 +374,6 @@ def incident_update_post(
     if visibility == UpdateVisibility.PUBLIC and not incident.is_published:
         # Posting a public update is how a responder publishes: the update is its first words.
         _publish(incident=incident, actor=author, now=now, how="with a public update", by_update=True)
-    if status != incident.status:
-        _apply_status(incident=incident, status=status, actor=author, now=now)
     update = StatusUpdate.objects.create(
         incident=incident,
         author=author,
@@ -354,10 +384,15 @@ def incident_update_post(
         eta=eta.strip(),
         visibility=visibility,
     )
+    # Met before the status moves: an update that resolves still answers the due time.
+    _due_meet(incident, update=update, now=now)
+    if status != incident.status:
+        _apply_status(incident=incident, status=status, actor=author, now=now)
     incident.last_update_at = now
     incident.acknowledged_at = incident.acknowledged_at or now
     _plan_next_update(incident, anchor=now if incident.is_active else None)
     incident.save(update_fields=["last_update_at", "acknowledged_at", *PLAN_FIELDS])
+    _dues_record(incident, now=now)
     _event(
         incident=incident,
         kind=EventKind.STATUS_UPDATE,
@@ -582,6 +617,8 @@ def incident_milestone_set(*, incident: Incident, actor: AbstractBaseUser, miles
             raise ValidationError({"at": errors.DETECTED_AFTER_DECLARED})
     elif at < incident.detected_at:
         raise ValidationError({"at": errors.MILESTONE_BEFORE_DETECTED})
+    elif incident.resolved_at is not None and at > incident.resolved_at:
+        raise ValidationError({"at": errors.MILESTONE_AFTER_RESOLVED})
     setattr(incident, milestone, at)
     incident.save(update_fields=[milestone])
     _event(
@@ -592,6 +629,142 @@ def incident_milestone_set(*, incident: Incident, actor: AbstractBaseUser, miles
         occurred_at=at,
         text=MILESTONES[milestone],
         data={"milestone": milestone, "at": at.isoformat()},
+    )
+    return incident
+
+
+@writes
+def incident_import(
+    *,
+    actor: AbstractBaseUser,
+    title: str,
+    severity: SeverityPolicy,
+    detected_at: datetime,
+    resolved_at: datetime,
+    acknowledged_at: datetime | None = None,
+    mitigated_at: datetime | None = None,
+    affected_services: Iterable = (),
+    update_times: Iterable[datetime] = (),
+) -> Incident:
+    """Record a past, resolved incident brought from another tool, with its milestones (and the
+    times its status updates were posted, if known), so its figures count from day one. Declared
+    when detected, led by the importer; each step is on its timeline at the time it happened,
+    marked imported. Due times are replayed with today's cadence only when update times are given."""
+    now = timezone.now()
+    title = single_line(title)
+    if not title:
+        raise ValidationError({"title": errors.TITLE_REQUIRED})
+    _validate_lengths(Incident, title=title)
+    if resolved_at is None:
+        raise ValidationError({"resolved_at": errors.IMPORT_RESOLVED_REQUIRED})
+    if resolved_at > now:
+        raise ValidationError({"resolved_at": errors.IMPORT_IN_FUTURE})
+    times = [detected_at, *(t for t in (acknowledged_at, mitigated_at) if t is not None), resolved_at]
+    if times != sorted(times):
+        raise ValidationError({"__all__": errors.IMPORT_OUT_OF_ORDER})
+    update_times = sorted(t for t in update_times if detected_at <= t <= resolved_at)
+    incident = Incident.objects.create(
+        title=title,
+        severity=severity,
+        status=IncidentStatus.RESOLVED,
+        detected_at=detected_at,
+        declared_at=detected_at,
+        acknowledged_at=acknowledged_at or (update_times[0] if update_times else None),
+        mitigated_at=mitigated_at or resolved_at,
+        resolved_at=resolved_at,
+        last_update_at=update_times[-1] if update_times else None,
+        lead=actor,
+        declared_by=actor,
+    )
+    incident.affected_services.set(list(affected_services))
+    imported = {"imported": True}
+    events = [
+        (
+            detected_at,
+            EventKind.DECLARED,
+            f"Declared as {severity.key} {severity.name} (imported)",
+            {"severity": severity.key, **imported},
+            None,
+        )
+    ]
+    for field in ("acknowledged_at", "mitigated_at"):
+        moment = getattr(incident, field)
+        if moment is not None:
+            events.append(
+                (
+                    moment,
+                    EventKind.MILESTONE_SET,
+                    MILESTONES[field],
+                    {"milestone": field, "at": moment.isoformat(), **imported},
+                    None,
+                )
+            )
+    cadence = severity.update_cadence
+    anchor, due = detected_at, None if cadence is None else detected_at + cadence
+    for posted_at in update_times:
+        update = StatusUpdate.objects.create(
+            incident=incident,
+            author=actor,
+            posted_at=posted_at,
+            status=IncidentStatus.INVESTIGATING,
+            progress="Imported status update",
+        )
+        if due is not None:
+            UpdateDue.objects.create(
+                incident=incident,
+                severity=severity,
+                due_at=due,
+                cadence_minutes=severity.update_cadence_minutes,
+                set_at=anchor,
+                closed_at=posted_at,
+                outcome=DueOutcome.MET,
+                met_by=update,
+            )
+            anchor, due = posted_at, posted_at + cadence
+        events.append(
+            (
+                posted_at,
+                EventKind.STATUS_UPDATE,
+                "Internal status update",
+                {"status": update.status, **imported},
+                update,
+            )
+        )
+    if due is not None and update_times:
+        # Without update times nothing is known of the cadence: no due time is recorded.
+        UpdateDue.objects.create(
+            incident=incident,
+            severity=severity,
+            due_at=due,
+            cadence_minutes=severity.update_cadence_minutes,
+            set_at=anchor,
+            closed_at=resolved_at,
+            outcome=DueOutcome.CLEARED,
+        )
+    events.append(
+        (
+            resolved_at,
+            EventKind.STATUS_CHANGED,
+            "Resolved",
+            {"from": IncidentStatus.INVESTIGATING, "to": IncidentStatus.RESOLVED, "reopened": False, **imported},
+            None,
+        )
+    )
+    # Written directly, not through _event: the apps' handlers react to what happens now (webhooks
+    # out, a postmortem due, the status page), and none of that belongs to a past incident.
+    TimelineEvent.objects.bulk_create(
+        TimelineEvent(
+            incident=incident,
+            kind=kind,
+            actor=actor,
+            recorded_at=now,
+            occurred_at=occurred_at,
+            text=text,
+            body=update.progress if update else "",
+            data=data,
+            status_update=update,
+        )
+        for occurred_at, kind, text, data, update in events
     )
     return incident
 
@@ -843,6 +1016,7 @@ def incident_update_snooze(*, incident: Incident, actor: AbstractBaseUser, minut
     incident.next_update_due_at = max(previous_due, now) + timedelta(minutes=minutes)
     incident.next_reminder_at = incident.next_update_due_at
     incident.save(update_fields=["next_update_due_at", "next_reminder_at"])
+    _dues_record(incident, now=now)
     _event(
         incident=incident,
         kind=EventKind.UPDATE_SNOOZED,

@@ -2,6 +2,7 @@
 impact fields and five whys)."""
 
 from core.formatting import humanize_delta
+from incidents.selectors import incident_cadence_kept
 from postmortems.dates import team_zone
 from postmortems.models import SECTIONS, ActionStatus, Postmortem
 
@@ -43,6 +44,7 @@ def postmortem_markdown(postmortem: Postmortem) -> str:
     for row in postmortem.timeline_rows.all():
         lines.append(f"- {row.occurred_at.astimezone(zone).isoformat(timespec='minutes')} - {row.text}")
     lines.append("")
+    _cadence_kept(lines, incident, zone)
     section("root_cause")
     whys = list(postmortem.five_whys.all())
     if whys:
@@ -63,3 +65,31 @@ def postmortem_markdown(postmortem: Postmortem) -> str:
     section("could_improve")
     section("lessons_learned")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _cadence_kept(lines: list[str], incident, zone) -> None:
+    """The incident's times from detection against its severity's targets, and each due time of
+    its status updates with when the update came."""
+    kept = incident_cadence_kept(incident=incident)
+    lines.extend(["## Response and cadence kept", ""])
+    for milestone in kept.milestones:
+        if milestone.took is None:
+            lines.append(f"- {milestone.label}: not recorded")
+            continue
+        text = f"- {milestone.label}: {humanize_delta(milestone.took)} after detection"
+        if milestone.target is not None:
+            text += f" (target {humanize_delta(milestone.target)}: {'kept' if milestone.kept else 'missed'})"
+        lines.append(text)
+    lines.append("")
+    if kept.dues:
+        lines.append(f"Status updates on time: {kept.on_time} of {kept.counted}.")
+        lines.append("")
+        for due in kept.dues:
+            at = due.due_at.astimezone(zone).isoformat(timespec="minutes")
+            came = (
+                f"update {due.answered_at.astimezone(zone).isoformat(timespec='minutes')}, "
+                if due.outcome == "met"
+                else ""
+            )
+            lines.append(f"- Due {at} ({due.severity_key}, every {due.cadence_minutes} min): {came}{due.text}")
+        lines.append("")

@@ -13,6 +13,7 @@ from core.markdown import render_markdown
 from core.permissions import can_respond
 from incidents import registry
 from incidents.pages import SLOT_PLACEHOLDER
+from incidents.selectors import incident_cadence_kept
 
 register = template.Library()
 
@@ -131,3 +132,10 @@ def reader_slot(context: template.Context, template_name: str) -> str:
             return context.template.engine.get_template(template_name).render(context)
     slots.append(template_name)
     return mark_safe(SLOT_PLACEHOLDER.format(len(slots) - 1))  # noqa: S308 - a constant
+
+
+@register.inclusion_tag("incidents/_cadence_kept.html")
+def cadence_kept(incident) -> dict:
+    """{% cadence_kept incident %}: each due time of its updates and when the update came, and its
+    times from detection against the severity's targets (on the incident's postmortem too)."""
+    return {"incident": incident, "kept": incident_cadence_kept(incident=incident)}

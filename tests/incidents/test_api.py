@@ -866,6 +866,8 @@ DOCUMENTED_PATHS = {
     "/teams/",
     "/schedules/",
     "/oncall/",
+    "/insights/",
+    "/incidents/{reference}/milestones/",
     "/openapi.json",
 }
 

@@ -1,0 +1,12 @@
+"""What people and tools are told when they ask insights for something it cannot answer."""
+
+BAD_DATE = "Use a date as YYYY-MM-DD."
+RANGE_REVERSED = "'from' must be on or before 'to'."
+RANGE_TOO_LONG = "A period is at most {days} days."
+UNKNOWN_SEVERITY = "Unknown severity. Use one of: {values}."
+UNKNOWN_SERVICE = "Unknown service. Use a service's slug."
+UNKNOWN_TEAM = "Unknown team."
+UNKNOWN_PRESET = "Unknown period. Use one of: {values}."
+UNKNOWN_CHART = "Unknown chart."
+NOT_PERMITTED = "Insights are for responders and admins."
+MILESTONE_UNKNOWN = "Use one of: acknowledged, mitigated."
