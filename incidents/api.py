@@ -586,9 +586,7 @@ def change_incident(
         if roles:
             incident = services.incident_roles_assign(incident=incident, actor=actor, **roles)
         if "restricted" in given and given["restricted"] != incident.restricted:
-            incident = services.incident_restriction_set(
-                incident=incident, actor=actor, restricted=given["restricted"]
-            )
+            incident = services.incident_restriction_set(incident=incident, actor=actor, restricted=given["restricted"])
         texts = ("title", "summary", "public_title", "public_summary")
         impact = {field: given[field] for field in (*ImpactFields.model_fields, *texts) if field in given}
         if impact:

@@ -90,3 +90,8 @@ PUBLISH_LEAD_ONLY = "Only the incident lead or the comms lead can publish this i
 ALREADY_PUBLISHED = "This incident is already on the status page."
 RESTRICT_LEAD_OR_SECURITY = "Only the incident lead or the security group can restrict or open this incident."
 SAME_RESTRICTION = "The incident is already so."
+
+# Acknowledging an incident: a person answers for it.
+ACKNOWLEDGE_RESOLVED = "The incident is resolved: there is nothing to acknowledge."
+ALREADY_ACKNOWLEDGED = "The incident was already acknowledged."
+ACKNOWLEDGE_PEOPLE_ONLY = "Only a person who may act on incidents can acknowledge one."

@@ -49,7 +49,6 @@ def page_panels(place: str) -> list[str]:
     return list(_page_panels[place])
 
 
-
 def register_page_data(name: str) -> None:
     """The cached dashboard and incident page show this app's data: their cache key includes the
     app's version (config.versions), which every write of the app bumps."""

@@ -67,9 +67,7 @@ def _step_recipients(
         # A restricted incident does not exist for the contacts who may not see it (a query for
         # each, and only for restricted incidents, which are few).
         return [
-            user
-            for user in contacts[incident.severity_id]
-            if visible_incidents(user).filter(pk=incident.pk).exists()
+            user for user in contacts[incident.severity_id] if visible_incidents(user).filter(pk=incident.pk).exists()
         ], []
     return contacts[incident.severity_id], []
 
