@@ -482,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from incidents.models import Incident, Service, SeverityPolicy, StatusUpdate, TimelineEvent
+    from incidents.models import Incident, Service, SeverityPolicy, StatusUpdate, Team, TimelineEvent
 
     database = str(connection.settings_dict["NAME"])
     if "bench" not in database and not args.force:
@@ -517,8 +517,11 @@ def main(argv: list[str] | None = None) -> int:
         user_ids = list(users)
         wiped = [TimelineEvent, StatusUpdate, through_services, through_responders, Incident, Service]
         timed("wipe incidents", lambda: wipe(connection, wiped))
+        teams = {}
+        for team in sorted({team for _, team in SERVICES}):
+            teams[team], _ = Team.objects.get_or_create(slug=team, defaults={"name": team.title()})
         services = Service.objects.bulk_create(
-            Service(name=name, slug=name.lower().replace(" ", "-"), owning_team=team) for name, team in SERVICES
+            Service(name=name, slug=name.lower().replace(" ", "-"), owner_team=teams[team]) for name, team in SERVICES
         )
         plans = plan_incidents(rng, args.incidents, severities, now)
         resolved = [index for index, plan in enumerate(plans) if plan.status == "resolved"]

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "runbooks",
     "integrations",
     "statuspage",
+    "oncall",
 ]
 
 MIDDLEWARE = [

@@ -99,8 +99,10 @@ class ServiceForm(forms.ModelForm):
 class ServiceAdmin(BumpsPageVersion, admin.ModelAdmin):
     form = ServiceForm
     page_version = INCIDENTS
-    list_display = ["name", "owning_team", "description"]
-    search_fields = ["name", "owning_team"]
+    list_display = ["name", "owner_team", "description"]
+    list_select_related = ["owner_team"]
+    list_filter = ["owner_team"]
+    search_fields = ["name", "owner_team__name"]
     prepopulated_fields = {"slug": ["name"]}
 
 

@@ -76,12 +76,29 @@ class SeverityPolicy(models.Model):
         return timedelta(minutes=self.update_cadence_minutes)
 
 
+class Team(models.Model):
+    """People who own services together; on-call schedules and escalation policies belong to a team."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="teams")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Service(models.Model):
     """The catalog of services an incident can affect (runbooks and status components reuse it)."""
 
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
-    owning_team = models.CharField(max_length=100, blank=True)
+    owner_team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="services", help_text="Who owns it."
+    )
     description = models.TextField(blank=True)
 
     class Meta:

@@ -2,7 +2,7 @@ import factory
 from django.contrib.auth.models import Group, User
 
 from incidents import services
-from incidents.models import Incident, Service, SeverityPolicy
+from incidents.models import Incident, Service, SeverityPolicy, Team
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -22,6 +22,15 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.groups.add(Group.objects.get(name=extracted))
 
 
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+    slug = factory.Sequence(lambda n: f"team-{n}")
+
+
 class ServiceFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Service
@@ -29,7 +38,7 @@ class ServiceFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Service {n}")
     slug = factory.Sequence(lambda n: f"service-{n}")
-    owning_team = "Platform"
+    owner_team = factory.SubFactory(TeamFactory, name="Platform", slug="platform")
 
 
 def declare_incident(
@@ -45,3 +54,21 @@ def declare_incident(
     if published:
         incident = services.incident_publish(incident=incident, actor=incident.lead)
     return incident
+
+
+def on_call_schedule(*, team: Team | None = None, time_zone: str = "UTC", name: str = "Primary", layers=()):
+    """A schedule with its rotations: `layers` is a list of dicts of Rotation fields plus
+    `members` (users in turn order)."""
+    from oncall.models import Rotation, RotationMember, Schedule
+
+    team = team or Team.objects.get_or_create(slug="platform", defaults={"name": "Platform"})[0]
+    slug = f"{team.slug}-{name.lower().replace(' ', '-')}"
+    schedule = Schedule.objects.create(team=team, name=name, slug=slug, time_zone=time_zone)
+    for position, layer in enumerate(layers):
+        fields = {"name": f"Layer {position + 1}", "position": position, **layer}
+        members = fields.pop("members")
+        rotation = Rotation.objects.create(schedule=schedule, **fields)
+        RotationMember.objects.bulk_create(
+            RotationMember(rotation=rotation, user=user, position=index) for index, user in enumerate(members)
+        )
+    return schedule

@@ -88,6 +88,6 @@ def test_a_service_named_in_the_admin_is_one_line(django_user_model):
     admin = Client()
     admin.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "secret-words-42"))
     service = ServiceFactory(name="Checkout", slug="checkout")
-    form = {"name": "Checkout\nEU", "slug": service.slug, "owning_team": "", "description": ""}
+    form = {"name": "Checkout\nEU", "slug": service.slug, "owner_team": "", "description": ""}
     assert admin.post(f"/admin/incidents/service/{service.pk}/change/", form).status_code == 302
     assert Service.objects.get(pk=service.pk).name == "Checkout EU"

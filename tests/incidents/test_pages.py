@@ -195,7 +195,7 @@ def test_a_service_renamed_in_the_admin_shows_on_the_next_read(scene, django_use
     service = scene["incident"].affected_services.get()
     with time_machine.travel(NOW, tick=False):
         assert "Payments API" not in client.get(page).content.decode()
-        form = {"name": "Payments API", "slug": service.slug, "owning_team": service.owning_team, "description": ""}
+        form = {"name": "Payments API", "slug": service.slug, "owner_team": service.owner_team_id, "description": ""}
         assert staff.post(f"/admin/incidents/service/{service.pk}/change/", form).status_code == 302
         assert "Payments API" in client.get(page).content.decode()
 

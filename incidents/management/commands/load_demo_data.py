@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents import registry, services
-from incidents.models import Incident, IncidentStatus, Service, SeverityPolicy, UpdateVisibility
+from incidents.models import Incident, IncidentStatus, Service, SeverityPolicy, Team, UpdateVisibility
 
 DEMO_PASSWORD = "incident-desk-demo"  # noqa: S105 - the documented demo login
 
@@ -26,12 +26,19 @@ USERS = [
     ("viewer", "Vic", "Viewer", ["viewer", "leadership"], False),
 ]
 
+# Two teams own the catalog; the on-call app's demo step gives each a weekly rotation.
+TEAMS = [
+    # name, slug, members
+    ("Platform", "platform", ["lead", "oncall", "admin"]),
+    ("Storefront", "storefront", ["oncall", "comms", "lead"]),
+]
+
 SERVICES = [
-    ("API", "api", "Platform", "Public REST API"),
-    ("Authentication", "authentication", "Identity", "Login, sessions, tokens"),
-    ("Checkout", "checkout", "Payments", "Cart and payment flow"),
-    ("Database", "database", "Platform", "Primary PostgreSQL cluster"),
-    ("Search", "search", "Discovery", "Product search"),
+    ("API", "api", "platform", "Public REST API"),
+    ("Authentication", "authentication", "platform", "Login, sessions, tokens"),
+    ("Checkout", "checkout", "storefront", "Cart and payment flow"),
+    ("Database", "database", "platform", "Primary PostgreSQL cluster"),
+    ("Search", "search", "storefront", "Product search"),
 ]
 
 
@@ -76,10 +83,15 @@ class Command(BaseCommand):
         return users
 
     def _services(self) -> dict:
+        teams = {}
+        for name, slug, members in TEAMS:
+            teams[slug], created = Team.objects.get_or_create(slug=slug, defaults={"name": name})
+            if created:
+                teams[slug].members.set(get_user_model().objects.filter(username__in=members))
         catalog = {}
         for name, slug, team, description in SERVICES:
             catalog[slug], _ = Service.objects.get_or_create(
-                slug=slug, defaults={"name": name, "owning_team": team, "description": description}
+                slug=slug, defaults={"name": name, "owner_team": teams[team], "description": description}
             )
         return catalog
 

@@ -1,0 +1,260 @@
+"""Who is on call: computed from the rotations' rules and the overrides, never stored, so an edit
+to a rotation is right at once for every moment, past and future.
+
+A schedule's rotations are layers on call together (see oncall.models); overrides replace the
+person of one rotation, or everyone, for their span."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.contrib.auth.models import User
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+
+from incidents.models import Service, Team
+from oncall.models import Override, Rotation, RotationMember, Schedule, ShiftUnit
+
+# A moment is the window [at, at + INSTANT).
+INSTANT = timedelta(microseconds=1)
+# How far ahead "until when" looks for the end of a person's continuous cover.
+UNTIL_HORIZON = timedelta(days=35)
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A span one person is on call for a schedule: from `starts_at` (inclusive) to `ends_at`
+    (exclusive), aware datetimes in UTC. `rotation` is the layer (None: an override of the whole
+    schedule); `override` is set when an override put them there."""
+
+    schedule: Schedule
+    user: User
+    starts_at: datetime
+    ends_at: datetime
+    rotation: Rotation | None = None
+    override: Override | None = None
+
+    @property
+    def duration(self) -> timedelta:
+        return self.ends_at - self.starts_at
+
+    def covers(self, at: datetime) -> bool:
+        return self.starts_at <= at < self.ends_at
+
+    @property
+    def uid(self) -> str:
+        """Stable for the same turn of the same person: iCalendar UIDs."""
+        layer = f"o{self.override.pk}" if self.override else f"r{self.rotation.pk if self.rotation else 0}"
+        return f"{self.schedule.pk}-{layer}-{self.user.pk}-{int(self.starts_at.timestamp())}"
+
+
+def schedules_for_span(*, start: datetime, end: datetime) -> QuerySet[Schedule]:
+    """Schedules with all they need to answer for [start, end) in four queries whatever their
+    number: rotations, their members (with users), and the overrides of the span."""
+    return Schedule.objects.select_related("team").prefetch_related(
+        Prefetch(
+            "rotations",
+            queryset=Rotation.objects.order_by("position", "pk").prefetch_related(
+                Prefetch(
+                    "memberships", queryset=RotationMember.objects.select_related("user").order_by("position", "pk")
+                )
+            ),
+        ),
+        Prefetch(
+            "overrides",
+            queryset=Override.objects.filter(starts_at__lt=end, ends_at__gt=start).select_related("user"),
+            to_attr="span_overrides",
+        ),
+    )
+
+
+def _rotations(schedule: Schedule) -> list[Rotation]:
+    return list(schedule.rotations.all())
+
+
+def _overrides(schedule: Schedule, start: datetime, end: datetime) -> list[Override]:
+    loaded = getattr(schedule, "span_overrides", None)
+    if loaded is None:
+        loaded = list(
+            Override.objects.filter(schedule=schedule, starts_at__lt=end, ends_at__gt=start).select_related("user")
+        )
+    return [o for o in loaded if o.starts_at < end and o.ends_at > start]
+
+
+def _members(rotation: Rotation) -> list[User]:
+    return [membership.user for membership in rotation.memberships.all()]
+
+
+def handoff(rotation: Rotation, k: int, schedule: Schedule) -> datetime:
+    """The start of the rotation's k-th shift (k = 0 is the first), in UTC. Days count wall-clock
+    days in the schedule's zone; hours count elapsed hours from the first hand-off. A hand-off
+    time that a spring-forward skips is read with the offset before the change (an hour later on
+    the clock); one that autumn repeats is its first occurrence."""
+    zone = schedule.zone
+    if rotation.shift_unit == ShiftUnit.HOURS:
+        first = datetime.combine(rotation.start_date, rotation.handoff_time, tzinfo=zone).astimezone(UTC)
+        return first + timedelta(hours=k * rotation.shift_length)
+    day = rotation.start_date + timedelta(days=k * rotation.shift_length)
+    return datetime.combine(day, rotation.handoff_time, tzinfo=zone).astimezone(UTC)
+
+
+def _turn_at(rotation: Rotation, at: datetime, schedule: Schedule) -> int:
+    """The index of the shift running at `at` (-1 before the first)."""
+    first = handoff(rotation, 0, schedule)
+    if at < first:
+        return -1
+    if rotation.shift_unit == ShiftUnit.HOURS:
+        return int((at - first) // timedelta(hours=rotation.shift_length))
+    local = at.astimezone(schedule.zone)
+    k = max((local.date() - rotation.start_date).days // rotation.shift_length, 0)
+    while k > 0 and handoff(rotation, k, schedule) > at:
+        k -= 1
+    while handoff(rotation, k + 1, schedule) <= at:
+        k += 1
+    return k
+
+
+def _rotation_shifts(schedule: Schedule, rotation: Rotation, start: datetime, end: datetime) -> list[Shift]:
+    members = _members(rotation)
+    if not members:
+        return []
+    k = max(_turn_at(rotation, start, schedule), 0)
+    shifts: list[Shift] = []
+    begins = handoff(rotation, k, schedule)
+    while begins < end:
+        ends = handoff(rotation, k + 1, schedule)
+        user = members[k % len(members)]
+        if shifts and shifts[-1].user.pk == user.pk and shifts[-1].ends_at == begins:
+            # One member, or the same person twice in a row: one continuous shift.
+            previous = shifts.pop()
+            begins = previous.starts_at
+        if ends > start:
+            shifts.append(Shift(schedule=schedule, user=user, starts_at=begins, ends_at=ends, rotation=rotation))
+        k += 1
+        begins = ends
+    return shifts
+
+
+def _cut(shift: Shift, starts_at: datetime, ends_at: datetime) -> list[Shift]:
+    """What is left of `shift` outside [starts_at, ends_at)."""
+    if ends_at <= shift.starts_at or starts_at >= shift.ends_at:
+        return [shift]
+    pieces = []
+    if shift.starts_at < starts_at:
+        pieces.append(Shift(shift.schedule, shift.user, shift.starts_at, starts_at, shift.rotation, shift.override))
+    if ends_at < shift.ends_at:
+        pieces.append(Shift(shift.schedule, shift.user, ends_at, shift.ends_at, shift.rotation, shift.override))
+    return pieces
+
+
+def shifts(*, schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
+    """Every shift of the schedule that overlaps [start, end), whole (not clipped to the window),
+    ordered by start then layer. Overrides cut the turns they replace; two overrides at once put
+    both people on call."""
+    if end <= start:
+        return []
+    rotations = _rotations(schedule)
+    overrides = _overrides(schedule, start, end)
+    turns: list[Shift] = []
+    for rotation in rotations:
+        turns.extend(_rotation_shifts(schedule, rotation, start, end))
+    for override in overrides:
+        cut: list[Shift] = []
+        for turn in turns:
+            if override.rotation_id is None or turn.rotation.pk == override.rotation_id:
+                cut.extend(_cut(turn, override.starts_at, override.ends_at))
+            else:
+                cut.append(turn)
+        turns = cut
+    layer = {rotation.pk: rotation.position for rotation in rotations}
+    for override in overrides:
+        rotation = next((r for r in rotations if r.pk == override.rotation_id), None)
+        turns.append(
+            Shift(schedule, override.user, override.starts_at, override.ends_at, rotation=rotation, override=override)
+        )
+    turns = [turn for turn in turns if turn.starts_at < end and turn.ends_at > start]
+    turns.sort(key=lambda s: (s.starts_at, layer.get(s.rotation.pk, -1) if s.rotation else -1, s.user.pk))
+    return turns
+
+
+def _unique(users: Iterable[User]) -> list[User]:
+    seen: dict[int, User] = {}
+    for user in users:
+        seen.setdefault(user.pk, user)
+    return list(seen.values())
+
+
+def on_call_at(*, schedule: Schedule, at: datetime) -> list[User]:
+    """The people on call for the schedule at `at`, primary layer first; [] is a gap."""
+    now_on = shifts(schedule=schedule, start=at, end=at + INSTANT)
+    now_on.sort(key=lambda s: (s.rotation.position if s.rotation else -1, s.rotation.pk if s.rotation else 0))
+    return _unique(shift.user for shift in now_on)
+
+
+def on_call_for_team(*, team: Team, at: datetime) -> list[User]:
+    schedules = schedules_for_span(start=at, end=at + INSTANT).filter(team=team)
+    return _unique(user for schedule in schedules for user in on_call_at(schedule=schedule, at=at))
+
+
+def on_call_for_service(*, service: Service, at: datetime) -> list[User]:
+    """The people on call for the service's owner team's schedules at `at` ([] without a team)."""
+    if service.owner_team_id is None:
+        return []
+    schedules = schedules_for_span(start=at, end=at + INSTANT).filter(team_id=service.owner_team_id)
+    return _unique(user for schedule in schedules for user in on_call_at(schedule=schedule, at=at))
+
+
+def on_call_for_services(*, services: Iterable[Service], at: datetime) -> dict[int, list[User]]:
+    """{service id: people on call} for many services in four queries (pages listing services)."""
+    services = list(services)
+    team_ids = {service.owner_team_id for service in services if service.owner_team_id}
+    by_team: dict[int, list[User]] = {team_id: [] for team_id in team_ids}
+    if team_ids:
+        for schedule in schedules_for_span(start=at, end=at + INSTANT).filter(team_id__in=team_ids):
+            by_team[schedule.team_id] = _unique([*by_team[schedule.team_id], *on_call_at(schedule=schedule, at=at)])
+    return {service.pk: by_team.get(service.owner_team_id, []) for service in services}
+
+
+def schedules_of_user(*, user: User, at: datetime) -> QuerySet[Schedule]:
+    """The schedules that may put the user on call from `at`: one indexed query (the rotation
+    members by user, the overrides by user and end), and nothing more when there are none."""
+    member = RotationMember.objects.filter(rotation__schedule=OuterRef("pk"), user=user)
+    covering = Override.objects.filter(schedule=OuterRef("pk"), user=user, ends_at__gt=at)
+    return schedules_for_span(start=at, end=at + UNTIL_HORIZON).filter(Exists(member) | Exists(covering))
+
+
+def current_shift_for_user(*, user: User, at: datetime) -> Shift | None:
+    """The user's shift running at `at`, its end pushed to the end of their continuous cover (a
+    one-person rotation, an override that follows their turn) within UNTIL_HORIZON; when they are
+    on call for several schedules, the one that lasts longest. None: not on call."""
+    if not user.is_authenticated:
+        return None
+    best: Shift | None = None
+    for schedule in schedules_of_user(user=user, at=at):
+        mine = [s for s in shifts(schedule=schedule, start=at, end=at + UNTIL_HORIZON) if s.user.pk == user.pk]
+        current = next((s for s in mine if s.covers(at)), None)
+        if current is None:
+            continue
+        ends_at = current.ends_at
+        for shift in sorted(mine, key=lambda s: s.starts_at):
+            if shift.starts_at <= ends_at < shift.ends_at:
+                ends_at = shift.ends_at
+        candidate = Shift(schedule, current.user, current.starts_at, ends_at, current.rotation, current.override)
+        if best is None or candidate.ends_at > best.ends_at:
+            best = candidate
+    return best
+
+
+def gaps(*, schedule: Schedule, start: datetime, end: datetime, found: list[Shift] | None = None) -> list[tuple]:
+    """The spans of [start, end) when nobody is on call for the schedule, as (from, to) pairs."""
+    found = shifts(schedule=schedule, start=start, end=end) if found is None else found
+    holes = []
+    covered_until = start
+    for shift in sorted(found, key=lambda s: s.starts_at):
+        if shift.starts_at > covered_until:
+            holes.append((covered_until, min(shift.starts_at, end)))
+        covered_until = max(covered_until, shift.ends_at)
+        if covered_until >= end:
+            break
+    if covered_until < end:
+        holes.append((covered_until, end))
+    return holes
