@@ -623,6 +623,20 @@ def post_status_update(request: HttpRequest, reference: str, payload: PostUpdate
     )
 
 
+@router.post(
+    "incidents/{reference}/acknowledge/",
+    response={200: Incident, 400: InvalidInput, **ERRORS},
+    operation_id="acknowledgeIncident",
+    url_name="incident_acknowledge",
+)
+def acknowledge_incident(request: HttpRequest, reference: str, response: HttpResponse) -> Status:
+    """Answer for the incident: sets the Acknowledged milestone and stops paging; the token's user
+    leads it when its lead is not a person (an incident opened by an alert). No body."""
+    incident = _incident_or_404(request, reference)
+    services.incident_acknowledge(incident=incident, actor=request.auth)
+    return Status(200, _with_etag(response, incident_json(incident.pk)))
+
+
 def events_json(events: QuerySet[m.TimelineEvent]) -> list[dict[str, Any]]:
     """The JSON of each event, in one query, read as plain values."""
     rows = events.values(
