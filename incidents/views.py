@@ -280,10 +280,11 @@ def _detail_context(
         and incident.severity.update_cadence_minutes is not None
         and (request.user.pk == incident.lead_id or request.user.is_superuser),
         "can_publish": responder and services.may_publish(incident=incident, user=request.user),
-        # Until someone has answered for it, or while a system account (alerts) leads it.
+        # Until someone has answered for it, or while a system account (alerts) leads it. Asked
+        # whatever the milestone, so the page costs the same number of queries before and after.
         "can_acknowledge": responder
         and incident.is_active
-        and (incident.acknowledged_at is None or not is_person(incident.lead)),
+        and (not is_person(incident.lead) or incident.acknowledged_at is None),
         # The security group restricts from the API; the page's variants tell the lead apart.
         "can_restrict": responder and (request.user.pk == incident.lead_id or request.user.is_superuser),
         "statuses": IncidentStatus.choices,

@@ -7,8 +7,8 @@ from incidents.models import Team
 from oncall.models import Schedule
 from paging.models import EscalationLevel, EscalationPolicy
 
-# Level 1: whoever the team's schedule puts on call; after 5 minutes without an acknowledgement,
-# level 2: the team's first member besides (the demo's "lead"); the admin is the fallback contact.
+# Level 1: whoever the team's schedule puts on call (without a schedule: the demo's "oncall"); after
+# 5 minutes without an acknowledgement, level 2: the demo's "lead"; the admin is the fallback contact.
 LEVEL_DELAYS = (5, 10)
 
 
@@ -26,7 +26,7 @@ def demo_data_load() -> str | None:
             policy=policy, position=1, delay_minutes=LEVEL_DELAYS[0], schedule=schedule
         )
         if schedule is None and members:
-            first.users.set(members[:1])
+            first.users.set([user for user in members if user.username == "oncall"] or members[:1])
         second = EscalationLevel.objects.create(policy=policy, position=2, delay_minutes=LEVEL_DELAYS[1])
         second.users.set([user for user in members if user.username == "lead"] or members[-1:])
     return None

@@ -862,6 +862,7 @@ DOCUMENTED_PATHS = {
     "/incidents/",
     "/incidents/{reference}/",
     "/incidents/{reference}/updates/",
+    "/incidents/{reference}/acknowledge/",
     "/incidents/{reference}/timeline/",
     "/incidents/{reference}/postmortem/",
     "/severity-policies/",
