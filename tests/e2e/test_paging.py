@@ -58,7 +58,8 @@ def _axe(page) -> list[str]:
 
 
 def test_the_acknowledge_link_works_from_a_phone_without_logging_in(new_page, expect, paged, e2e_db, screenshot):
-    page = new_page(viewport=PHONE)
+    page = new_page()
+    page.set_viewport_size(PHONE)
     page.goto(f"{e2e_db}{paged['link']}")
     button = page.get_by_role("button", name=f"Acknowledge {paged['incident'].reference}")
     expect(button).to_be_visible()
@@ -83,7 +84,8 @@ def test_the_acknowledge_link_works_from_a_phone_without_logging_in(new_page, ex
 
 
 def test_the_incident_pages_acknowledge_button_on_a_phone(new_page, expect, paged, log_in, e2e_db, screenshot):
-    page = new_page(viewport=PHONE)
+    page = new_page()
+    page.set_viewport_size(PHONE)
     bob = log_in(page, role="responder")
     page.goto(f"{e2e_db}{paged['incident'].get_absolute_url()}")
     button = page.get_by_role("button", name="Acknowledge", exact=True)
