@@ -15,4 +15,6 @@ class PagingConfig(AppConfig):
         registry.register_sweep(services.escalations_sweep)
         # A reminder for an incident led by the alerts account goes to whoever is on call instead.
         registry.register_reminder_stand_ins(services.reminder_stand_ins)
+        # Who was paged, and whether the escalation still runs, on the incident's page.
+        registry.register_page_panel(place="side", template="paging/_incident_side.html")
         registry.register_demo_data(demo.demo_data_load)

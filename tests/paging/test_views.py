@@ -120,3 +120,23 @@ def test_the_api_acknowledges(client, incident, bob):
     assert call(client, "POST", "/api/v1/incidents/INC-9999/acknowledge/", token=token_for(bob)).status_code == 404
     viewer = UserFactory(role="viewer")
     assert call(client, "POST", path, token=token_for(viewer)).status_code == 403
+
+
+def test_the_incident_page_shows_who_was_paged(client, incident, bob):
+    from paging.services import pages_fan_out
+
+    pages_fan_out()
+    client.force_login(bob)
+    page = client.get(incident.get_absolute_url()).content.decode()
+    assert 'id="paging-panel"' in page
+    assert "Payments escalation: next level" in page
+    assert "Alice Able — paged" in page
+    client.post(f"{incident.get_absolute_url()}acknowledge/")
+    page = client.get(incident.get_absolute_url()).content.decode()
+    assert "stopped (acknowledged)" in page
+
+
+def test_an_incident_that_paged_nobody_has_no_paging_panel(client, bob):
+    client.force_login(bob)
+    incident = declare_incident(declared_by=bob)
+    assert 'id="paging-panel"' not in client.get(incident.get_absolute_url()).content.decode()
