@@ -157,6 +157,7 @@ POLL_SECONDS = {
     "bell": 15,
     "checklist": 5,  # a runbook run's checklist, on the incident page and its own
     "status_page": 60,
+    "oncall_you": 60,  # the header's "You are on call until …"
 }
 
 AUTH_PASSWORD_VALIDATORS = [

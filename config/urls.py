@@ -23,6 +23,7 @@ urlpatterns = [
     path("runbooks/", include("runbooks.urls")),
     # A page's acknowledge link, which works without logging in (signed, single-use, expiring).
     path("paging/", include("paging.urls")),
+    path("oncall/", include("oncall.urls")),
     # The dashboard and the incident page are the paths asked most (every open one polls), so
     # incidents is tried first; no pattern of these three overlaps another's.
     path("", include("incidents.urls")),

@@ -26,6 +26,7 @@ INCIDENTS = "incidents"
 RUNBOOKS = "runbooks"
 POSTMORTEMS = "postmortems"
 STATUS_PAGE = "statuspage"
+ONCALL = "oncall"
 
 
 def version_key(name: str) -> str:

@@ -6,7 +6,7 @@ from config.versions import INCIDENTS, BumpsPageVersion
 from core.forms import WriteOnlyFieldsMixin
 from core.outbound import outbound_url_check, url_masked
 from core.text import single_line
-from incidents.models import ApiToken, Incident, Service, SeverityPolicy, TimelineEvent
+from incidents.models import ApiToken, Incident, Service, SeverityPolicy, Team, TimelineEvent
 from incidents.policy import ADMIN_TEXT_FIELDS, POLICY_FIELDS, severity_policy_problems, severity_policy_update
 
 
@@ -95,6 +95,21 @@ class ServiceForm(forms.ModelForm):
         return single_line(self.cleaned_data["name"])
 
 
+class TeamForm(forms.ModelForm):
+    def clean_name(self) -> str:
+        return single_line(self.cleaned_data["name"])
+
+
+@admin.register(Team)
+class TeamAdmin(BumpsPageVersion, admin.ModelAdmin):
+    form = TeamForm
+    page_version = INCIDENTS
+    list_display = ["name", "slug"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    filter_horizontal = ["members"]
+
+
 @admin.register(Service)
 class ServiceAdmin(BumpsPageVersion, admin.ModelAdmin):
     form = ServiceForm
@@ -103,6 +118,7 @@ class ServiceAdmin(BumpsPageVersion, admin.ModelAdmin):
     list_select_related = ["owner_team"]
     list_filter = ["owner_team"]
     search_fields = ["name", "owner_team__name"]
+    autocomplete_fields = ["owner_team"]
     prepopulated_fields = {"slug": ["name"]}
 
 

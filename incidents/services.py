@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.text import slugify
 
 from config.versions import INCIDENTS, atomic_bumping
 from core.formatting import humanize_delta, utc_clock
@@ -28,6 +29,7 @@ from incidents.models import (
     IncidentStatus,
     SeverityPolicy,
     StatusUpdate,
+    Team,
     TimelineEvent,
     UpdateVisibility,
 )
@@ -942,3 +944,15 @@ def notification_failure_record(*, delivery: Delivery) -> None:
         body=delivery.last_error,
         data={"delivery": delivery.pk, "channel": delivery.channel, "subject": delivery.message.subject},
     )
+
+
+@writes
+def team_create(
+    *, name: str, slug: str = "", description: str = "", members: Iterable[AbstractBaseUser] = ()
+) -> Team:
+    """A team; its slug is made from the name when not given."""
+    team = Team(name=single_line(name), slug=slug or slugify(single_line(name))[:100], description=description)
+    team.full_clean()
+    team.save()
+    team.members.set(list(members))
+    return team

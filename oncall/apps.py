@@ -7,4 +7,14 @@ class OncallConfig(AppConfig):
     verbose_name = "On call"
 
     def ready(self) -> None:
-        pass
+        from core.api import api
+        from incidents import registry
+        from oncall import demo
+        from oncall.api import router
+
+        registry.register_demo_data(demo.demo_data_load)
+        # The incident page shows who is on call for its services: cached under our version too.
+        registry.register_page_data("oncall")
+        registry.register_page_panel(place="side", template="oncall/_incident_side.html")
+        registry.register_page_panel(place="header", template="oncall/_header.html")
+        api.add_router("/", router)

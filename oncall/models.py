@@ -7,6 +7,7 @@ member on call, so two rotations are two layers on call together (primary first,
 An override replaces, for its span, the person of one rotation, or everyone the rotations put on
 call when it names no rotation (PagerDuty's override of the final schedule)."""
 
+import hashlib
 from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -21,6 +22,7 @@ from incidents.models import Team
 
 UNKNOWN_TIME_ZONE = "Not a time zone name: use an IANA name such as Europe/London."
 OVERRIDE_ENDS_BEFORE_START = "An override must end after it starts."
+ROTATION_OF_ANOTHER_SCHEDULE = "This rotation belongs to another schedule."
 # A rotation's turns are computed, never stored; a year of hourly shifts is the longest turn.
 MAX_SHIFT_LENGTH = 8_760
 
@@ -142,4 +144,21 @@ class Override(models.Model):
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             raise ValidationError({"ends_at": OVERRIDE_ENDS_BEFORE_START})
         if self.rotation_id and self.schedule_id and self.rotation.schedule_id != self.schedule_id:
-            raise ValidationError({"rotation": "This rotation belongs to another schedule."})
+            raise ValidationError({"rotation": ROTATION_OF_ANOTHER_SCHEDULE})
+
+
+class CalendarFeed(models.Model):
+    """A person's secret iCalendar address of their shifts. Only a SHA-256 digest of its token is
+    stored: the address is shown once; regenerating replaces it, revoking removes it."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oncall_feed")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_fetched_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Calendar feed of {self.user}"
+
+    @staticmethod
+    def digest_of(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()

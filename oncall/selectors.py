@@ -67,8 +67,45 @@ def schedules_for_span(*, start: datetime, end: datetime) -> QuerySet[Schedule]:
     )
 
 
+def _schedules_of_teams(*, team_ids: Iterable[int], start: datetime, end: datetime) -> list[Schedule]:
+    """The teams' schedules with what can put someone on call in [start, end), in two queries:
+    the rotation members (with their rotation, schedule and user) and the span's overrides. A
+    rotation without members puts nobody on call, so it is not needed here."""
+    team_ids = list(team_ids)
+    schedules: dict[int, Schedule] = {}
+    rotations: dict[int, Rotation] = {}
+    members = (
+        RotationMember.objects.filter(rotation__schedule__team_id__in=team_ids)
+        .select_related("rotation__schedule", "user")
+        .order_by("rotation__schedule_id", "rotation__position", "rotation_id", "position", "pk")
+    )
+    for membership in members:
+        rotation = rotations.get(membership.rotation_id)
+        if rotation is None:
+            rotation = rotations[membership.rotation_id] = membership.rotation
+            rotation.loaded_members = []
+            schedule = schedules.setdefault(rotation.schedule_id, rotation.schedule)
+            rotation.schedule = schedule
+            if not hasattr(schedule, "loaded_rotations"):
+                schedule.loaded_rotations = []
+                schedule.span_overrides = []
+            schedule.loaded_rotations.append(rotation)
+        rotation.loaded_members.append(membership.user)
+    overrides = Override.objects.filter(
+        schedule__team_id__in=team_ids, starts_at__lt=end, ends_at__gt=start
+    ).select_related("user", "schedule")
+    for override in overrides:
+        schedule = schedules.setdefault(override.schedule_id, override.schedule)
+        if not hasattr(schedule, "loaded_rotations"):
+            schedule.loaded_rotations = []
+            schedule.span_overrides = []
+        schedule.span_overrides.append(override)
+    return list(schedules.values())
+
+
 def _rotations(schedule: Schedule) -> list[Rotation]:
-    return list(schedule.rotations.all())
+    loaded = getattr(schedule, "loaded_rotations", None)
+    return loaded if loaded is not None else list(schedule.rotations.all())
 
 
 def _overrides(schedule: Schedule, start: datetime, end: datetime) -> list[Override]:
@@ -81,7 +118,8 @@ def _overrides(schedule: Schedule, start: datetime, end: datetime) -> list[Overr
 
 
 def _members(rotation: Rotation) -> list[User]:
-    return [membership.user for membership in rotation.memberships.all()]
+    loaded = getattr(rotation, "loaded_members", None)
+    return loaded if loaded is not None else [membership.user for membership in rotation.memberships.all()]
 
 
 def handoff(rotation: Rotation, k: int, schedule: Schedule) -> datetime:
@@ -191,7 +229,7 @@ def on_call_at(*, schedule: Schedule, at: datetime) -> list[User]:
 
 
 def on_call_for_team(*, team: Team, at: datetime) -> list[User]:
-    schedules = schedules_for_span(start=at, end=at + INSTANT).filter(team=team)
+    schedules = _schedules_of_teams(team_ids=[team.pk], start=at, end=at + INSTANT)
     return _unique(user for schedule in schedules for user in on_call_at(schedule=schedule, at=at))
 
 
@@ -199,27 +237,40 @@ def on_call_for_service(*, service: Service, at: datetime) -> list[User]:
     """The people on call for the service's owner team's schedules at `at` ([] without a team)."""
     if service.owner_team_id is None:
         return []
-    schedules = schedules_for_span(start=at, end=at + INSTANT).filter(team_id=service.owner_team_id)
+    schedules = _schedules_of_teams(team_ids=[service.owner_team_id], start=at, end=at + INSTANT)
     return _unique(user for schedule in schedules for user in on_call_at(schedule=schedule, at=at))
 
 
 def on_call_for_services(*, services: Iterable[Service], at: datetime) -> dict[int, list[User]]:
-    """{service id: people on call} for many services in four queries (pages listing services)."""
+    """{service id: people on call} for many services in two queries (pages listing services)."""
     services = list(services)
     team_ids = {service.owner_team_id for service in services if service.owner_team_id}
     by_team: dict[int, list[User]] = {team_id: [] for team_id in team_ids}
     if team_ids:
-        for schedule in schedules_for_span(start=at, end=at + INSTANT).filter(team_id__in=team_ids):
+        for schedule in _schedules_of_teams(team_ids=team_ids, start=at, end=at + INSTANT):
             by_team[schedule.team_id] = _unique([*by_team[schedule.team_id], *on_call_at(schedule=schedule, at=at)])
     return {service.pk: by_team.get(service.owner_team_id, []) for service in services}
 
 
-def schedules_of_user(*, user: User, at: datetime) -> QuerySet[Schedule]:
-    """The schedules that may put the user on call from `at`: one indexed query (the rotation
-    members by user, the overrides by user and end), and nothing more when there are none."""
+def schedules_of_user(*, user: User, at: datetime, end: datetime | None = None) -> QuerySet[Schedule]:
+    """The schedules that may put the user on call in [at, end) (end: UNTIL_HORIZON later): one
+    indexed query (the rotation members by user, the overrides by user and end), and nothing more
+    when there are none."""
+    end = at + UNTIL_HORIZON if end is None else end
     member = RotationMember.objects.filter(rotation__schedule=OuterRef("pk"), user=user)
-    covering = Override.objects.filter(schedule=OuterRef("pk"), user=user, ends_at__gt=at)
-    return schedules_for_span(start=at, end=at + UNTIL_HORIZON).filter(Exists(member) | Exists(covering))
+    covering = Override.objects.filter(schedule=OuterRef("pk"), user=user, ends_at__gt=at, starts_at__lt=end)
+    return schedules_for_span(start=at, end=end).filter(Exists(member) | Exists(covering))
+
+
+def user_shifts(*, user: User, start: datetime, end: datetime) -> list[Shift]:
+    """The user's shifts overlapping [start, end) in every schedule, by start (the iCalendar feed)."""
+    found = [
+        shift
+        for schedule in schedules_of_user(user=user, at=start, end=end)
+        for shift in shifts(schedule=schedule, start=start, end=end)
+        if shift.user.pk == user.pk
+    ]
+    return sorted(found, key=lambda s: (s.starts_at, s.schedule.pk))
 
 
 def current_shift_for_user(*, user: User, at: datetime) -> Shift | None:

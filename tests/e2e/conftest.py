@@ -79,7 +79,9 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 
 def _new_context(browser: Browser, **options) -> BrowserContext:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="Europe/Berlin", **options)
+    # A test may name another zone (timezone_id=…) to see pages in it.
+    options = {"viewport": {"width": 1280, "height": 900}, "timezone_id": "Europe/Berlin", **options}
+    context = browser.new_context(**options)
     context.set_default_timeout(TIMEOUT_MS)
     return context
 

@@ -106,6 +106,19 @@ def product(e2e_db):
         due_on=timezone.localdate() - timedelta(days=3),
     )
 
+    # On call: the responder's weekly turn, and a gap before the rotation starts (the warning).
+    schedule = factories.on_call_schedule(
+        team=factories.TeamFactory(name="Platform", slug="platform"),
+        time_zone="Europe/London",
+        layers=[
+            {
+                "members": [responder, viewer],
+                "start_date": timezone.localdate() + timedelta(days=3),
+                "shift_length": 7,
+            }
+        ],
+    )
+
     messages_send(
         outgoing=[
             Outgoing(
@@ -131,6 +144,9 @@ def product(e2e_db):
             "postmortems": "/postmortems/",
             "notifications": "/notifications/",
             "status page": "/status/",
+            "on call": "/oncall/",
+            "schedule": schedule.get_absolute_url(),
+            "calendar feed": "/oncall/calendar/",
         },
     }
 

@@ -867,6 +867,9 @@ DOCUMENTED_PATHS = {
     "/incidents/{reference}/postmortem/",
     "/severity-policies/",
     "/severity-policies/{key}/",
+    "/teams/",
+    "/schedules/",
+    "/oncall/",
     "/openapi.json",
 }
 

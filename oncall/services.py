@@ -1,0 +1,142 @@
+"""Writes of the on-call app. Each bumps the "oncall" page version: the cached pages that show who
+is on call (the incident page's services, the header) are read again after a change."""
+
+import secrets
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.text import slugify
+
+from config.versions import ONCALL, atomic_bumping
+from core.text import single_line
+from incidents.models import Team
+from oncall.models import (
+    OVERRIDE_ENDS_BEFORE_START,
+    ROTATION_OF_ANOTHER_SCHEDULE,
+    CalendarFeed,
+    Override,
+    Rotation,
+    RotationMember,
+    Schedule,
+    ShiftUnit,
+)
+
+writes = atomic_bumping(ONCALL)
+
+OVERRIDE_NOT_AWARE = "Give the override's times with their time zone offset."
+
+
+def _unique_slug(base: str) -> str:
+    base = slugify(base)[:90] or "schedule"
+    slug, n = base, 1
+    while Schedule.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@writes
+def schedule_create(
+    *,
+    team: Team,
+    name: str,
+    time_zone: str,
+    slug: str = "",
+    description: str = "",
+    rotations: Iterable[dict] = (),
+    overrides: Iterable[dict] = (),
+) -> Schedule:
+    """A schedule with its rotations (dicts of rotation_add's arguments) and overrides (dicts of
+    override_add's), checked as a whole: one refused part refuses all."""
+    name = single_line(name)
+    schedule = Schedule(
+        team=team,
+        name=name,
+        slug=slug or _unique_slug(f"{team.slug}-{name}"),
+        time_zone=time_zone,
+        description=description,
+    )
+    schedule.full_clean()
+    schedule.save()
+    for position, rotation in enumerate(rotations):
+        rotation_add(schedule=schedule, **{"position": position, **rotation})
+    for override in overrides:
+        override_add(schedule=schedule, **override)
+    return schedule
+
+
+@writes
+def rotation_add(
+    *,
+    schedule: Schedule,
+    name: str,
+    start_date: date,
+    members: Iterable[AbstractBaseUser] = (),
+    shift_length: int = 7,
+    shift_unit: str = ShiftUnit.DAYS,
+    handoff_time: time = time(9),
+    position: int = 0,
+) -> Rotation:
+    rotation = Rotation(
+        schedule=schedule,
+        name=single_line(name),
+        start_date=start_date,
+        shift_length=shift_length,
+        shift_unit=shift_unit,
+        handoff_time=handoff_time,
+        position=position,
+    )
+    rotation.full_clean()
+    rotation.save()
+    RotationMember.objects.bulk_create(
+        RotationMember(rotation=rotation, user=user, position=index) for index, user in enumerate(members)
+    )
+    return rotation
+
+
+@writes
+def override_add(
+    *,
+    schedule: Schedule,
+    user: AbstractBaseUser,
+    starts_at: datetime,
+    ends_at: datetime,
+    note: str = "",
+    rotation: Rotation | None = None,
+) -> Override:
+    """`user` covers the schedule (or one of its rotations) from `starts_at` to `ends_at`."""
+    if starts_at.tzinfo is None or ends_at.tzinfo is None:
+        raise ValidationError({"starts_at": OVERRIDE_NOT_AWARE})
+    if ends_at <= starts_at:
+        raise ValidationError({"ends_at": OVERRIDE_ENDS_BEFORE_START})
+    if rotation is not None and rotation.schedule_id != schedule.pk:
+        raise ValidationError({"rotation": ROTATION_OF_ANOTHER_SCHEDULE})
+    override = Override(
+        schedule=schedule, rotation=rotation, user=user, starts_at=starts_at, ends_at=ends_at, note=single_line(note)
+    )
+    override.full_clean()
+    override.save()
+    return override
+
+
+def calendar_feed_create(*, user: AbstractBaseUser) -> str:
+    """A new secret feed address token for the user, replacing any earlier one (which stops
+    working at once). The clear token is returned once and never stored."""
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        CalendarFeed.objects.filter(user=user).delete()
+        CalendarFeed.objects.create(user=user, digest=CalendarFeed.digest_of(token))
+    return token
+
+
+def calendar_feed_revoke(*, user: AbstractBaseUser) -> None:
+    CalendarFeed.objects.filter(user=user).delete()
+
+
+def calendar_feed_fetched(*, feed: CalendarFeed, at: datetime) -> None:
+    # Once an hour is precise enough, and keeps a calendar app's polling from writing each time.
+    if feed.last_fetched_at is None or at - feed.last_fetched_at > timedelta(hours=1):
+        CalendarFeed.objects.filter(pk=feed.pk).update(last_fetched_at=at)
