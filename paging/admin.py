@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from core.forms import WriteOnlyFieldsMixin
+from core.outbound import outbound_url_check, url_masked
 from paging import errors
 from paging.models import Escalation, EscalationLevel, EscalationPolicy, Page
 
@@ -26,9 +28,33 @@ class EscalationLevelInline(admin.TabularInline):
     autocomplete_fields = ["users"]
 
 
+class EscalationPolicyForm(WriteOnlyFieldsMixin, forms.ModelForm):
+    """The team channel's URL is a credential: shown masked, replaced or removed, never sent back."""
+
+    write_only = {"webhook_url": url_masked}
+    webhook_url = forms.URLField(
+        max_length=500,
+        assume_scheme="https",
+        required=False,
+        label="Webhook URL",
+        help_text=EscalationPolicy._meta.get_field("webhook_url").help_text,
+    )
+    webhook_url_remove = forms.BooleanField(required=False, label="Remove the webhook")
+
+    class Meta:
+        model = EscalationPolicy
+        fields = ["team", "name", "repeat", "fallback_contact", "webhook_url", "webhook_format"]
+
+    def clean_webhook_url(self) -> str:
+        if self.cleaned_data["webhook_url"]:
+            outbound_url_check(self.cleaned_data["webhook_url"])
+        return self.cleaned_data["webhook_url"]
+
+
 @admin.register(EscalationPolicy)
 class EscalationPolicyAdmin(admin.ModelAdmin):
-    list_display = ["name", "team", "levels_count", "repeat", "fallback_contact"]
+    form = EscalationPolicyForm
+    list_display = ["name", "team", "levels_count", "repeat", "fallback_contact", "webhook_host"]
     list_select_related = ["team", "fallback_contact"]
     autocomplete_fields = ["fallback_contact"]
     inlines = [EscalationLevelInline]

@@ -5,6 +5,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.outbound import url_host
+from notifications.models import WebhookFormat
+
 
 class EscalationPolicy(models.Model):
     """A team's ordered levels. Each level pages its people and waits its delay for someone to
@@ -24,6 +27,12 @@ class EscalationPolicy(models.Model):
         related_name="+",
         help_text="Paged when a level finds nobody on call, and takes reminders nobody on call could.",
     )
+    webhook_url = models.URLField(
+        max_length=500,
+        blank=True,
+        help_text="The team's channel: told who is paged at each level (never the personal acknowledge links).",
+    )
+    webhook_format = models.CharField(max_length=8, choices=WebhookFormat.choices, default=WebhookFormat.SLACK)
 
     class Meta:
         ordering = ["team__name"]
@@ -32,6 +41,10 @@ class EscalationPolicy(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def webhook_host(self) -> str:
+        return url_host(self.webhook_url)  # the URL is a credential
 
 
 class EscalationLevel(models.Model):

@@ -21,7 +21,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from incidents import services as incident_services
-from incidents.messages import channels_label, names, user_label
+from incidents.messages import channels_label, incident_url, names, user_label
 from incidents.models import EventKind, Incident, IncidentStatus, Team, TimelineEvent
 from incidents.selectors import visible_incidents
 from notifications import services as notification_services
@@ -272,6 +272,7 @@ def pages_fan_out(*, page_ids: Iterable[int] | None = None, now: datetime | None
         }
         outgoing = []
         told: dict[tuple[int, int, int], list[AbstractBaseUser]] = {}
+        channels: dict[tuple[int, int, int], tuple[EscalationPolicy, Incident, list[AbstractBaseUser]]] = {}
         for page in pages:
             page.incident = incidents[page.incident_id]
             url = links.acknowledge_url(page)
@@ -296,15 +297,49 @@ def pages_fan_out(*, page_ids: Iterable[int] | None = None, now: datetime | None
                 )
             )
             told.setdefault((page.incident_id, page.level, page.round), []).append(page.user)
+            rung = (page.escalation_id, page.level, page.round)
+            if page.escalation.policy.webhook_url and not page.incident.restricted:
+                channels.setdefault(rung, (page.escalation.policy, page.incident, []))[2].append(page.user)
+        # The team's channel hears who is paged at each level, once per rung; never the personal
+        # acknowledge links, and never of a restricted incident (the channel is shared).
+        hooked: dict[tuple[int, int, int], str] = {}
+        for (escalation_id, level, round_), (policy, incident, users) in channels.items():
+            hooked[(incident.pk, level, round_)] = policy.webhook_host
+            subject, body = messages.channel_text(incident, level=level, round_=round_, users=users)
+            outgoing.append(
+                Outgoing(
+                    dedup_key=f"incident:{incident.pk}:page-channel:{escalation_id}:{level}:{round_}",
+                    topic=incident.reference,
+                    subject=subject,
+                    body_text=body,
+                    link=incident_url(incident),
+                    payload={
+                        "event": "incident.paged",
+                        "incident_id": incident.pk,
+                        "reference": incident.reference,
+                        "level": level,
+                        "round": round_,
+                        "paged": [user.get_username() for user in users],
+                    },
+                    webhooks=[(policy.webhook_url, policy.webhook_format)],
+                )
+            )
         Page.objects.filter(pk__in=[page.pk for page in pages]).update(told_at=now)
         notification_services.messages_send(outgoing=outgoing, now=now)
         for (incident_id, level, round_), users in told.items():
+            host = hooked.get((incident_id, level, round_))
+            webhooks = [(host, "")] if host else []
             incident_services.incident_event_record(
                 incident=incidents[incident_id],
                 kind=EventKind.PAGE,
                 actor=None,
-                text=f"Paged (level {level}, round {round_ + 1}): {names(users)} by {channels_label(users, [])}",
-                data={"level": level, "round": round_, "recipients": [user.pk for user in users]},
+                text=f"Paged (level {level}, round {round_ + 1}): {names(users)} by {channels_label(users, webhooks)}",
+                data={
+                    "level": level,
+                    "round": round_,
+                    "recipients": [user.pk for user in users],
+                    "webhooks": [host] if host else [],
+                },
             )
     return len(pages)
 

@@ -38,6 +38,7 @@ def test_a_policy_with_two_levels_is_made_in_the_admin(admin_client, team, sched
             "team": team.pk,
             "name": "Payments escalation",
             "repeat": "1",
+            "webhook_format": "slack",
             **formset(
                 level_form("0", position="1", delay_minutes="5", schedule=schedule.pk),
                 level_form("1", position="2", delay_minutes="10", users=[bob.pk]),
@@ -59,7 +60,13 @@ def test_a_policy_with_two_levels_is_made_in_the_admin(admin_client, team, sched
 def test_a_level_that_pages_nobody_is_refused(admin_client, team):
     answer = admin_client.post(
         "/admin/paging/escalationpolicy/add/",
-        {"team": team.pk, "name": "Empty", "repeat": "0", **formset(level_form("0", position="1", delay_minutes="5"))},
+        {
+            "team": team.pk,
+            "name": "Empty",
+            "repeat": "0",
+            "webhook_format": "slack",
+            **formset(level_form("0", position="1", delay_minutes="5")),
+        },
     )
     assert answer.status_code == 200
     assert errors.LEVEL_WITHOUT_TARGET in answer.content.decode()

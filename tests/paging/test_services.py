@@ -154,3 +154,31 @@ def test_a_resolved_incident_is_not_paged_further(alerts_account, checkout, poli
         services.incident_status_change(incident=incident, status=IncidentStatus.RESOLVED, actor=alice)
     assert paging.escalations_sweep(now=T0 + timedelta(minutes=10)) == 0
     assert paged(incident) == [("alice", 1, 0)]
+
+
+def test_the_teams_channel_hears_who_is_paged_but_never_the_personal_links(alerts_account, checkout, policy):
+    policy.webhook_url = "https://chat.example.com/hooks/payments"
+    policy.save()
+    with time_machine.travel(T0, tick=False):
+        incident = declare_by_alert(alerts_account, checkout)
+    paging.pages_fan_out(now=T0)
+    hooks = Delivery.objects.filter(channel=Channel.WEBHOOK)
+    [hook] = hooks
+    assert hook.target == policy.webhook_url
+    assert hook.message.subject.startswith(f"[SEV1] Paging Alice Able for {incident.reference}")
+    assert "/paging/acknowledge/" not in hook.message.body_text
+    event = incident.timeline.filter(kind=EventKind.PAGE).get()
+    assert event.text == "Paged (level 1, round 1): Alice Able by in-app, email, webhook"
+    assert event.data["webhooks"] == ["chat.example.com"]
+
+
+def test_a_restricted_incident_is_never_told_to_the_teams_channel(alerts_account, checkout, policy, alice):
+    policy.webhook_url = "https://chat.example.com/hooks/payments"
+    policy.save()
+    incident = declare_by_alert(alerts_account, checkout)
+    services.incident_restriction_set(
+        incident=incident, actor=UserFactory(role="responder", is_superuser=True), restricted=True
+    )
+    paging.pages_fan_out()
+    assert paged(incident) == [("alice", 1, 0)]
+    assert not Delivery.objects.filter(channel=Channel.WEBHOOK).exists()
