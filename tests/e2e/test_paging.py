@@ -12,6 +12,7 @@ from django.conf import settings
 from incidents.models import Incident, Service, Team
 from paging import links
 from paging.models import EscalationLevel, EscalationPolicy
+from paging.services import pages_fan_out
 from tests import factories
 from tests.e2e.test_phone import AXE_OPTIONS, DESKTOP, MEASURE, PHONE
 
@@ -37,6 +38,7 @@ def paged(e2e_db) -> dict:
         title="Checkout error rate above 5% for 5 minutes on checkout-api",
         affected_services=[checkout],
     )
+    pages_fan_out()  # what the worker does once the declaration commits
     link = links.acknowledge_url(incident.pages.get()).removeprefix(settings.SITE_URL)
     return {"alice": alice, "incident": incident, "link": link}
 
@@ -91,10 +93,14 @@ def test_the_incident_pages_acknowledge_button_on_a_phone(new_page, expect, page
     button = page.get_by_role("button", name="Acknowledge", exact=True)
     expect(button).to_be_visible()
     assert _fits(page, [".button-acknowledge"], 44) == []
-    screenshot(page, "phone")
+    shot = screenshot(page, "phone")
+    page.screenshot(path=str(shot.with_name("incident-phone-top.png")))  # what a thumb sees first
     page.set_viewport_size(DESKTOP)
-    screenshot(page, "desktop")
+    shot = screenshot(page, "desktop")
+    page.screenshot(path=str(shot.with_name("incident-desktop-top.png")))
     page.set_viewport_size(PHONE)
     button.click()
     expect(page.locator("#incident-live")).to_contain_text(bob.get_full_name())
     expect(button).to_have_count(0)
+    expect(page.locator("#paging-panel")).to_contain_text("stopped (acknowledged)")
+    page.locator("#paging-panel").screenshot(path=str(screenshot(page, "after").with_name("paging-panel-phone.png")))

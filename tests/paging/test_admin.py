@@ -71,3 +71,18 @@ def test_a_level_that_pages_nobody_is_refused(admin_client, team):
     assert answer.status_code == 200
     assert errors.LEVEL_WITHOUT_TARGET in answer.content.decode()
     assert not EscalationPolicy.objects.exists()
+
+
+def test_the_demo_gives_each_team_a_two_level_policy_once(db):
+    import io
+
+    from django.core.management import call_command
+
+    call_command("load_demo_data", stdout=io.StringIO())
+    call_command("load_demo_data", stdout=io.StringIO())
+    policies = list(EscalationPolicy.objects.prefetch_related("levels"))
+    assert len(policies) == 2
+    for policy in policies:
+        first, second = policy.levels.all()
+        assert first.schedule is not None and first.schedule.team_id == policy.team_id
+        assert [user.username for user in second.users.all()] == ["lead"]
