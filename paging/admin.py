@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.db.models import Count
 from django.http import HttpRequest
 
 from core.forms import WriteOnlyFieldsMixin
@@ -59,9 +60,12 @@ class EscalationPolicyAdmin(admin.ModelAdmin):
     autocomplete_fields = ["fallback_contact"]
     inlines = [EscalationLevelInline]
 
-    @admin.display(description="Levels")
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).annotate(levels_total=Count("levels"))
+
+    @admin.display(description="Levels", ordering="levels_total")
     def levels_count(self, policy: EscalationPolicy) -> int:
-        return policy.levels.count()
+        return policy.levels_total
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

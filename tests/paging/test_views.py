@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from incidents import errors as incident_errors
-from incidents.models import EventKind
+from incidents.models import EventKind, Service, Team
 from paging import errors, links
 from tests.factories import UserFactory, declare_incident
 from tests.incidents.test_api import call, token_for
@@ -140,3 +140,31 @@ def test_an_incident_that_paged_nobody_has_no_paging_panel(client, bob):
     client.force_login(bob)
     incident = declare_incident(declared_by=bob)
     assert 'id="paging-panel"' not in client.get(incident.get_absolute_url()).content.decode()
+
+
+def test_the_paging_panel_and_the_policy_list_cost_the_same_queries_with_more_pages(
+    client, incident, alerts_account, checkout, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from paging.models import EscalationLevel, EscalationPolicy
+    from paging.selectors import incident_paging
+
+    with CaptureQueriesContext(connection) as few:
+        assert len(incident_paging(incident_id=incident.pk).pages) == 1
+    client.force_login(UserFactory(role="admin", is_staff=True, is_superuser=True))
+    with CaptureQueriesContext(connection) as one_policy:
+        assert client.get("/admin/paging/escalationpolicy/").status_code == 200
+    for n in range(4):
+        team = Team.objects.create(name=f"Team {n}", slug=f"team-{n}")
+        policy = EscalationPolicy.objects.create(team=team, name=f"Policy {n}")
+        EscalationLevel.objects.create(policy=policy, position=1).users.set([UserFactory(role="responder")])
+        Service.objects.create(name=f"Service {n}", slug=f"service-{n}", owner_team=team)
+    crowded = declare_incident(
+        declared_by=alerts_account, affected_services=[checkout, *Service.objects.exclude(pk=checkout.pk)]
+    )
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert len(incident_paging(incident_id=crowded.pk).pages) == 5
+    with django_assert_max_num_queries(len(one_policy.captured_queries)):
+        assert client.get("/admin/paging/escalationpolicy/").status_code == 200
