@@ -11,7 +11,7 @@ StandIns = Callable[..., dict]
 
 _event_handlers: list[EventHandler] = []
 _demo_data_steps: list[DemoDataStep] = []
-_page_panels: dict[str, list[str]] = {"main": [], "side": [], "header": []}
+_page_panels: dict[str, list[str]] = {"main": [], "side": [], "header": [], "dashboard": []}
 _page_data: list[str] = ["incidents"]
 _sweeps: list[Sweep] = []
 _stand_ins: list[StandIns] = []
@@ -46,8 +46,8 @@ def demo_data_steps() -> list[DemoDataStep]:
 def register_page_panel(*, place: str, template: str) -> None:
     """A template included in the incident page, in the main column or the side column; it gets
     the page's context (the incident, the user). place="header": under every page's header
-    (for signed-in readers); it is part of cached pages, so what differs per reader is fetched
-    by htmx."""
+    (for signed-in readers), place="dashboard": on the dashboard. Both are parts of cached pages,
+    so what differs per reader is fetched by htmx."""
     _add(_page_panels[place], template)
 
 

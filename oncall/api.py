@@ -124,7 +124,7 @@ class ScheduleOut(Schema):
 
 
 class OnCallOut(Schema):
-    service: str
+    service: str | None = Field(description="Null when the question named no service.")
     team: str | None
     at: datetime
     on_call: list[Person] = Field(description="Empty: nobody is on call (or the service has no team).")
@@ -325,15 +325,19 @@ def create_schedule(request: HttpRequest, payload: NewSchedule) -> Any:
     operation_id="whoIsOnCall",
     auth=schedules_token,
 )
-def who_is_on_call(request: HttpRequest, service: str, at: str | None = None) -> Any:
+def who_is_on_call(request: HttpRequest, service: str | None = None, at: str | None = None) -> Any:
     """The people on call for the service (its owner team's schedules) at `at` (ISO 8601 with an
-    offset; default now), primary layer first."""
+    offset; default now), primary layer first. Without `service`: everyone on call for any
+    schedule."""
     moment = timezone.now()
     if at is not None:
         try:
             moment = parse_moment(at)
         except (ValueError, TypeError):
             raise InputRefused({"at": [errors.BAD_MOMENT]}) from None
+    if service is None:
+        people = selectors.on_call_anywhere(at=moment)
+        return {"service": None, "team": None, "at": moment, "on_call": [_person(user) for user in people]}
     found = Service.objects.select_related("owner_team").filter(slug=service[:100]).first()
     if found is None:
         raise HttpError(404, errors.UNKNOWN_SERVICE)

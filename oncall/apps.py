@@ -17,4 +17,5 @@ class OncallConfig(AppConfig):
         registry.register_page_data("oncall")
         registry.register_page_panel(place="side", template="oncall/_incident_side.html")
         registry.register_page_panel(place="header", template="oncall/_header.html")
+        registry.register_page_panel(place="dashboard", template="oncall/_dashboard.html")
         api.add_router("/", router)

@@ -162,3 +162,20 @@ class CalendarFeed(models.Model):
     @staticmethod
     def digest_of(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
+
+
+class HandoffNote(models.Model):
+    """What the outgoing person tells whoever takes over the schedule at the end of their shift."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="handoff_notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="handoff_notes")
+    shift_ends_at = models.DateTimeField(help_text="The end of the author's shift the note hands over.")
+    text = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["schedule", "shift_ends_at"], name="handoff_schedule_shift_end")]
+
+    def __str__(self) -> str:
+        return f"Hand-off by {self.author} for {self.schedule}"

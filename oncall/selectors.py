@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
-from incidents.models import Service, Team
+from incidents.models import Incident, Service, Team
 from oncall.models import Override, Rotation, RotationMember, Schedule, ShiftUnit
 
 # A moment is the window [at, at + INSTANT).
@@ -233,6 +233,13 @@ def on_call_for_team(*, team: Team, at: datetime) -> list[User]:
     return _unique(user for schedule in schedules for user in on_call_at(schedule=schedule, at=at))
 
 
+def on_call_anywhere(*, at: datetime) -> list[User]:
+    """Everyone on call for any schedule at `at`."""
+    team_ids = Team.objects.filter(schedules__isnull=False).values_list("pk", flat=True).distinct()
+    schedules = _schedules_of_teams(team_ids=team_ids, start=at, end=at + INSTANT)
+    return _unique(user for schedule in schedules for user in on_call_at(schedule=schedule, at=at))
+
+
 def on_call_for_service(*, service: Service, at: datetime) -> list[User]:
     """The people on call for the service's owner team's schedules at `at` ([] without a team)."""
     if service.owner_team_id is None:
@@ -273,15 +280,18 @@ def user_shifts(*, user: User, start: datetime, end: datetime) -> list[Shift]:
     return sorted(found, key=lambda s: (s.starts_at, s.schedule.pk))
 
 
-def current_shift_for_user(*, user: User, at: datetime) -> Shift | None:
+def current_shift_for_user(*, user: User, at: datetime, schedule: Schedule | None = None) -> Shift | None:
     """The user's shift running at `at`, its end pushed to the end of their continuous cover (a
     one-person rotation, an override that follows their turn) within UNTIL_HORIZON; when they are
     on call for several schedules, the one that lasts longest. None: not on call."""
     if not user.is_authenticated:
         return None
     best: Shift | None = None
-    for schedule in schedules_of_user(user=user, at=at):
-        mine = [s for s in shifts(schedule=schedule, start=at, end=at + UNTIL_HORIZON) if s.user.pk == user.pk]
+    candidates = schedules_of_user(user=user, at=at)
+    if schedule is not None:
+        candidates = candidates.filter(pk=schedule.pk)
+    for candidate in candidates:
+        mine = [s for s in shifts(schedule=candidate, start=at, end=at + UNTIL_HORIZON) if s.user.pk == user.pk]
         current = next((s for s in mine if s.covers(at)), None)
         if current is None:
             continue
@@ -289,9 +299,9 @@ def current_shift_for_user(*, user: User, at: datetime) -> Shift | None:
         for shift in sorted(mine, key=lambda s: s.starts_at):
             if shift.starts_at <= ends_at < shift.ends_at:
                 ends_at = shift.ends_at
-        candidate = Shift(schedule, current.user, current.starts_at, ends_at, current.rotation, current.override)
-        if best is None or candidate.ends_at > best.ends_at:
-            best = candidate
+        whole = Shift(candidate, current.user, current.starts_at, ends_at, current.rotation, current.override)
+        if best is None or whole.ends_at > best.ends_at:
+            best = whole
     return best
 
 
@@ -309,3 +319,62 @@ def gaps(*, schedule: Schedule, start: datetime, end: datetime, found: list[Shif
     if covered_until < end:
         holes.append((covered_until, end))
     return holes
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """What the person who just came on call should see: who handed over, their note, the open
+    incidents the outgoing person was part of, and what was declared or resolved in their shift."""
+
+    shift: Shift
+    outgoing: Shift | None
+    note: object
+    open_incidents: list
+    changed_incidents: list
+
+
+# The hand-off shows on the incoming person's dashboard for the first day of their shift.
+HANDOFF_SHOWN_FOR = timedelta(hours=24)
+
+
+def handoff_for_user(*, user: User, at: datetime) -> Handoff | None:
+    """The hand-off for the user's current shift, if it began less than HANDOFF_SHOWN_FOR ago.
+    Incidents are only those the user may see (incidents.selectors.visible_incidents)."""
+    from django.db.models import Q
+
+    from incidents.models import ACTIVE_STATUSES
+    from incidents.selectors import visible_incidents
+    from oncall.models import HandoffNote
+
+    shift = current_shift_for_user(user=user, at=at)
+    if shift is None or at - shift.starts_at > HANDOFF_SHOWN_FOR:
+        return None
+    before = shift.starts_at - INSTANT
+    previous = [
+        s
+        for s in shifts(schedule=shift.schedule, start=before, end=shift.starts_at)
+        if s.user.pk != user.pk and (shift.rotation is None or s.rotation is None or s.rotation.pk == shift.rotation.pk)
+    ]
+    outgoing = previous[0] if previous else None
+    if outgoing is None:
+        return Handoff(shift, None, None, [], [])
+    note = (
+        HandoffNote.objects.filter(schedule=shift.schedule, author=outgoing.user, shift_ends_at__gte=shift.starts_at)
+        .order_by("-created_at")
+        .first()
+    )
+    seen = visible_incidents(user).select_related("severity", "lead")
+    part_of = (
+        Q(lead=outgoing.user)
+        | Q(comms_lead=outgoing.user)
+        | Q(declared_by=outgoing.user)
+        | Q(pk__in=Incident.responders.through.objects.filter(user_id=outgoing.user.pk).values("incident_id"))
+    )
+    open_incidents = list(
+        seen.filter(part_of, status__in=ACTIVE_STATUSES).order_by("severity__rank", "-declared_at")[:20]
+    )
+    span = Q(declared_at__gte=outgoing.starts_at, declared_at__lt=shift.starts_at) | Q(
+        resolved_at__gte=outgoing.starts_at, resolved_at__lt=shift.starts_at
+    )
+    changed = list(seen.filter(span).order_by("-declared_at")[:20])
+    return Handoff(shift, outgoing, note, open_incidents, changed)

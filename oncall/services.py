@@ -11,12 +11,13 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from config.versions import ONCALL, atomic_bumping
-from core.text import single_line
+from core.text import plain_text, single_line
 from incidents.models import Team
 from oncall.models import (
     OVERRIDE_ENDS_BEFORE_START,
     ROTATION_OF_ANOTHER_SCHEDULE,
     CalendarFeed,
+    HandoffNote,
     Override,
     Rotation,
     RotationMember,
@@ -140,3 +141,29 @@ def calendar_feed_fetched(*, feed: CalendarFeed, at: datetime) -> None:
     # Once an hour is precise enough, and keeps a calendar app's polling from writing each time.
     if feed.last_fetched_at is None or at - feed.last_fetched_at > timedelta(hours=1):
         CalendarFeed.objects.filter(pk=feed.pk).update(last_fetched_at=at)
+
+
+HANDOFF_MAX_LENGTH = 5000
+
+
+@writes
+def handoff_note_write(*, user: AbstractBaseUser, schedule: Schedule, text: str, now: datetime) -> HandoffNote:
+    """The person on call leaves a note for whoever takes over at the end of their shift; a second
+    note in the same shift replaces the first."""
+    from oncall import errors, selectors
+
+    text = plain_text(text).strip()
+    if not text:
+        raise ValidationError({"text": errors.HANDOFF_EMPTY})
+    if len(text) > HANDOFF_MAX_LENGTH:
+        raise ValidationError({"text": errors.HANDOFF_TOO_LONG})
+    shift = selectors.current_shift_for_user(user=user, at=now, schedule=schedule)
+    if shift is None:
+        raise ValidationError({"text": errors.NOT_ON_CALL})
+    note, _ = HandoffNote.objects.update_or_create(
+        schedule=schedule,
+        author=user,
+        shift_ends_at=shift.ends_at,
+        defaults={"text": text, "created_at": now},
+    )
+    return note

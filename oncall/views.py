@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -15,10 +16,11 @@ from django_htmx.middleware import HtmxDetails
 from core.query import whole_number
 from incidents.models import Service
 from oncall import ics, selectors, services
-from oncall.models import CalendarFeed, Schedule
+from oncall.models import CalendarFeed, HandoffNote, Schedule
 
 DEFAULT_WEEKS = 2
 MAX_WEEKS = 8
+HANDOFF_SAVED = "Hand-off note saved: the next person sees it when they take over."
 FEED_REVOKED = "Your calendar address is revoked: calendars subscribed to it get nothing more."
 
 
@@ -167,3 +169,37 @@ def calendar_ics(request: HttpRequest, token: str) -> HttpResponse:
     response["Cache-Control"] = "private, max-age=300"
     response["X-Robots-Tag"] = "noindex"
     return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def handoff(request: HtmxHttpRequest) -> HttpResponse:
+    """The hand-off: for whoever came on call in the last day, what the outgoing person left them
+    (on the dashboard too, fetched by htmx); for whoever is on call, a note for the next person."""
+    now = timezone.now()
+    if request.method == "POST":
+        schedule = _schedule(request.POST.get("schedule", ""))
+        try:
+            services.handoff_note_write(
+                user=request.user, schedule=schedule, text=request.POST.get("text", ""), now=now
+            )
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, HANDOFF_SAVED)
+        return redirect("oncall:handoff")
+    mine = selectors.current_shift_for_user(user=request.user, at=now)
+    context = {
+        "handoff": selectors.handoff_for_user(user=request.user, at=now),
+        "mine": mine,
+        "my_note": (
+            HandoffNote.objects.filter(schedule=mine.schedule, author=request.user, shift_ends_at=mine.ends_at).first()
+            if mine
+            else None
+        ),
+    }
+    template_name = "oncall/handoff.html"
+    if request.htmx:
+        template_name += "#handoff-panel"
+    return render(request, template_name, context)

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 import time_machine
+from django.test import Client
 
 from incidents.models import Team
 from oncall import errors
@@ -148,7 +149,26 @@ def test_a_bad_moment_is_a_clear_400(client, reader_token, at):
     assert answer.json() == {"errors": {"at": [errors.BAD_MOMENT]}}
 
 
-def test_an_unknown_service_is_404_and_the_service_is_required(client, reader_token):
+def test_an_unknown_service_is_404_and_without_one_everyone_on_call_answers(client, reader_token, people):
     assert call(client, "GET", "/api/v1/oncall/?service=nope", token=reader_token).status_code == 404
-    assert call(client, "GET", "/api/v1/oncall/", token=reader_token).status_code == 400
     assert call(client, "GET", "/api/v1/oncall/?service=x").status_code == 401
+    on_call_schedule(layers=[{"members": people[:1], "start_date": date(2026, 1, 1)}])
+    on_call_schedule(
+        team=Team.objects.create(name="Other", slug="other"),
+        layers=[{"members": people[1:], "start_date": date(2026, 1, 1)}],
+    )
+    everyone = call(client, "GET", "/api/v1/oncall/?at=2026-03-01T12:00:00Z", token=reader_token).json()
+    assert everyone["service"] is None
+    assert sorted(p["username"] for p in everyone["on_call"]) == ["alice", "bob"]
+
+
+def test_the_admin_role_without_superuser_makes_teams_and_schedules(client, people):
+    admin = UserFactory(role="admin", is_staff=True)
+    token = token_for(admin)
+    assert call(client, "POST", "/api/v1/teams/", {"name": "Payments"}, token=token).status_code == 201
+    body = {"team": "payments", "name": "Primary", "time_zone": "UTC"}
+    assert call(client, "POST", "/api/v1/schedules/", body, token=token).status_code == 201
+    staff = Client()
+    staff.force_login(admin)
+    assert staff.get("/admin/oncall/schedule/add/").status_code == 200
+    assert staff.get("/admin/incidents/team/add/").status_code == 200
