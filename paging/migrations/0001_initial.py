@@ -4,6 +4,31 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+# The admin role keeps escalation policies and their levels, and reads escalations and pages.
+ADMIN_PERMISSIONS = [
+    *(
+        f"{action}_{model}"
+        for model in ("escalationpolicy", "escalationlevel")
+        for action in ("add", "change", "delete", "view")
+    ),
+    "view_escalation",
+    "view_page",
+]
+
+
+def seed_admin_permissions(apps, schema_editor):
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    ContentType = apps.get_model("contenttypes", "ContentType")
+    group, _ = Group.objects.get_or_create(name="admin")
+    for codename in ADMIN_PERMISSIONS:
+        action, model = codename.split("_", 1)
+        content_type, _ = ContentType.objects.get_or_create(app_label="paging", model=model)
+        permission, _ = Permission.objects.get_or_create(
+            content_type=content_type, codename=codename, defaults={"name": f"Can {action} {model}"}
+        )
+        group.permissions.add(permission)
+
 
 class Migration(migrations.Migration):
     initial = True
@@ -227,4 +252,5 @@ class Migration(migrations.Migration):
                 fields=("incident", "level", "round", "user"), name="page_once_per_rung_and_person"
             ),
         ),
+        migrations.RunPython(seed_admin_permissions, migrations.RunPython.noop),
     ]

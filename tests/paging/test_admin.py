@@ -86,3 +86,10 @@ def test_the_demo_gives_each_team_a_two_level_policy_once(db):
         first, second = policy.levels.all()
         assert first.schedule is not None and first.schedule.team_id == policy.team_id
         assert [user.username for user in second.users.all()] == ["lead"]
+
+
+def test_the_admin_role_keeps_policies_and_reads_pages(client):
+    client.force_login(UserFactory(role="admin", is_staff=True))
+    assert client.get("/admin/paging/escalationpolicy/add/").status_code == 200
+    assert client.get("/admin/paging/page/").status_code == 200
+    assert client.get("/admin/paging/escalation/").status_code == 200
