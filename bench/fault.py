@@ -11,9 +11,11 @@ uses the Redis database of REDIS_URL. Everything talks to 127.0.0.1 only; other 
 1. Fixture, through the services: users, SEV2 with a 1-minute cadence, its webhook channel pointing
    at a local receiver and the admin group as escalation contacts; then `--incidents` incidents
    declared 125 s in the past (time-machine, this process only), so all three ladder steps are due.
-   Each incident owes 8 emails (on declaration: its comms lead and responder are told their roles;
+   Each incident owes 10 emails (on declaration: its comms lead and responder are told their roles;
    step 1: lead and comms lead; step 2: those two and the responder; step 3: the escalation
-   contact) and 2 webhook posts (the declaration, step 2).
+   contact; and two pages: it affects a service of a team its lead is not in, whose escalation
+   policy pages one person at level 1 on declaration and another at level 2 a minute later) and 2
+   webhook posts (the declaration, step 2).
 2. A Celery worker with embedded beat (sweep every second) delivering to an aiosmtpd SMTP server
    and an HTTP webhook receiver, each taking `--receiver-delay` to accept a message, so delivery
    is still going on while the faults come. Each receiver runs in a process of its own
@@ -73,7 +75,9 @@ RESULTS_DIR = BASE_DIR / "bench" / "results"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
 BENCH_ENV_FLAG = "INCIDENT_DESK_BENCH_ENV"
-EMAILS_PER_INCIDENT = 8
+# 8 for the reminders and role notices, 2 pages (level 1, then level 2 a minute later).
+EMAILS_PER_INCIDENT = 10
+PAGES_PER_INCIDENT = 2
 WEBHOOKS_PER_INCIDENT = 2
 
 
@@ -222,7 +226,8 @@ def fixture_create(*, incidents: int, webhook_url: str) -> dict:
     from django.utils import timezone
 
     from incidents import services
-    from incidents.models import SeverityPolicy
+    from incidents.models import Service, SeverityPolicy, Team
+    from paging.models import EscalationLevel, EscalationPolicy
 
     def users(prefix: str, count: int, group: str) -> list[User]:
         made = []
@@ -238,6 +243,13 @@ def fixture_create(*, incidents: int, webhook_url: str) -> dict:
         users("resp", 10, "responder"),
     )
     users("boss", 1, "admin")
+    pagers = users("pager", 2, "responder")
+    team = Team.objects.create(name="Fault drill", slug="fault-drill")
+    team.members.set(pagers)
+    service = Service.objects.create(name="Drill", slug="drill", owner_team=team)
+    escalation = EscalationPolicy.objects.create(team=team, name="Fault drill escalation")
+    for position, pager in enumerate(pagers, start=1):
+        EscalationLevel.objects.create(policy=escalation, position=position, delay_minutes=1).users.set([pager])
     policy = SeverityPolicy.objects.get(key="SEV2")
     policy.update_cadence_minutes = 1
     policy.webhook_url = webhook_url
@@ -254,6 +266,7 @@ def fixture_create(*, incidents: int, webhook_url: str) -> dict:
                 severity=policy,
                 comms_lead=comms[n % 10],
                 responders=[responders[n % 10]],
+                affected_services=[service],
             )
     return {"emails": incidents * EMAILS_PER_INCIDENT, "webhooks": incidents * WEBHOOKS_PER_INCIDENT}
 
@@ -261,11 +274,12 @@ def fixture_create(*, incidents: int, webhook_url: str) -> dict:
 def progress() -> dict:
     from incidents.models import Reminder
     from notifications.models import Channel, Delivery
+    from paging.models import Page
 
     statuses = Counter(
         Delivery.objects.exclude(channel=Channel.IN_APP).values_list("status", flat=True).iterator(chunk_size=5000)
     )
-    return {"reminders": Reminder.objects.count(), **statuses}
+    return {"reminders": Reminder.objects.count(), "pages": Page.objects.count(), **statuses}
 
 
 def sent_count() -> int:
@@ -461,6 +475,7 @@ def main(argv: list[str] | None = None) -> int:
 def settle(run: Run, smtp: ReceiverProcess, hooks: ReceiverProcess, planned: dict) -> bool:
     from incidents.models import Reminder
     from notifications.models import Channel, Delivery, DeliveryStatus
+    from paging.models import Page
 
     steps_planned = run.args.incidents * 3
     deadline = time.monotonic() + run.args.settle_timeout
@@ -472,6 +487,8 @@ def settle(run: Run, smtp: ReceiverProcess, hooks: ReceiverProcess, planned: dic
         done = (
             Reminder.objects.count() >= steps_planned
             and not Reminder.objects.filter(told_at__isnull=True).exists()
+            and Page.objects.count() >= run.args.incidents * PAGES_PER_INCIDENT
+            and not Page.objects.filter(told_at__isnull=True).exists()
             and not Delivery.objects.exclude(channel=Channel.IN_APP).filter(status=DeliveryStatus.PENDING).exists()
         )
         quiet = time.monotonic() - last_change
@@ -497,6 +514,7 @@ def report(
 ) -> int:
     from incidents.models import Reminder
     from notifications.models import Channel, Delivery
+    from paging.models import Page
 
     rows = Delivery.objects.exclude(channel=Channel.IN_APP).values_list("pk", "channel", "status")
     by_channel: dict[str, set[int]] = {Channel.EMAIL: set(), Channel.WEBHOOK: set()}
@@ -527,6 +545,9 @@ def report(
     print(
         f"ladder steps recorded: {reminder_steps}/{run.args.incidents * 3}; delivery rows by status: {dict(statuses)}"
     )
+    pages = Page.objects.count()
+    untold = Page.objects.filter(told_at__isnull=True).count()
+    print(f"pages recorded: {pages}/{run.args.incidents * PAGES_PER_INCIDENT}, told: {pages - untold}")
     columns = ["planned", "rows", "once", "lost(0)", "dup(>1)", "raw rcvd", "raw excess", "by key(0)"]
     header = f"{'channel':8} " + " ".join(f"{name:>10}" for name in columns)
     print(header)

@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "oncall",
     # Figures over incidents and postmortems (response times, cadence kept); reads both.
     "insights",
+    # Escalation policies and pages: builds on incidents and oncall.
+    "paging",
 ]
 
 MIDDLEWARE = [
@@ -320,6 +322,9 @@ REMINDER_SWEEP_SECONDS = float(os.environ.get("REMINDER_SWEEP_SECONDS", "10"))
 # When no sweep has run for this long, /health says so and responders see a banner (None: not
 # watched, as in the test settings, where no beat runs).
 REMINDERS_STALLED_AFTER_SECONDS: float | None = 3 * REMINDER_SWEEP_SECONDS
+
+# How long a page's one-click acknowledge link works (it also works only once).
+PAGING_LINK_MAX_AGE_SECONDS = int(os.environ.get("PAGING_LINK_MAX_AGE_SECONDS", str(24 * 3600)))
 
 # How long browsers and proxies may keep the public status page (Cache-Control max-age): its
 # readers see a change within this plus a second.

@@ -22,6 +22,8 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("runbooks/", include("runbooks.urls")),
     path("insights/", include("insights.urls")),
+    # A page's acknowledge link, which works without logging in (signed, single-use, expiring).
+    path("paging/", include("paging.urls")),
     path("oncall/", include("oncall.urls")),
     # The dashboard and the incident page are the paths asked most (every open one polls), so
     # incidents is tried first; no pattern of these three overlaps another's.

@@ -53,3 +53,18 @@ def sees_restricted(user: User | AnonymousUser) -> bool:
         cached = user.groups.filter(name=SECURITY_GROUP).exists()
         user._sees_restricted = cached
     return cached
+
+
+def is_person(user: User | AnonymousUser | None) -> bool:
+    """Whether the user is a person who can answer for an incident, as opposed to a system account
+    such as the one alert sources declare incidents as ('alerts'): a person can log in (a usable
+    password) and may act on incidents. Reminders and pages go to people; a system account that
+    leads an incident hands the lead to the first person who acknowledges it."""
+    return user is not None and user.is_authenticated and user.has_usable_password() and can_respond(user)
+
+
+def people_q() -> Q:
+    """is_person as a filter on users, for asking about many at once."""
+    from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
+
+    return Q(is_active=True) & ~Q(password__startswith=UNUSABLE_PASSWORD_PREFIX) & responders_q()

@@ -586,9 +586,7 @@ def change_incident(
         if roles:
             incident = services.incident_roles_assign(incident=incident, actor=actor, **roles)
         if "restricted" in given and given["restricted"] != incident.restricted:
-            incident = services.incident_restriction_set(
-                incident=incident, actor=actor, restricted=given["restricted"]
-            )
+            incident = services.incident_restriction_set(incident=incident, actor=actor, restricted=given["restricted"])
         texts = ("title", "summary", "public_title", "public_summary")
         impact = {field: given[field] for field in (*ImpactFields.model_fields, *texts) if field in given}
         if impact:
@@ -623,6 +621,20 @@ def post_status_update(request: HttpRequest, reference: str, payload: PostUpdate
             "visibility": update.visibility,
         },
     )
+
+
+@router.post(
+    "incidents/{reference}/acknowledge/",
+    response={200: Incident, 400: InvalidInput, **ERRORS},
+    operation_id="acknowledgeIncident",
+    url_name="incident_acknowledge",
+)
+def acknowledge_incident(request: HttpRequest, reference: str, response: HttpResponse) -> Status:
+    """Answer for the incident: sets the Acknowledged milestone and stops paging; the token's user
+    leads it when its lead is not a person (an incident opened by an alert). No body."""
+    incident = _incident_or_404(request, reference)
+    services.incident_acknowledge(incident=incident, actor=request.auth)
+    return Status(200, _with_etag(response, incident_json(incident.pk)))
 
 
 def events_json(events: QuerySet[m.TimelineEvent]) -> list[dict[str, Any]]:

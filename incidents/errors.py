@@ -94,3 +94,8 @@ SAME_RESTRICTION = "The incident is already so."
 IMPORT_RESOLVED_REQUIRED = "An imported incident must be resolved: import past incidents only."
 IMPORT_IN_FUTURE = "Times of an imported incident cannot be in the future."
 IMPORT_OUT_OF_ORDER = "Times must run detected ≤ acknowledged ≤ mitigated ≤ resolved."
+
+# Acknowledging an incident: a person answers for it.
+ACKNOWLEDGE_RESOLVED = "The incident is resolved: there is nothing to acknowledge."
+ALREADY_ACKNOWLEDGED = "The incident was already acknowledged."
+ACKNOWLEDGE_PEOPLE_ONLY = "Only a person who may act on incidents can acknowledge one."

@@ -278,6 +278,10 @@ class RolesForm(StartsFromIncident):
             self.fields[name].queryset = people(keeping=keeping)
 
 
+class AcknowledgeForm(Form):
+    """Nothing to fill in: the button is the answer."""
+
+
 class PublishForm(Form):
     public_title = forms.CharField(required=False, max_length=200, label="Name on the status page")
     public_summary = forms.CharField(

@@ -313,6 +313,7 @@ class EventKind(models.TextChoices):
     COMPONENT_STATUS = "component_status", "Status page"
     PUBLISHED = "published", "Published"
     RESTRICTION_CHANGED = "restriction_changed", "Restriction changed"
+    PAGE = "page", "Page"
 
 
 class TimelineEvent(models.Model):

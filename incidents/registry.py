@@ -6,11 +6,15 @@ from collections.abc import Callable
 
 EventHandler = Callable[..., None]
 DemoDataStep = Callable[[], str | None]
+Sweep = Callable[[], object]
+StandIns = Callable[..., dict]
 
 _event_handlers: list[EventHandler] = []
 _demo_data_steps: list[DemoDataStep] = []
 _page_panels: dict[str, list[str]] = {"main": [], "side": [], "header": [], "dashboard": []}
 _page_data: list[str] = ["incidents"]
+_sweeps: list[Sweep] = []
+_stand_ins: list[StandIns] = []
 
 
 def _add(registered: list, item) -> None:
@@ -51,7 +55,6 @@ def page_panels(place: str) -> list[str]:
     return list(_page_panels[place])
 
 
-
 def register_page_data(name: str) -> None:
     """The cached dashboard and incident page show this app's data: their cache key includes the
     app's version (config.versions), which every write of the app bumps."""
@@ -60,3 +63,28 @@ def register_page_data(name: str) -> None:
 
 def page_data() -> list[str]:
     return list(_page_data)
+
+
+def register_sweep(sweep: Sweep) -> None:
+    """`sweep()` runs on every beat of the reminder sweep (incidents.tasks.sweep_reminders), after
+    the reminders' own, in its own transaction: an app's due work (pages) rides the same beat."""
+    _add(_sweeps, sweep)
+
+
+def sweeps() -> list[Sweep]:
+    return list(_sweeps)
+
+
+def register_reminder_stand_ins(stand_ins: StandIns) -> None:
+    """`stand_ins(incident_ids=[…], at=datetime) → {incident_id: [users]}`: who takes a status-update
+    reminder in place of an incident lead that is not a person (the alerts account), e.g. whoever
+    is on call for the incident's services. No reminder goes to a bot."""
+    _add(_stand_ins, stand_ins)
+
+
+def reminder_stand_ins(*, incident_ids: list[int], at) -> dict[int, list]:
+    found: dict[int, dict] = {}
+    for stand_ins in _stand_ins:
+        for incident_id, users in stand_ins(incident_ids=incident_ids, at=at).items():
+            found.setdefault(incident_id, {}).update({user.pk: user for user in users})
+    return {incident_id: list(users.values()) for incident_id, users in found.items()}

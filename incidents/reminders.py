@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from config.bulk import insert_rows, update_datetime_column
 from config.versions import INCIDENTS, version_bump
+from core.permissions import people_q
+from incidents import registry
 from incidents.messages import (
     channels_label,
     incident_url,
@@ -52,8 +54,12 @@ def _step_recipients(
     step: int,
     contacts: dict[int, list[AbstractBaseUser]],
     responders: list[AbstractBaseUser],
+    stand_ins: list[AbstractBaseUser] | None = None,
 ) -> tuple[list[AbstractBaseUser], list[tuple[str, str]]]:
-    leads = [user for user in (incident.lead, incident.comms_lead) if user is not None]
+    # A lead that is not a person (the alerts account) hands its reminders to its stand-ins: whoever
+    # is on call for the incident's services (incidents.registry.register_reminder_stand_ins).
+    lead = [incident.lead] if not stand_ins else list(stand_ins)
+    leads = list({user.pk: user for user in [*lead, incident.comms_lead] if user is not None}.values())
     if step == ReminderStep.DUE:
         return leads, []
     if step == ReminderStep.RESPONDERS:
@@ -67,9 +73,7 @@ def _step_recipients(
         # A restricted incident does not exist for the contacts who may not see it (a query for
         # each, and only for restricted incidents, which are few).
         return [
-            user
-            for user in contacts[incident.severity_id]
-            if visible_incidents(user).filter(pk=incident.pk).exists()
+            user for user in contacts[incident.severity_id] if visible_incidents(user).filter(pk=incident.pk).exists()
         ], []
     return contacts[incident.severity_id], []
 
@@ -151,6 +155,17 @@ def reminders_sweep(*, now: datetime | None = None) -> int:
     return len(reminders)
 
 
+def _stand_ins(incidents: Iterable[Incident], now: datetime) -> dict[int, list[AbstractBaseUser]]:
+    """Who takes the reminders of each incident whose lead is not a person (core.permissions)."""
+    incidents = list(incidents)
+    lead_ids = {incident.lead_id for incident in incidents}
+    people = set(get_user_model().objects.filter(pk__in=lead_ids).filter(people_q()).values_list("pk", flat=True))
+    led_by_no_one = [incident.pk for incident in incidents if incident.lead_id not in people]
+    if not led_by_no_one:
+        return {}
+    return registry.reminder_stand_ins(incident_ids=led_by_no_one, at=now)
+
+
 def _fan_out_after_commit(reminder_ids: list[int]) -> None:
     if not reminder_ids:
         return
@@ -197,6 +212,7 @@ def reminders_fan_out(*, reminder_ids: Iterable[int] | None = None, now: datetim
         policies = SeverityPolicy.objects.in_bulk({incident.severity_id for incident in incidents.values()})
         prefetch_related_objects(list(policies.values()), "escalation_users", "escalation_groups__user_set")
         contacts = {policy.pk: _escalation_contacts(policy) for policy in policies.values()}
+        stand_ins = _stand_ins(incidents.values(), now)
         for incident in incidents.values():
             incident.severity = policies[incident.severity_id]
             incident.lead = people.get(incident.lead_id)
@@ -213,7 +229,9 @@ def reminders_fan_out(*, reminder_ids: Iterable[int] | None = None, now: datetim
             if incident_id not in urls:
                 urls[incident_id] = incident_url(incident)
             url = urls[incident_id]
-            users, webhooks = _step_recipients(incident, step, contacts, responders.get(incident_id, []))
+            users, webhooks = _step_recipients(
+                incident, step, contacts, responders.get(incident_id, []), stand_ins.get(incident_id)
+            )
             subject, body = reminder_text(incident, step, due, recorded, url)
             outgoing.append(
                 Outgoing(

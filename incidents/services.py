@@ -19,7 +19,7 @@ from django.utils.text import slugify
 from config.versions import INCIDENTS, atomic_bumping
 from core.formatting import humanize_delta, utc_clock
 from core.outbound import url_host
-from core.permissions import sees_restricted
+from core.permissions import is_person, sees_restricted
 from core.text import single_line
 from incidents import errors, messages, registry, selectors
 from incidents.models import (
@@ -94,6 +94,24 @@ def _locked(incident: Incident) -> Incident:
     just committed, and with a join on the severity it drops the row when that transaction changed
     the severity, so the second responder would be told the incident does not exist."""
     return Incident.objects.select_for_update().get(pk=incident.pk)
+
+
+def _join_as_responder(*, incident: Incident, actor: AbstractBaseUser | None, now: datetime) -> None:
+    """A person who acts on an incident without a role becomes one of its responders, so the
+    reminders and the timeline count them in. System accounts (the alerts account) never do."""
+    if actor is None or actor.pk in (incident.lead_id, incident.comms_lead_id) or not is_person(actor):
+        return
+    if incident.responders.filter(pk=actor.pk).exists():
+        return
+    incident.responders.add(actor)
+    _event(
+        incident=incident,
+        kind=EventKind.ROLE_ASSIGNED,
+        actor=actor,
+        now=now,
+        text=f"Joined as a responder: {messages.user_label(actor)}",
+        data={"role": "responders", "added": [actor.pk], "removed": [], "joined": True},
+    )
 
 
 PLAN_FIELDS = ["cadence_anchor_at", "next_update_due_at", "next_reminder_at"]
@@ -284,6 +302,7 @@ def incident_severity_change(
         body=reason.strip(),
         data={"from": previous.key, "to": severity.key},
     )
+    _join_as_responder(incident=incident, actor=actor, now=now)
     if raised and incident.is_active:
         _stakeholders_notify(incident=incident, occasion="raised", now=now, previous=previous)
     return incident
@@ -336,7 +355,9 @@ def incident_status_change(*, incident: Incident, status: str, actor: AbstractBa
         raise ValidationError({"status": errors.UNKNOWN_STATUS.format(values=", ".join(IncidentStatus.values))})
     if incident.status == status:
         raise ValidationError({"status": errors.SAME_STATUS})
-    _apply_status(incident=incident, status=status, actor=actor, now=timezone.now())
+    now = timezone.now()
+    _apply_status(incident=incident, status=status, actor=actor, now=now)
+    _join_as_responder(incident=incident, actor=actor, now=now)
     return incident
 
 
@@ -403,6 +424,7 @@ def incident_update_post(
         data={"status": status, "visibility": visibility},
         status_update=update,
     )
+    _join_as_responder(incident=incident, actor=author, now=now)
     return update
 
 
@@ -573,7 +595,7 @@ def incident_note_add(
     if occurred_at is not None and occurred_at > now:
         raise ValidationError({"occurred_at": errors.NOTE_IN_FUTURE})
     first_line = text.splitlines()[0]
-    return _event(
+    event = _event(
         incident=incident,
         kind=EventKind.NOTE,
         actor=author,
@@ -583,6 +605,8 @@ def incident_note_add(
         body=text,
         data={"backdated": occurred_at is not None},
     )
+    _join_as_responder(incident=incident, actor=author, now=now)
+    return event
 
 
 @writes
@@ -630,6 +654,49 @@ def incident_milestone_set(*, incident: Incident, actor: AbstractBaseUser, miles
         text=MILESTONES[milestone],
         data={"milestone": milestone, "at": at.isoformat()},
     )
+    _join_as_responder(incident=incident, actor=actor, now=now)
+    return incident
+
+
+@writes
+def incident_acknowledge(*, incident: Incident, actor: AbstractBaseUser) -> Incident:
+    """A person answers for the incident: the Acknowledged milestone is set (if nobody set it
+    before), so time to acknowledge is real; the acknowledger leads when the lead is not a person
+    (an incident opened by an alert); on the timeline. The apps built on incidents hear the event:
+    paging stops escalating the incident. Acknowledging an incident already acknowledged and led
+    by a person is refused."""
+    incident = _locked(incident)
+    if not incident.is_active:
+        raise ValidationError({"__all__": errors.ACKNOWLEDGE_RESOLVED})
+    if not is_person(actor):
+        raise ValidationError({"__all__": errors.ACKNOWLEDGE_PEOPLE_ONLY})
+    lead_is_person = is_person(incident.lead)
+    if incident.acknowledged_at is not None and lead_is_person:
+        raise ValidationError({"__all__": errors.ALREADY_ACKNOWLEDGED})
+    now = timezone.now()
+    fields = []
+    if incident.acknowledged_at is None:
+        incident.acknowledged_at = now
+        fields.append("acknowledged_at")
+    if not lead_is_person:
+        incident.lead = actor
+        fields.append("lead")
+    incident.save(update_fields=fields)
+    text = f"Acknowledged by {messages.user_label(actor)}"
+    _event(
+        incident=incident,
+        kind=EventKind.MILESTONE_SET,
+        actor=actor,
+        now=now,
+        text=text + (", who now leads" if not lead_is_person else ""),
+        data={
+            "milestone": "acknowledged_at",
+            "at": incident.acknowledged_at.isoformat(),
+            "acknowledged_by": actor.pk,
+            "lead": None if lead_is_person else actor.pk,
+        },
+    )
+    _join_as_responder(incident=incident, actor=actor, now=now)
     return incident
 
 
@@ -827,6 +894,7 @@ def incident_impact_update(
             text="Updated " + ", ".join(labels).lower(),
             data={"fields": changed + (["affected_services"] if "Affected services" in labels else [])},
         )
+        _join_as_responder(incident=incident, actor=actor, now=now)
     return incident
 
 

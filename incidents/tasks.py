@@ -1,6 +1,10 @@
+import logging
+
 from celery import shared_task
 
-from incidents import reminder_watch, reminders
+from incidents import registry, reminder_watch, reminders
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -8,6 +12,13 @@ def sweep_reminders() -> int:
     """Beat runs this every REMINDER_SWEEP_SECONDS; the database, not the broker, knows what is due."""
     recorded = reminders.reminders_sweep()
     reminder_watch.sweep_record()
+    for sweep in registry.sweeps():
+        # One app's failure must not stop the reminders of the next beat: each sweep is its own
+        # transaction and finds its due work again next time.
+        try:
+            sweep()
+        except Exception:
+            logger.exception("sweep %s failed", getattr(sweep, "__qualname__", sweep))
     return recorded
 
 

@@ -15,6 +15,7 @@ urlpatterns = [
     path("incidents/<str:reference>/milestones/", views.milestone_set, name="milestone_set"),
     path("incidents/<str:reference>/impact/", views.impact_update, name="impact_update"),
     path("incidents/<str:reference>/publish/", views.publish, name="publish"),
+    path("incidents/<str:reference>/acknowledge/", views.acknowledge, name="acknowledge"),
     path("incidents/<str:reference>/restriction/", views.restriction_set, name="restriction_set"),
     path("incidents/<str:reference>/participants/", views.participants_add, name="participants_add"),
     path("incidents/<str:reference>/snooze/", views.update_snooze, name="update_snooze"),

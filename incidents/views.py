@@ -24,10 +24,11 @@ from django_htmx.middleware import HtmxDetails
 
 from core.formatting import humanize_delta, local_clock
 from core.forms import service_errors_apply
-from core.permissions import can_respond
+from core.permissions import can_respond, is_person
 from core.query import whole_number
 from incidents import errors, pages, selectors, services
 from incidents.forms import (
+    AcknowledgeForm,
     DeclareForm,
     ImpactForm,
     MilestoneForm,
@@ -279,6 +280,11 @@ def _detail_context(
         and incident.severity.update_cadence_minutes is not None
         and (request.user.pk == incident.lead_id or request.user.is_superuser),
         "can_publish": responder and services.may_publish(incident=incident, user=request.user),
+        # Until someone has answered for it, or while a system account (alerts) leads it. Asked
+        # whatever the milestone, so the page costs the same number of queries before and after.
+        "can_acknowledge": responder
+        and incident.is_active
+        and (not is_person(incident.lead) or incident.acknowledged_at is None),
         # The security group restricts from the API; the page's variants tell the lead apart.
         "can_restrict": responder and (request.user.pk == incident.lead_id or request.user.is_superuser),
         "statuses": IncidentStatus.choices,
@@ -292,6 +298,7 @@ def _detail_context(
             severity_form=bound.get("severity") or _starting(SeverityForm, incident, "severity"),
             status_form=bound.get("status") or _starting(StatusForm, incident, "status"),
             publish_form=bound.get("publish"),
+            acknowledge_form=bound.get("acknowledge"),
             participants_form=bound.get("participants") or ParticipantsForm(),
             restriction_errors=bound["restriction"].errors if "restriction" in bound else None,
         )
@@ -511,6 +518,19 @@ def impact_update(request: HtmxHttpRequest, reference: str) -> HttpResponse:
 
     return _mutation(
         request, reference, form_key="impact", form_class=ImpactForm, apply=apply, success="Impact updated."
+    )
+
+
+@login_required
+@require_POST
+def acknowledge(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    return _mutation(
+        request,
+        reference,
+        form_key="acknowledge",
+        form_class=AcknowledgeForm,
+        apply=lambda incident, data: services.incident_acknowledge(incident=incident, actor=request.user),
+        success="Acknowledged: the escalation stops.",
     )
 
 

@@ -29,12 +29,42 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class AlertRuleForm(forms.ModelForm):
+    class Meta:
+        model = AlertRule
+        fields = ["name", "source", "matchers", "severity", "service", "order", "auto_resolve"]
+
+    def clean_matchers(self) -> dict:
+        matchers = self.cleaned_data["matchers"] or {}
+        if not isinstance(matchers, dict) or not all(
+            isinstance(key, str) and isinstance(value, str) for key, value in matchers.items()
+        ):
+            raise forms.ValidationError(MATCHERS_NOT_A_MAP)
+        return matchers
+
+
+class SourceRuleInline(admin.TabularInline):
+    """The source's own rules, starting with the severity mapping every new source gets
+    (severity=critical → the most severe policy … info → the fourth), edited in place."""
+
+    model = AlertRule
+    form = AlertRuleForm
+    fields = ["order", "name", "matchers", "severity", "service", "auto_resolve"]
+    extra = 0
+    ordering = ["order", "pk"]
+
+
 @admin.register(AlertSource)
 class AlertSourceAdmin(admin.ModelAdmin):
+    inlines = [SourceRuleInline]
     list_display = ["name", "kind", "prefix", "dedup_window_seconds", "rate_limit_per_minute", "active", "last_used_at"]
     list_filter = ["kind", "active"]
     readonly_fields = ["prefix", "created_at", "last_used_at"]
     actions = ["rotate_token"]
+
+    def get_inlines(self, request: HttpRequest, obj: AlertSource | None) -> list:
+        # A new source gets its severity mapping when it is saved; its rules are edited from then on.
+        return self.inlines if obj is not None else []
 
     def save_model(self, request: HttpRequest, obj: AlertSource, form, change: bool) -> None:
         if change:
@@ -53,20 +83,6 @@ class AlertSourceAdmin(admin.ModelAdmin):
         for source in queryset:
             token = alert_source_token_rotate(source=source)
             messages.warning(request, f"The new token of {source.name}, shown this once: {token}")
-
-
-class AlertRuleForm(forms.ModelForm):
-    class Meta:
-        model = AlertRule
-        fields = ["name", "source", "matchers", "severity", "service", "order", "auto_resolve"]
-
-    def clean_matchers(self) -> dict:
-        matchers = self.cleaned_data["matchers"] or {}
-        if not isinstance(matchers, dict) or not all(
-            isinstance(key, str) and isinstance(value, str) for key, value in matchers.items()
-        ):
-            raise forms.ValidationError(MATCHERS_NOT_A_MAP)
-        return matchers
 
 
 @admin.register(AlertRule)

@@ -39,6 +39,13 @@ logger = logging.getLogger(__name__)
 # log in, and it shows on the timeline as the actor of what the alert tool did.
 ALERTS_USERNAME = "alerts"
 BODY_EXCERPT_CHARS = 2000
+# The `severity` label values most Alertmanager and Prometheus set-ups use, most severe first. A
+# new source maps them onto the severity policies in rank order (critical → the most severe, info
+# → the fourth), as rules of its own that the admin shows and edits.
+DEFAULT_SEVERITY_LABEL = "severity"
+DEFAULT_SEVERITY_VALUES = ("critical", "error", "warning", "info")
+# After the rules an admin writes (order 10, 20, …): a rule naming a service decides first.
+DEFAULT_RULE_ORDER = 1000
 
 
 # --- Alert sources -------------------------------------------------------------------------------
@@ -61,7 +68,24 @@ def alert_source_create(*, name: str, kind: str = SourceKind.ALERTMANAGER, **opt
     source = AlertSource.objects.create(
         name=name, kind=kind, digest=AlertSource.digest_of(raw), prefix=raw[:10], **options
     )
+    _default_rules_create(source)
     return source, raw
+
+
+def _default_rules_create(source: AlertSource) -> list[AlertRule]:
+    """severity=critical → the most severe policy, error → the second, warning → the third, info
+    → the fourth: by rank, never by a policy's name, so a renamed or re-keyed table still maps."""
+    policies = list(SeverityPolicy.objects.order_by("rank")[: len(DEFAULT_SEVERITY_VALUES)])
+    return AlertRule.objects.bulk_create(
+        AlertRule(
+            name=f"{DEFAULT_SEVERITY_LABEL}={value} → {policy.key}",
+            source=source,
+            matchers={DEFAULT_SEVERITY_LABEL: value},
+            severity=policy,
+            order=DEFAULT_RULE_ORDER + position,
+        )
+        for position, (value, policy) in enumerate(zip(DEFAULT_SEVERITY_VALUES, policies, strict=False))
+    )
 
 
 @transaction.atomic

@@ -24,110 +24,171 @@ def backfill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
-        ('incidents', '0002_seed_policy_and_roles'),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("incidents", "0002_seed_policy_and_roles"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Reminder',
+            name="Reminder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('due_at', models.DateTimeField()),
-                ('step', models.PositiveSmallIntegerField(choices=[(1, 'Update due: incident lead and comms lead reminded'), (2, 'Update overdue: responders and channels told'), (3, 'Update overdue: escalation contacts told')])),
-                ('sent_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("due_at", models.DateTimeField()),
+                (
+                    "step",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (1, "Update due: incident lead and comms lead reminded"),
+                            (2, "Update overdue: responders and channels told"),
+                            (3, "Update overdue: escalation contacts told"),
+                        ]
+                    ),
+                ),
+                ("sent_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['due_at', 'step'],
+                "ordering": ["due_at", "step"],
             },
         ),
         migrations.RemoveConstraint(
-            model_name='incident',
-            name='incident_resolved_has_no_update_due',
+            model_name="incident",
+            name="incident_resolved_has_no_update_due",
         ),
         migrations.AddField(
-            model_name='incident',
-            name='cadence_anchor_at',
-            field=models.DateTimeField(blank=True, help_text='Where the update cadence counts from: the last update, the declaration or the reopening.', null=True),
+            model_name="incident",
+            name="cadence_anchor_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="Where the update cadence counts from: the last update, the declaration or the reopening.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='incident',
-            name='next_reminder_at',
-            field=models.DateTimeField(blank=True, help_text='When the reminder sweep next has a ladder step to send.', null=True),
+            model_name="incident",
+            name="next_reminder_at",
+            field=models.DateTimeField(
+                blank=True, help_text="When the reminder sweep next has a ladder step to send.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='incident',
-            name='webhook_format',
-            field=models.CharField(choices=[('json', 'JSON'), ('slack', 'Slack-compatible')], default='json', max_length=8),
+            model_name="incident",
+            name="webhook_format",
+            field=models.CharField(
+                choices=[("json", "JSON"), ("slack", "Slack-compatible")], default="json", max_length=8
+            ),
         ),
         migrations.AddField(
-            model_name='incident',
-            name='webhook_url',
+            model_name="incident",
+            name="webhook_url",
             field=models.URLField(blank=True, help_text="This incident's own channel, if any.", max_length=500),
         ),
         migrations.AddField(
-            model_name='severitypolicy',
-            name='escalate_contacts_after_percent',
-            field=models.PositiveSmallIntegerField(default=100, help_text='Tell the escalation contacts this far past due (% of the cadence).'),
+            model_name="severitypolicy",
+            name="escalate_contacts_after_percent",
+            field=models.PositiveSmallIntegerField(
+                default=100, help_text="Tell the escalation contacts this far past due (% of the cadence)."
+            ),
         ),
         migrations.AddField(
-            model_name='severitypolicy',
-            name='escalate_responders_after_percent',
-            field=models.PositiveSmallIntegerField(default=50, help_text='Tell all responders and the webhook channel this far past due (% of the cadence).'),
+            model_name="severitypolicy",
+            name="escalate_responders_after_percent",
+            field=models.PositiveSmallIntegerField(
+                default=50,
+                help_text="Tell all responders and the webhook channel this far past due (% of the cadence).",
+            ),
         ),
         migrations.AddField(
-            model_name='severitypolicy',
-            name='escalation_groups',
-            field=models.ManyToManyField(blank=True, related_name='+', to='auth.group'),
+            model_name="severitypolicy",
+            name="escalation_groups",
+            field=models.ManyToManyField(blank=True, related_name="+", to="auth.group"),
         ),
         migrations.AddField(
-            model_name='severitypolicy',
-            name='escalation_users',
-            field=models.ManyToManyField(blank=True, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="severitypolicy",
+            name="escalation_users",
+            field=models.ManyToManyField(blank=True, related_name="+", to=settings.AUTH_USER_MODEL),
         ),
         migrations.AddField(
-            model_name='severitypolicy',
-            name='webhook_format',
-            field=models.CharField(choices=[('json', 'JSON'), ('slack', 'Slack-compatible')], default='json', max_length=8),
+            model_name="severitypolicy",
+            name="webhook_format",
+            field=models.CharField(
+                choices=[("json", "JSON"), ("slack", "Slack-compatible")], default="json", max_length=8
+            ),
         ),
         migrations.AddField(
-            model_name='severitypolicy',
-            name='webhook_url',
-            field=models.URLField(blank=True, help_text='Incidents of this severity post reminders and notices here.', max_length=500),
+            model_name="severitypolicy",
+            name="webhook_url",
+            field=models.URLField(
+                blank=True, help_text="Incidents of this severity post reminders and notices here.", max_length=500
+            ),
         ),
         migrations.AlterField(
-            model_name='incident',
-            name='last_update_at',
-            field=models.DateTimeField(blank=True, help_text='When the latest status update was posted.', null=True),
+            model_name="incident",
+            name="last_update_at",
+            field=models.DateTimeField(blank=True, help_text="When the latest status update was posted.", null=True),
         ),
         migrations.AlterField(
-            model_name='timelineevent',
-            name='kind',
-            field=models.CharField(choices=[('declared', 'Declared'), ('severity_changed', 'Severity changed'), ('status_changed', 'Status changed'), ('role_assigned', 'Role assigned'), ('status_update', 'Status update'), ('note', 'Note'), ('milestone_set', 'Milestone set'), ('impact_changed', 'Impact changed'), ('reminder', 'Reminder'), ('update_snoozed', 'Update snoozed'), ('stakeholders_notified', 'Stakeholders notified'), ('notification_failed', 'Notification failed')], max_length=32),
+            model_name="timelineevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("declared", "Declared"),
+                    ("severity_changed", "Severity changed"),
+                    ("status_changed", "Status changed"),
+                    ("role_assigned", "Role assigned"),
+                    ("status_update", "Status update"),
+                    ("note", "Note"),
+                    ("milestone_set", "Milestone set"),
+                    ("impact_changed", "Impact changed"),
+                    ("reminder", "Reminder"),
+                    ("update_snoozed", "Update snoozed"),
+                    ("stakeholders_notified", "Stakeholders notified"),
+                    ("notification_failed", "Notification failed"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(condition=models.Q(('next_reminder_at__isnull', False)), fields=['next_reminder_at'], name='incident_next_reminder'),
+            model_name="incident",
+            index=models.Index(
+                condition=models.Q(("next_reminder_at__isnull", False)),
+                fields=["next_reminder_at"],
+                name="incident_next_reminder",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='incident',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'resolved'), _negated=True), models.Q(('next_update_due_at__isnull', True), ('next_reminder_at__isnull', True)), _connector='OR'), name='incident_resolved_has_no_update_due'),
+            model_name="incident",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "resolved"), _negated=True),
+                    models.Q(("next_update_due_at__isnull", True), ("next_reminder_at__isnull", True)),
+                    _connector="OR",
+                ),
+                name="incident_resolved_has_no_update_due",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='severitypolicy',
-            constraint=models.CheckConstraint(condition=models.Q(('escalate_responders_after_percent__lte', models.F('escalate_contacts_after_percent'))), name='severity_ladder_in_order'),
+            model_name="severitypolicy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("escalate_responders_after_percent__lte", models.F("escalate_contacts_after_percent"))
+                ),
+                name="severity_ladder_in_order",
+            ),
         ),
         migrations.AddField(
-            model_name='reminder',
-            name='incident',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to='incidents.incident'),
+            model_name="reminder",
+            name="incident",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="reminders", to="incidents.incident"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reminder',
-            constraint=models.UniqueConstraint(fields=('incident', 'due_at', 'step'), name='reminder_once_per_due_time_and_step'),
+            model_name="reminder",
+            constraint=models.UniqueConstraint(
+                fields=("incident", "due_at", "step"), name="reminder_once_per_due_time_and_step"
+            ),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
     ]

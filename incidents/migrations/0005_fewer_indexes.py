@@ -5,20 +5,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0004_event_kinds_for_other_apps'),
+        ("incidents", "0004_event_kinds_for_other_apps"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='reminder',
-            name='incident',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to='incidents.incident'),
+            model_name="reminder",
+            name="incident",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="reminders",
+                to="incidents.incident",
+            ),
         ),
         migrations.AlterField(
-            model_name='timelineevent',
-            name='incident',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='timeline', to='incidents.incident'),
+            model_name="timelineevent",
+            name="incident",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="timeline",
+                to="incidents.incident",
+            ),
         ),
     ]

@@ -4,26 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0005_fewer_indexes'),
+        ("incidents", "0005_fewer_indexes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='reminder',
-            name='told_at',
-            field=models.DateTimeField(blank=True, help_text='When its people were told.', null=True),
+            model_name="reminder",
+            name="told_at",
+            field=models.DateTimeField(blank=True, help_text="When its people were told.", null=True),
         ),
         # Steps recorded before this migration were told when they were recorded.
         migrations.RunSQL("UPDATE incidents_reminder SET told_at = sent_at", reverse_sql=migrations.RunSQL.noop),
         migrations.AlterField(
-            model_name='reminder',
-            name='sent_at',
-            field=models.DateTimeField(help_text='When the sweep found the step due and recorded it.'),
+            model_name="reminder",
+            name="sent_at",
+            field=models.DateTimeField(help_text="When the sweep found the step due and recorded it."),
         ),
         migrations.AddIndex(
-            model_name='reminder',
-            index=models.Index(condition=models.Q(('told_at__isnull', True)), fields=['sent_at'], name='reminder_untold'),
+            model_name="reminder",
+            index=models.Index(
+                condition=models.Q(("told_at__isnull", True)), fields=["sent_at"], name="reminder_untold"
+            ),
         ),
     ]

@@ -4,17 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0006_reminder_told_at'),
+        ("incidents", "0006_reminder_told_at"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReminderSweep',
+            name="ReminderSweep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ran_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ran_at", models.DateTimeField()),
             ],
         ),
     ]

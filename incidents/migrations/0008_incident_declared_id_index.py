@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0007_reminder_sweep'),
+        ("incidents", "0007_reminder_sweep"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(fields=['declared_at', 'id'], name='incident_declared_id'),
+            model_name="incident",
+            index=models.Index(fields=["declared_at", "id"], name="incident_declared_id"),
         ),
     ]

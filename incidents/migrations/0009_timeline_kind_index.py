@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0008_incident_declared_id_index'),
+        ("incidents", "0008_incident_declared_id_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='timelineevent',
-            index=models.Index(fields=['incident', 'kind', '-occurred_at', '-id'], name='event_incident_kind'),
+            model_name="timelineevent",
+            index=models.Index(fields=["incident", "kind", "-occurred_at", "-id"], name="event_incident_kind"),
         ),
     ]

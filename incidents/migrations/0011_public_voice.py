@@ -17,41 +17,71 @@ def publish_those_with_public_updates(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0010_timeline_names_webhooks_by_host'),
+        ("incidents", "0010_timeline_names_webhooks_by_host"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='incident',
-            name='public_summary',
+            model_name="incident",
+            name="public_summary",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='incident',
-            name='public_title',
-            field=models.CharField(blank=True, help_text='Empty: a neutral title from the affected components.', max_length=200),
+            model_name="incident",
+            name="public_title",
+            field=models.CharField(
+                blank=True, help_text="Empty: a neutral title from the affected components.", max_length=200
+            ),
         ),
         migrations.AddField(
-            model_name='incident',
-            name='published_at',
-            field=models.DateTimeField(blank=True, help_text='When the incident went on the status page; empty while it is internal.', null=True),
+            model_name="incident",
+            name="published_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the incident went on the status page; empty while it is internal.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='severitypolicy',
-            name='publish_automatically',
-            field=models.BooleanField(default=False, help_text='Put incidents of this severity on the status page when declared, under a neutral title derived from the affected components (never the internal title). Otherwise a responder publishes them.'),
+            model_name="severitypolicy",
+            name="publish_automatically",
+            field=models.BooleanField(
+                default=False,
+                help_text="Put incidents of this severity on the status page when declared, under a neutral title derived from the affected components (never the internal title). Otherwise a responder publishes them.",
+            ),
         ),
         migrations.AlterField(
-            model_name='incident',
-            name='title',
-            field=models.CharField(help_text='Internal: never shown on the status page.', max_length=200),
+            model_name="incident",
+            name="title",
+            field=models.CharField(help_text="Internal: never shown on the status page.", max_length=200),
         ),
         migrations.AlterField(
-            model_name='timelineevent',
-            name='kind',
-            field=models.CharField(choices=[('declared', 'Declared'), ('severity_changed', 'Severity changed'), ('status_changed', 'Status changed'), ('role_assigned', 'Role assigned'), ('status_update', 'Status update'), ('note', 'Note'), ('milestone_set', 'Milestone set'), ('impact_changed', 'Impact changed'), ('reminder', 'Reminder'), ('update_snoozed', 'Update snoozed'), ('stakeholders_notified', 'Stakeholders notified'), ('notification_failed', 'Notification failed'), ('runbook_attached', 'Runbook attached'), ('runbook_step', 'Runbook step'), ('postmortem', 'Postmortem'), ('alert', 'Alert'), ('component_status', 'Status page'), ('published', 'Published')], max_length=32),
+            model_name="timelineevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("declared", "Declared"),
+                    ("severity_changed", "Severity changed"),
+                    ("status_changed", "Status changed"),
+                    ("role_assigned", "Role assigned"),
+                    ("status_update", "Status update"),
+                    ("note", "Note"),
+                    ("milestone_set", "Milestone set"),
+                    ("impact_changed", "Impact changed"),
+                    ("reminder", "Reminder"),
+                    ("update_snoozed", "Update snoozed"),
+                    ("stakeholders_notified", "Stakeholders notified"),
+                    ("notification_failed", "Notification failed"),
+                    ("runbook_attached", "Runbook attached"),
+                    ("runbook_step", "Runbook step"),
+                    ("postmortem", "Postmortem"),
+                    ("alert", "Alert"),
+                    ("component_status", "Status page"),
+                    ("published", "Published"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.RunPython(publish_those_with_public_updates, migrations.RunPython.noop),
     ]

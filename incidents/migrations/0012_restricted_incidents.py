@@ -10,27 +10,54 @@ def security_group(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0011_public_voice'),
+        ("incidents", "0011_public_voice"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='incident',
-            name='participants',
-            field=models.ManyToManyField(blank=True, help_text='People added to see a restricted incident, besides its roles.', related_name='incidents_participating', to=settings.AUTH_USER_MODEL),
+            model_name="incident",
+            name="participants",
+            field=models.ManyToManyField(
+                blank=True,
+                help_text="People added to see a restricted incident, besides its roles.",
+                related_name="incidents_participating",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='incident',
-            name='restricted',
+            model_name="incident",
+            name="restricted",
             field=models.BooleanField(default=False),
         ),
         migrations.AlterField(
-            model_name='timelineevent',
-            name='kind',
-            field=models.CharField(choices=[('declared', 'Declared'), ('severity_changed', 'Severity changed'), ('status_changed', 'Status changed'), ('role_assigned', 'Role assigned'), ('status_update', 'Status update'), ('note', 'Note'), ('milestone_set', 'Milestone set'), ('impact_changed', 'Impact changed'), ('reminder', 'Reminder'), ('update_snoozed', 'Update snoozed'), ('stakeholders_notified', 'Stakeholders notified'), ('notification_failed', 'Notification failed'), ('runbook_attached', 'Runbook attached'), ('runbook_step', 'Runbook step'), ('postmortem', 'Postmortem'), ('alert', 'Alert'), ('component_status', 'Status page'), ('published', 'Published'), ('restriction_changed', 'Restriction changed')], max_length=32),
+            model_name="timelineevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("declared", "Declared"),
+                    ("severity_changed", "Severity changed"),
+                    ("status_changed", "Status changed"),
+                    ("role_assigned", "Role assigned"),
+                    ("status_update", "Status update"),
+                    ("note", "Note"),
+                    ("milestone_set", "Milestone set"),
+                    ("impact_changed", "Impact changed"),
+                    ("reminder", "Reminder"),
+                    ("update_snoozed", "Update snoozed"),
+                    ("stakeholders_notified", "Stakeholders notified"),
+                    ("notification_failed", "Notification failed"),
+                    ("runbook_attached", "Runbook attached"),
+                    ("runbook_step", "Runbook step"),
+                    ("postmortem", "Postmortem"),
+                    ("alert", "Alert"),
+                    ("component_status", "Status page"),
+                    ("published", "Published"),
+                    ("restriction_changed", "Restriction changed"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.RunPython(security_group, migrations.RunPython.noop),
     ]

@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0012_restricted_incidents'),
+        ("incidents", "0012_restricted_incidents"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(condition=models.Q(('restricted', True)), fields=['id'], name='incident_restricted'),
+            model_name="incident",
+            index=models.Index(condition=models.Q(("restricted", True)), fields=["id"], name="incident_restricted"),
         ),
     ]

@@ -82,7 +82,9 @@ def product(e2e_db):
     )
     for n in range(LONG_TIMELINE_NOTES):
         services.incident_note_add(
-            incident=active, author=responder, text=f"Checked replica {n}: https://grafana.example.com/d/abc?var-host=db-{n}"
+            incident=active,
+            author=responder,
+            text=f"Checked replica {n}: https://grafana.example.com/d/abc?var-host=db-{n}",
         )
     services.incident_update_post(
         incident=active, author=responder, progress="Rolled back deploy 4711.", next_steps="Watch the error rate."

@@ -635,7 +635,10 @@ def test_several_changes_in_one_patch_are_each_recorded(api, incident, responder
         EventKind.STATUS_CHANGED,
         EventKind.ROLE_ASSIGNED,
         EventKind.IMPACT_CHANGED,
+        # The former lead, now without a role, changed the title: they stay on it as a responder.
+        EventKind.ROLE_ASSIGNED,
     ]
+    assert body["responders"] == [incident.lead.username]
 
 
 def test_patch_sets_the_public_title_and_summary_and_keeps_the_internal_title(api, incident, responder_token):
@@ -859,6 +862,7 @@ DOCUMENTED_PATHS = {
     "/incidents/",
     "/incidents/{reference}/",
     "/incidents/{reference}/updates/",
+    "/incidents/{reference}/acknowledge/",
     "/incidents/{reference}/timeline/",
     "/incidents/{reference}/postmortem/",
     "/severity-policies/",

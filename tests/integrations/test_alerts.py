@@ -14,7 +14,13 @@ from django.utils import timezone
 
 from incidents.models import EventKind, Incident, IncidentStatus, TimelineEvent
 from integrations import errors
-from integrations.alerts import ALERTS_USERNAME, BODY_EXCERPT_CHARS, alert_source_create, alert_source_rate_check
+from integrations.alerts import (
+    ALERTS_USERNAME,
+    BODY_EXCERPT_CHARS,
+    DEFAULT_SEVERITY_VALUES,
+    alert_source_create,
+    alert_source_rate_check,
+)
 from integrations.models import Alert, AlertSource, AlertStatus, RejectedPayload, SourceKind
 from tests.integrations.conftest import ALERTMANAGER, GENERIC, fixture
 
@@ -105,7 +111,21 @@ def test_an_alert_the_incident_services_refuse_gets_400_and_is_kept(post, token,
     assert Alert.objects.count() == 0
 
 
+def test_a_new_source_maps_the_usual_severity_labels_onto_the_policies_by_rank(post, token, source, severities):
+    payload = fixture("alertmanager_firing")
+    response = post(ALERTMANAGER, payload, token=token)
+    assert response.status_code == 200
+    assert Incident.objects.get().severity.key == "SEV1"  # severity=critical
+
+    by_rank = [policy.key for policy in sorted(severities.values(), key=lambda policy: policy.rank)]
+    mapping = {rule.matchers["severity"]: rule.severity.key for rule in source.rules.all()}
+    assert mapping == dict(zip(DEFAULT_SEVERITY_VALUES, by_rank, strict=True))
+    assert mapping == {"critical": "SEV1", "error": "SEV2", "warning": "SEV3", "info": "SEV4"}
+
+
 def test_without_a_matching_rule_the_source_default_or_least_severe_severity_is_used(post, token, source, severities):
+    # A new source maps severity=critical → SEV1: without its rules, nothing matches.
+    source.rules.all().delete()
     post(ALERTMANAGER, fixture("alertmanager_firing"), token=token)
     assert Incident.objects.get().severity.key == max(severities.values(), key=lambda s: s.rank).key
 

@@ -291,7 +291,10 @@ def test_the_demo_step_is_idempotent(db):
     call_command("load_demo_data", stdout=io.StringIO())
     call_command("load_demo_data", stdout=io.StringIO())
     assert AlertSource.objects.filter(name=DEMO_SOURCE).count() == 1
-    assert AlertRule.objects.count() == 3
+    assert AlertRule.objects.filter(source=None).count() == 3
+    # and the severity mapping every new source starts with, once
+    assert AlertRule.objects.filter(source__name=DEMO_SOURCE).count() == 4
+    assert AlertRule.objects.count() == 7
     assert Alert.objects.count() == 2
     assert Incident.objects.filter(alerts__isnull=False).distinct().count() == 1
 
@@ -326,3 +329,14 @@ def test_rule_matchers_must_map_labels_to_values(client, matchers):
     )
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["matchers"] == [MATCHERS_NOT_A_MAP]
+
+
+def test_the_admin_shows_and_edits_a_new_sources_severity_mapping(client):
+    from integrations.models import AlertSource
+
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    source, _ = alert_source_create(name="grafana")
+    page = client.get(f"/admin/integrations/alertsource/{source.pk}/change/").content.decode()
+    assert "severity=critical → SEV1" in page
+    assert "severity=info → SEV4" in page
+    assert AlertSource.objects.get(pk=source.pk).rules.count() == 4
