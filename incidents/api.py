@@ -281,6 +281,18 @@ class StatusUpdate(Answer):
     visibility: Literal[tuple(m.UpdateVisibility.values)]
 
 
+class UpdateDraft(Answer):
+    id: int
+    incident: str
+    drafted_by: str | None
+    drafted_at: datetime
+    state: Literal[tuple(m.DraftState.values)]
+    status: Literal[tuple(m.IncidentStatus.values)]
+    progress: str
+    next_steps: str
+    eta: str
+
+
 class TimelineEvent(Answer):
     id: int
     kind: Literal[tuple(m.EventKind.values)]
@@ -599,14 +611,36 @@ def change_incident(
 
 @router.post(
     "incidents/{reference}/updates/",
-    response={201: StatusUpdate, 400: InvalidInput, **ERRORS},
+    response={201: StatusUpdate, 202: UpdateDraft, 400: InvalidInput, **ERRORS},
     operation_id="postStatusUpdate",
     url_name="incident_updates",
 )
 def post_status_update(request: HttpRequest, reference: str, payload: PostUpdate) -> Status:
-    """Post a status update. The next update falls due one cadence from now; none once resolved."""
+    """Post a status update. The next update falls due one cadence from now; none once resolved.
+    When the severity policy wants public updates approved and you are neither the incident lead
+    nor the comms lead, a public update is saved as a draft for them (202, the draft): nothing of it
+    is public until one of them approves it on the incident page."""
     incident = _incident_or_404(request, reference)
     values = _given(payload)
+    if values.get("visibility") == m.UpdateVisibility.PUBLIC and services.update_needs_approval(
+        incident=incident, user=request.auth
+    ):
+        del values["visibility"]
+        draft = services.update_draft_create(incident=incident, author=request.auth, **values)
+        return Status(
+            202,
+            {
+                "id": draft.pk,
+                "incident": incident.reference,
+                "drafted_by": _username(draft.drafted_by),
+                "drafted_at": draft.drafted_at,
+                "state": draft.state,
+                "status": draft.status,
+                "progress": draft.progress,
+                "next_steps": draft.next_steps,
+                "eta": draft.eta,
+            },
+        )
     update = services.incident_update_post(incident=incident, author=request.auth, **values)
     update = m.StatusUpdate.objects.select_related("incident", "author").get(pk=update.pk)
     return Status(

@@ -90,3 +90,13 @@ PUBLISH_LEAD_ONLY = "Only the incident lead or the comms lead can publish this i
 ALREADY_PUBLISHED = "This incident is already on the status page."
 RESTRICT_LEAD_OR_SECURITY = "Only the incident lead or the security group can restrict or open this incident."
 SAME_RESTRICTION = "The incident is already so."
+
+# Public updates that need approval (the severity policy's public_updates_need_approval).
+PUBLIC_UPDATE_NEEDS_APPROVAL = (
+    "Public updates of {severity} incidents need the approval of the incident lead or the comms lead: "
+    "draft it, and they publish it."
+)
+APPROVE_LEAD_ONLY = "Only the incident lead or the comms lead can approve and publish a public update."
+DISCARD_NOT_PERMITTED = "Only its author, the incident lead or the comms lead can discard this draft."
+DRAFT_ALREADY_DECIDED = "This draft was already {state} by {who}: nothing was changed."
+UNKNOWN_DRAFT = "No such draft on this incident."
