@@ -491,7 +491,9 @@ def _draft_locked(draft: UpdateDraft) -> tuple[Incident, UpdateDraft]:
     """The draft's incident, then the draft, under row locks (in that order, as every write
     locks the incident first), refused once someone has decided it."""
     incident = _locked(draft.incident)
-    draft = UpdateDraft.objects.select_for_update().select_related("drafted_by", "decided_by").get(pk=draft.pk)
+    draft = (
+        UpdateDraft.objects.select_for_update(of=("self",)).select_related("drafted_by", "decided_by").get(pk=draft.pk)
+    )
     if draft.state != DraftState.PENDING:
         state = "published" if draft.state == DraftState.PUBLISHED else "discarded"
         raise ValidationError(

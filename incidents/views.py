@@ -296,11 +296,12 @@ def _detail_context(
             # Public updates waiting for approval: with their approver's form (edit, approve,
             # discard) for the lead and comms lead, read-only for the other responders.
             update_drafts=[(draft, _draft_form(draft, bound) if can_publish else None) for draft in drafts],
-            # A draft someone else decided meanwhile is gone from the page: its refusal shows on top.
+            # A refusal whose form the page does not show (the draft was decided meanwhile, or the
+            # reader may not approve) shows on top of the drafts.
             draft_errors=[
                 error
                 for key, form in bound.items()
-                if key.startswith("draft-") and key not in {f"draft-{draft.pk}" for draft in drafts}
+                if key.startswith("draft-") and not (can_publish and key in {f"draft-{draft.pk}" for draft in drafts})
                 for error in form.non_field_errors()
             ],
             update_needs_approval=services.update_needs_approval(incident=incident, user=request.user),
