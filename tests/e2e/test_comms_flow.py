@@ -2,11 +2,13 @@
 responder drafts a public update; a /status/ page already open in another browser shows nothing of
 it; the comms lead sees it waiting on the incident page, edits it and approves it; the open status
 page then shows the approved words by itself, without a reload (it polls its own fragment every
-POLL_SECONDS["status_page"], one second here, and the page's max-age is one second too)."""
+POLL_SECONDS["status_page"], one second here, and the page's max-age is one second too). And who
+sees what: the security group restricts from the incident page, the lead lets someone in."""
 
 import re
 
 import pytest
+from django.contrib.auth.models import Group
 
 from incidents import services
 from incidents.models import Service, SeverityPolicy
@@ -114,3 +116,41 @@ def test_a_drafted_public_update_is_approved_by_the_comms_lead_and_shows_on_an_o
 
     # The drafter's open page drops the draft by itself too (its live header's state changed).
     expect(oncall.locator("#update-drafts")).to_have_count(0, timeout=10_000)
+
+
+def test_the_security_group_restricts_from_the_page_and_the_lead_lets_someone_see_it(
+    new_page, expect, log_in, e2e_db, comms_world
+):
+    """Restricting is the lead's or the security group's (here a viewer in it) from the incident
+    page itself; adding someone to a restricted incident is on the timeline."""
+    security = factories.UserFactory(role="viewer", first_name="Sam", last_name="Security")
+    security.groups.add(Group.objects.get_or_create(name="security")[0])
+    guest = factories.UserFactory(role="viewer", first_name="Vera", last_name="Viewer")
+    incident_url = f"{e2e_db}{comms_world['incident'].get_absolute_url()}"
+
+    page = new_page()
+    log_in(page, security)
+    page.goto(incident_url)
+    page.get_by_role("button", name="Restrict", exact=True).click()
+    expect(page.locator("#page-messages")).to_contain_text("Restricted to its participants and the security group.")
+    expect(page.locator("#incident-visibility")).to_contain_text("Restricted")
+    expect(page.locator("#timeline")).to_contain_text("Restricted to its participants and the security group")
+    expect(page.locator("#timeline")).to_contain_text("Sam Security")
+
+    other = new_page()
+    log_in(other, guest)
+    assert other.goto(incident_url).status == 404
+
+    lead = new_page()
+    log_in(lead, comms_world["lead"])
+    lead.goto(incident_url)
+    lead.get_by_label("Let see it").select_option(label="Vera Viewer")
+    lead.locator(".participants-form").get_by_role("button", name="Add").click()
+    expect(lead.locator("#page-messages")).to_contain_text("Added: they can see the incident.")
+    expect(lead.locator("#timeline")).to_contain_text("Added to the incident: Vera Viewer")
+    assert other.goto(incident_url).status == 200
+
+    page.reload()
+    page.get_by_role("button", name="Open to every reader").click()
+    expect(page.locator("#page-messages")).to_contain_text("Opened to every reader.")
+    expect(page.locator("#incident-visibility")).to_contain_text("Every reader")

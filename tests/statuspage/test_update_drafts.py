@@ -327,3 +327,20 @@ def test_security_group_is_unrelated_to_approval(people, incident):
     draft = services.update_draft_create(incident=incident, author=people["oncall"], progress=DRAFT)
     with pytest.raises(ValidationError):
         services.update_draft_approve(draft=draft, actor=security)
+
+
+@pytest.mark.parametrize("who", ["comms", "oncall"])
+def test_the_incident_page_costs_the_same_queries_however_many_drafts_wait(
+    people, incident, who, django_assert_max_num_queries
+):
+    client = Client()
+    client.force_login(people[who])
+    services.update_draft_create(incident=incident, author=people["oncall"], progress=DRAFT)
+    with django_assert_max_num_queries(40) as small:
+        client.get(incident.get_absolute_url())
+    for n in range(5):
+        drafter = factories.UserFactory(role="responder")
+        services.update_draft_create(incident=incident, author=drafter, progress=f"{DRAFT} {n}")
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        page = client.get(incident.get_absolute_url()).content.decode()
+    assert page.count('class="draft"') == 6
