@@ -66,6 +66,7 @@ class SeverityPolicyAdmin(BumpsPageVersion, admin.ModelAdmin):
         "update_cadence_minutes",
         "stakeholders_label",
         "show_on_status_page",
+        "public_updates_need_approval",
     ]
     list_editable = ["update_cadence_minutes", "show_on_status_page"]
     filter_horizontal = ["notified_groups"]

@@ -502,6 +502,28 @@ def _draft_locked(draft: UpdateDraft) -> tuple[Incident, UpdateDraft]:
     return incident, draft
 
 
+def _drafter_notify(*, incident: Incident, draft: UpdateDraft, actor: AbstractBaseUser, outcome: str) -> None:
+    """Tell whoever drafted it what became of their draft (unless they decided it themselves)."""
+    if actor.pk == draft.drafted_by_id:
+        return
+    url = messages.incident_url(incident)
+    notification_services.messages_send(
+        outgoing=[
+            Outgoing(
+                dedup_key=f"incident:{incident.pk}:draft:{draft.pk}:{draft.state}",
+                topic=incident.reference,
+                subject=f"[{incident.severity.key}] {incident.reference}: your public update was {outcome}",
+                body_text=f"{messages.user_label(actor)} {outcome} the public update you drafted for "
+                f"{incident.reference}.\n\n{url}",
+                link=url,
+                payload={"event": "incident.update_draft_decided", "incident_id": incident.pk, "draft": draft.pk},
+                recipients=[draft.drafted_by],
+            )
+        ],
+        now=draft.decided_at,
+    )
+
+
 @writes
 def update_draft_approve(
     *,
@@ -544,6 +566,7 @@ def update_draft_approve(
     draft.decided_at = update.posted_at
     draft.status_update = update
     draft.save(update_fields=["state", "decided_by", "decided_at", "status_update"])
+    _drafter_notify(incident=incident, draft=draft, actor=actor, outcome="approved and published")
     return update
 
 
@@ -559,6 +582,7 @@ def update_draft_discard(*, draft: UpdateDraft, actor: AbstractBaseUser) -> Upda
     draft.decided_by = actor
     draft.decided_at = now
     draft.save(update_fields=["state", "decided_by", "decided_at"])
+    _drafter_notify(incident=incident, draft=draft, actor=actor, outcome="discarded")
     whose = "their own" if actor.pk == draft.drafted_by_id else f"{messages.user_label(draft.drafted_by)}'s"
     _event(
         incident=incident,

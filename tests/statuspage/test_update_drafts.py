@@ -105,6 +105,10 @@ def test_a_draft_reaches_nothing_public_until_the_comms_lead_approves_it(
     assert [u["text"] for u in shown["updates"]] == [DRAFT]
     assert any(DRAFT in body for body in subscriber_mails("reader@example.com"))
     assert list(hook.deliveries.values_list("event", flat=True)) == [WebhookEvent.UPDATE_POSTED]
+    told = Delivery.objects.get(
+        channel=Channel.IN_APP, recipient=people["oncall"], message__subject__contains="your public update"
+    )
+    assert told.message.subject.endswith("your public update was approved and published")
     event = incident.timeline.get(kind=EventKind.STATUS_UPDATE)
     assert event.actor == people["comms"]
     assert event.text == "Public status update drafted by Omar Oncall, approved"
@@ -149,6 +153,10 @@ def test_discarding_is_on_the_timeline_and_a_decided_draft_cannot_be_approved(cl
         services.update_draft_discard(draft=draft, actor=factories.UserFactory(role="responder"))
     assert refused.value.messages == [errors.DISCARD_NOT_PERMITTED]
     services.update_draft_discard(draft=draft, actor=people["comms"])
+    told = Delivery.objects.get(
+        channel=Channel.IN_APP, recipient=people["oncall"], message__subject__contains="your public update"
+    )
+    assert told.message.subject.endswith("your public update was discarded")
     event = incident.timeline.get(kind=EventKind.UPDATE_DRAFT_DISCARDED)
     assert (event.actor, event.text) == (people["comms"], "Discarded Omar Oncall's draft of a public update")
     with pytest.raises(ValidationError) as refused:
