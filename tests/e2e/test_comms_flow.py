@@ -70,6 +70,8 @@ def test_a_drafted_public_update_is_approved_by_the_comms_lead_and_shows_on_an_o
     expect(drafts).to_contain_text(DRAFTED)
     expect(drafts.get_by_role("button", name="Approve and publish")).to_have_count(0)
     expect(oncall.locator("#timeline")).to_contain_text("Drafted a public update for approval")
+    screenshot(oncall, "drafted")
+    expect(oncall.locator("#status-page-slot")).to_contain_text("publishes it too, once one of them approves it")
 
     comms = new_page()
     log_in(comms, comms_world["comms"])
