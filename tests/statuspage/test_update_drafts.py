@@ -328,6 +328,39 @@ def test_the_api_makes_a_public_update_a_draft_too(client, people, incident, dja
     assert "Approved words." in client.get("/status.json").content.decode()
 
 
+def test_the_api_lists_approves_and_discards_drafts(client, people, incident, django_capture_on_commit_callbacks):
+    def call(user, method: str, path: str, body: dict | None = None):
+        token = services.api_token_create(user=user, name="bot")[1]
+        return getattr(client, method)(
+            f"/api/v1/incidents/{incident.reference}/{path}",
+            body or {},
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    first = services.update_draft_create(incident=incident, author=people["oncall"], progress=DRAFT)
+    second = services.update_draft_create(incident=incident, author=people["oncall"], progress="Second draft.")
+    listed = call(people["oncall"], "get", "drafts/").json()
+    assert (listed["count"], [d["id"] for d in listed["results"]]) == (2, [first.pk, second.pk])
+
+    refused = call(people["oncall"], "post", f"drafts/{first.pk}/approve/")
+    assert (refused.status_code, refused.json()["errors"]["__all__"]) == (400, [errors.APPROVE_LEAD_ONLY])
+    viewer = factories.UserFactory(role="viewer")
+    assert call(viewer, "post", f"drafts/{first.pk}/discard/").status_code == 403
+    assert call(people["comms"], "post", "drafts/999999/approve/").status_code == 404
+
+    with django_capture_on_commit_callbacks(execute=True):
+        approved = call(people["comms"], "post", f"drafts/{first.pk}/approve/", {"progress": "Edited by comms."})
+    assert approved.status_code == 201
+    assert (approved.json()["visibility"], approved.json()["progress"]) == ("public", "Edited by comms.")
+    assert "Edited by comms." in client.get("/status.json").content.decode()
+    discarded = call(people["lead"], "post", f"drafts/{second.pk}/discard/")
+    assert (discarded.status_code, discarded.json()["state"]) == (200, "discarded")
+    again = call(people["lead"], "post", f"drafts/{second.pk}/approve/")
+    assert again.status_code == 400
+    assert call(people["oncall"], "get", "drafts/").json() == {"count": 0, "results": []}
+
+
 def test_security_group_is_unrelated_to_approval(people, incident):
     """Seeing every restricted incident is not a say over what goes public."""
     security = factories.UserFactory(role="responder")
