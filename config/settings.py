@@ -158,7 +158,8 @@ POLL_SECONDS = {
     "incident": 15,  # an incident's live header and timeline
     "bell": 15,
     "checklist": 5,  # a runbook run's checklist, on the incident page and its own
-    "status_page": 60,
+    # The public page open in a customer's browser: it shows a published change within this.
+    "status_page": int(os.environ.get("STATUS_PAGE_POLL_SECONDS", "60")),
     "oncall_you": 60,  # the header's "You are on call until …"
 }
 

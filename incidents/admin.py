@@ -7,7 +7,13 @@ from core.forms import WriteOnlyFieldsMixin
 from core.outbound import outbound_url_check, url_masked
 from core.text import single_line
 from incidents.models import ApiToken, Incident, Service, SeverityPolicy, Team, TimelineEvent
-from incidents.policy import ADMIN_TEXT_FIELDS, POLICY_FIELDS, severity_policy_problems, severity_policy_update
+from incidents.policy import (
+    ADMIN_FLAGS,
+    ADMIN_TEXT_FIELDS,
+    POLICY_FIELDS,
+    severity_policy_problems,
+    severity_policy_update,
+)
 
 
 class SeverityPolicyForm(WriteOnlyFieldsMixin, forms.ModelForm):
@@ -33,7 +39,7 @@ class SeverityPolicyForm(WriteOnlyFieldsMixin, forms.ModelForm):
         return data
 
     def policy_changes(self) -> dict:
-        editable = POLICY_FIELDS | set(ADMIN_TEXT_FIELDS)
+        editable = POLICY_FIELDS | set(ADMIN_TEXT_FIELDS) | set(ADMIN_FLAGS)
         changes = {
             field: self.cleaned_data[field]
             for field in self.changed_data
@@ -60,6 +66,7 @@ class SeverityPolicyAdmin(BumpsPageVersion, admin.ModelAdmin):
         "update_cadence_minutes",
         "stakeholders_label",
         "show_on_status_page",
+        "public_updates_need_approval",
     ]
     list_editable = ["update_cadence_minutes", "show_on_status_page"]
     filter_horizontal = ["notified_groups"]

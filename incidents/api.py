@@ -281,6 +281,18 @@ class StatusUpdate(Answer):
     visibility: Literal[tuple(m.UpdateVisibility.values)]
 
 
+class UpdateDraft(Answer):
+    id: int
+    incident: str
+    drafted_by: str | None
+    drafted_at: datetime
+    state: Literal[tuple(m.DraftState.values)]
+    status: Literal[tuple(m.IncidentStatus.values)]
+    progress: str
+    next_steps: str
+    eta: str
+
+
 class TimelineEvent(Answer):
     id: int
     kind: Literal[tuple(m.EventKind.values)]
@@ -595,32 +607,119 @@ def change_incident(
     return Status(200, _with_etag(response, incident_json(pk)))
 
 
+def update_json(update: m.StatusUpdate) -> dict[str, Any]:
+    return {
+        "id": update.pk,
+        "incident": update.incident.reference,
+        "author": _username(update.author),
+        "posted_at": update.posted_at,
+        "status": update.status,
+        "progress": update.progress,
+        "next_steps": update.next_steps,
+        "eta": update.eta,
+        "visibility": update.visibility,
+    }
+
+
+def draft_json(draft: m.UpdateDraft) -> dict[str, Any]:
+    return {
+        "id": draft.pk,
+        "incident": draft.incident.reference,
+        "drafted_by": _username(draft.drafted_by),
+        "drafted_at": draft.drafted_at,
+        "state": draft.state,
+        "status": draft.status,
+        "progress": draft.progress,
+        "next_steps": draft.next_steps,
+        "eta": draft.eta,
+    }
+
+
 @router.post(
     "incidents/{reference}/updates/",
-    response={201: StatusUpdate, 400: InvalidInput, **ERRORS},
+    response={201: StatusUpdate, 202: UpdateDraft, 400: InvalidInput, **ERRORS},
     operation_id="postStatusUpdate",
     url_name="incident_updates",
 )
 def post_status_update(request: HttpRequest, reference: str, payload: PostUpdate) -> Status:
-    """Post a status update. The next update falls due one cadence from now; none once resolved."""
+    """Post a status update. The next update falls due one cadence from now; none once resolved.
+    When the severity policy wants public updates approved and you are neither the incident lead
+    nor the comms lead, a public update is saved as a draft for them (202, the draft): nothing of it
+    is public until one of them approves it (on the incident page, or approveUpdateDraft)."""
     incident = _incident_or_404(request, reference)
     values = _given(payload)
+    if values.get("visibility") == m.UpdateVisibility.PUBLIC and services.update_needs_approval(
+        incident=incident, user=request.auth
+    ):
+        del values["visibility"]
+        draft = services.update_draft_create(incident=incident, author=request.auth, **values)
+        return Status(202, draft_json(draft))
     update = services.incident_update_post(incident=incident, author=request.auth, **values)
     update = m.StatusUpdate.objects.select_related("incident", "author").get(pk=update.pk)
-    return Status(
-        201,
-        {
-            "id": update.pk,
-            "incident": update.incident.reference,
-            "author": _username(update.author),
-            "posted_at": update.posted_at,
-            "status": update.status,
-            "progress": update.progress,
-            "next_steps": update.next_steps,
-            "eta": update.eta,
-            "visibility": update.visibility,
-        },
+    return Status(201, update_json(update))
+
+
+class UpdateDraftList(Answer):
+    count: int
+    results: list[UpdateDraft] = Field(description="Oldest first.")
+
+
+class ApproveDraft(Body):
+    """The fields given replace the draft's text before it is published; none: as drafted."""
+
+    progress: Text = Field(None, description="What we know and what has been done.")
+    status: IncidentStatus = Field(None, description="Moves the incident to this status too.")
+    next_steps: Text = None
+    eta: text(_length(m.StatusUpdate, "eta")) = None
+
+
+def _draft_or_404(incident: m.Incident, draft_id: int) -> m.UpdateDraft:
+    draft = m.UpdateDraft.objects.filter(incident=incident, pk=draft_id).select_related("incident").first()
+    if draft is None:
+        raise HttpError(404, errors.UNKNOWN_DRAFT)
+    return draft
+
+
+@router.get(
+    "incidents/{reference}/drafts/",
+    response={200: UpdateDraftList, **ERRORS},
+    operation_id="listUpdateDrafts",
+    url_name="incident_drafts",
+)
+def list_update_drafts(request: HttpRequest, reference: str) -> dict[str, Any]:
+    """The public updates waiting for the incident lead's or comms lead's approval."""
+    incident = _incident_or_404(request, reference)
+    drafts = [draft_json(draft) for draft in selectors.update_drafts_pending(incident=incident)]
+    return {"count": len(drafts), "results": drafts}
+
+
+@router.post(
+    "incidents/{reference}/drafts/{draft_id}/approve/",
+    response={201: StatusUpdate, 400: InvalidInput, **ERRORS},
+    operation_id="approveUpdateDraft",
+    url_name="incident_draft_approve",
+)
+def approve_update_draft(request: HttpRequest, reference: str, draft_id: int, payload: ApproveDraft) -> Status:
+    """The incident lead or comms lead approves a draft, edited by the fields given, and publishes
+    it as a public status update."""
+    incident = _incident_or_404(request, reference)
+    update = services.update_draft_approve(
+        draft=_draft_or_404(incident, draft_id), actor=request.auth, **_given(payload)
     )
+    update = m.StatusUpdate.objects.select_related("incident", "author").get(pk=update.pk)
+    return Status(201, update_json(update))
+
+
+@router.post(
+    "incidents/{reference}/drafts/{draft_id}/discard/",
+    response={200: UpdateDraft, 400: InvalidInput, **ERRORS},
+    operation_id="discardUpdateDraft",
+    url_name="incident_draft_discard",
+)
+def discard_update_draft(request: HttpRequest, reference: str, draft_id: int) -> dict[str, Any]:
+    """The incident lead or comms lead (or its author) drops a draft; nothing of it was public."""
+    incident = _incident_or_404(request, reference)
+    return draft_json(services.update_draft_discard(draft=_draft_or_404(incident, draft_id), actor=request.auth))
 
 
 @router.post(

@@ -99,3 +99,13 @@ IMPORT_OUT_OF_ORDER = "Times must run detected ≤ acknowledged ≤ mitigated �
 ACKNOWLEDGE_RESOLVED = "The incident is resolved: there is nothing to acknowledge."
 ALREADY_ACKNOWLEDGED = "The incident was already acknowledged."
 ACKNOWLEDGE_PEOPLE_ONLY = "Only a person who may act on incidents can acknowledge one."
+
+# Public updates that need approval (the severity policy's public_updates_need_approval).
+PUBLIC_UPDATE_NEEDS_APPROVAL = (
+    "Public updates of {severity} incidents need the approval of the incident lead or the comms lead: "
+    "draft it, and they publish it."
+)
+APPROVE_LEAD_ONLY = "Only the incident lead or the comms lead can approve and publish a public update."
+DISCARD_NOT_PERMITTED = "Only its author, the incident lead or the comms lead can discard this draft."
+DRAFT_ALREADY_DECIDED = "This draft was already {state} by {who}: nothing was changed."
+UNKNOWN_DRAFT = "No such draft on this incident."

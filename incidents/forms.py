@@ -1,3 +1,4 @@
+import copy
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -239,6 +240,20 @@ class StatusUpdateForm(StartsFromIncident):
             # usually for the public too.
             public = incident.severity.show_on_status_page and incident.is_published
             self.initial["visibility"] = UpdateVisibility.PUBLIC if public else UpdateVisibility.INTERNAL
+
+
+class UpdateDraftForm(Form):
+    """A draft public update as its approver publishes it: the drafted text, which they may edit.
+    Each draft's form has its own ids (`auto_id`), as several can wait on one page."""
+
+    status = copy.deepcopy(StatusUpdateForm.base_fields["status"])
+    progress = copy.deepcopy(StatusUpdateForm.base_fields["progress"])
+    next_steps = copy.deepcopy(StatusUpdateForm.base_fields["next_steps"])
+    eta = copy.deepcopy(StatusUpdateForm.base_fields["eta"])
+
+
+class UpdateDraftDiscardForm(Form):
+    """Discarding a draft takes nothing but the button."""
 
 
 class SeverityForm(StartsFromIncident):

@@ -39,6 +39,11 @@ class SeverityPolicy(models.Model):
         help_text="Put incidents of this severity on the status page when declared, under a neutral title derived "
         "from the affected components (never the internal title). Otherwise a responder publishes them.",
     )
+    public_updates_need_approval = models.BooleanField(
+        default=False,
+        help_text="A public status update by a responder who is neither the incident lead nor the comms lead is a "
+        "draft until one of them approves it; nothing of it is public before. Off: any responder posts it.",
+    )
 
     # The escalation ladder for an update that is due: step 1 reminds the incident lead and comms
     # lead at the due time; step 2 tells the responders and the webhook channel; step 3 tells the
@@ -292,6 +297,51 @@ class StatusUpdate(models.Model):
         return f"Update on {self.incident_id} at {self.posted_at:%Y-%m-%d %H:%M}"
 
 
+class DraftState(models.TextChoices):
+    PENDING = "pending", "Waiting for approval"
+    PUBLISHED = "published", "Approved and published"
+    DISCARDED = "discarded", "Discarded"
+
+
+class UpdateDraft(models.Model):
+    """A public status update waiting for the incident lead's or comms lead's approval (the
+    severity policy's public_updates_need_approval). It is not a StatusUpdate: the status page,
+    its JSON and feed, subscriber mail and webhooks read only those, so nothing of a draft can
+    reach the public before approval posts it as one."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="update_drafts")
+    drafted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    drafted_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=IncidentStatus.choices)
+    progress = models.TextField()
+    next_steps = models.TextField(blank=True)
+    eta = models.CharField(max_length=200, blank=True)
+    state = models.CharField(max_length=16, choices=DraftState.choices, default=DraftState.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    status_update = models.OneToOneField(
+        StatusUpdate, on_delete=models.SET_NULL, null=True, blank=True, related_name="draft"
+    )
+
+    class Meta:
+        ordering = ["drafted_at", "id"]
+        indexes = [
+            models.Index(fields=["incident", "drafted_at"], name="draft_pending", condition=Q(state="pending")),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(state="pending") & Q(decided_at__isnull=True) & Q(decided_by__isnull=True))
+                | (~Q(state="pending") & Q(decided_at__isnull=False) & Q(decided_by__isnull=False)),
+                name="draft_decided_iff_not_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Draft on {self.incident_id} by {self.drafted_by_id} at {self.drafted_at:%Y-%m-%d %H:%M}"
+
+
 class EventKind(models.TextChoices):
     DECLARED = "declared", "Declared"
     SEVERITY_CHANGED = "severity_changed", "Severity changed"
@@ -314,6 +364,8 @@ class EventKind(models.TextChoices):
     PUBLISHED = "published", "Published"
     RESTRICTION_CHANGED = "restriction_changed", "Restriction changed"
     PAGE = "page", "Page"
+    UPDATE_DRAFTED = "update_drafted", "Public update drafted"
+    UPDATE_DRAFT_DISCARDED = "update_draft_discarded", "Public update discarded"
 
 
 class TimelineEvent(models.Model):

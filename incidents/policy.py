@@ -40,6 +40,9 @@ POLICY_FIELDS = {
 POLICY_TEXT_FIELDS = ("name", "description", "response_time_label", "stakeholders_label", "webhook_url")
 # The admin also edits the text that gives examples of a severity; the API does not offer it.
 ADMIN_TEXT_FIELDS = ("examples",)
+# And the public voice's switches (the API does not offer them either): publishing at once, and
+# whether a responder's public update waits for the incident lead's or comms lead's approval.
+ADMIN_FLAGS = ("publish_automatically", "public_updates_need_approval")
 POLICY_REQUIRED_TEXT_FIELDS = ("name", "response_time_label")
 POLICY_RELATIONS = ("escalation_groups", "escalation_users", "notified_groups")
 LADDER_FIELDS = ("escalate_responders_after_percent", "escalate_contacts_after_percent")
@@ -148,7 +151,7 @@ def severity_policy_update(*, policy: SeverityPolicy, actor: AbstractBaseUser, *
     and none while the cadence is "as needed". Key and rank are not editable here: the rank
     orders every dashboard and the key is how people and tools name the severity. Policy edits
     are not incident events, so they go to the log rather than to any timeline."""
-    unknown = set(changes) - POLICY_FIELDS - set(ADMIN_TEXT_FIELDS)
+    unknown = set(changes) - POLICY_FIELDS - set(ADMIN_TEXT_FIELDS) - set(ADMIN_FLAGS)
     if unknown:
         raise ValidationError({"__all__": errors.UNKNOWN_FIELDS.format(names=", ".join(sorted(unknown)))})
     for field in (*POLICY_TEXT_FIELDS, *ADMIN_TEXT_FIELDS):

@@ -18,12 +18,14 @@ from core.permissions import SECURITY_GROUP
 from incidents import errors
 from incidents.models import (
     ACTIVE_STATUSES,
+    DraftState,
     DueOutcome,
     EventKind,
     Incident,
     IncidentStatus,
     SeverityPolicy,
     TimelineEvent,
+    UpdateDraft,
     UpdateDue,
     reference_to_pk,
 )
@@ -64,9 +66,27 @@ def visibility_key(user: AbstractBaseUser | AnonymousUser) -> Hashable:
 
 
 def incident_visible(*, reference: str, user: AbstractBaseUser | AnonymousUser) -> int:
-    """The pk behind a reference the user may see; 404 otherwise, exactly as for no incident."""
+    """The pk behind a reference the user may see; 404 otherwise, exactly as for no incident. The
+    same query tells whether the user is in the security group, remembered on the user object as
+    core.permissions.sees_restricted remembers it, so the cached incident page's variant (who may
+    restrict) costs no query of its own."""
     pk = reference_to_pk(reference)
-    if pk is None or not visible_incidents(user).filter(pk=pk).exists():
+    if pk is None:
+        raise Http404(errors.UNKNOWN_INCIDENT)
+    if user.is_authenticated and user.is_active and not user.is_superuser:
+        security = Group.objects.filter(name=SECURITY_GROUP, user=user.pk)
+        row = (
+            visible_incidents(user)
+            .filter(pk=pk)
+            .annotate(security=Exists(security))
+            .values_list("pk", "security")
+            .first()
+        )
+        if row is not None:
+            user._sees_restricted = row[1]
+    else:
+        row = visible_incidents(user).filter(pk=pk).values_list("pk").first()
+    if row is None:
         raise Http404(errors.UNKNOWN_INCIDENT)
     return pk
 
@@ -151,14 +171,34 @@ def incident_timeline(
     return TimelinePage(stamps=stamps[:limit], has_more=len(stamps) > limit)
 
 
-def incident_page_state(*, incident: Incident) -> str:
+def update_drafts_pending(*, incident: Incident) -> list[UpdateDraft]:
+    """The incident's public updates waiting for approval, oldest first (one query)."""
+    return list(
+        UpdateDraft.objects.filter(incident=incident, state=DraftState.PENDING)
+        .select_related("drafted_by")
+        .order_by("drafted_at", "id")
+    )
+
+
+def update_draft_get(*, incident: Incident, pk: int) -> UpdateDraft:
+    """A draft of an incident the reader may see (the caller got the incident through
+    incident_get); 404 for any other."""
+    draft = UpdateDraft.objects.filter(incident=incident, pk=pk).select_related("incident").first()
+    if draft is None:
+        raise Http404(errors.UNKNOWN_DRAFT)
+    return draft
+
+
+def incident_page_state(*, incident: Incident, drafts: Iterable[UpdateDraft] = ()) -> str:
     """A short fingerprint of everything the incident's panels show of the incident itself: its
-    fields, responders and affected services (as incident_get loads them). The page compares
-    the one its live header brings every 15 s with the one it was drawn from (static/js/app.js)."""
+    fields, responders, affected services (as incident_get loads them) and pending drafts. The page
+    compares the one its live header brings every 15 s with the one it was drawn from
+    (static/js/app.js), so a draft someone posts shows on the comms lead's open page."""
     state = (
         [getattr(incident, field.attname) for field in Incident._meta.concrete_fields],
         sorted(user.pk for user in incident.responders.all()),
         sorted(service.pk for service in incident.affected_services.all()),
+        sorted(draft.pk for draft in drafts),
     )
     return hashlib.sha256(repr(state).encode()).hexdigest()[:16]
 

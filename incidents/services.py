@@ -24,6 +24,7 @@ from core.text import single_line
 from incidents import errors, messages, registry, selectors
 from incidents.models import (
     ApiToken,
+    DraftState,
     DueOutcome,
     EventKind,
     Incident,
@@ -32,6 +33,7 @@ from incidents.models import (
     StatusUpdate,
     Team,
     TimelineEvent,
+    UpdateDraft,
     UpdateDue,
     UpdateVisibility,
 )
@@ -361,6 +363,27 @@ def incident_status_change(*, incident: Incident, status: str, actor: AbstractBa
     return incident
 
 
+def _update_fields_check(*, incident: Incident, progress: str, status: str, eta: str) -> str:
+    """The rules every status update's text follows, posted or drafted. Returns the progress."""
+    progress = progress.strip()
+    if not progress:
+        raise ValidationError({"progress": errors.UPDATE_PROGRESS_REQUIRED})
+    _validate_lengths(StatusUpdate, eta=eta.strip())
+    if status not in IncidentStatus.values:
+        raise ValidationError({"status": errors.UNKNOWN_STATUS.format(values=", ".join(IncidentStatus.values))})
+    if not incident.is_active and status != incident.status:
+        # A form left open while someone else resolved the incident still says Investigating:
+        # posting it must not reopen the incident and put the status page back to an outage.
+        raise ValidationError({"status": errors.UPDATE_WOULD_REOPEN.format(reference=incident.reference)})
+    return progress
+
+
+def update_needs_approval(*, incident: Incident, user: AbstractBaseUser) -> bool:
+    """Whether a public update by `user` is only a draft: its severity's policy asks for approval
+    and the user is not one who approves (the incident lead, the comms lead)."""
+    return incident.severity.public_updates_need_approval and not may_publish(incident=incident, user=user)
+
+
 @writes
 def incident_update_post(
     *,
@@ -374,23 +397,42 @@ def incident_update_post(
 ) -> StatusUpdate:
     """Post a status update. It may move the status too, but never out of Resolved (reopening is
     a status change of its own); the next update falls due one cadence of the current severity
-    from now (none once resolved)."""
+    from now (none once resolved). A public update the severity policy wants approved is refused
+    here: it goes through update_draft_create and update_draft_approve."""
     incident = _locked(incident)
-    progress = progress.strip()
-    if not progress:
-        raise ValidationError({"progress": errors.UPDATE_PROGRESS_REQUIRED})
-    _validate_lengths(StatusUpdate, eta=eta.strip())
-    status = status or incident.status
-    if status not in IncidentStatus.values:
-        raise ValidationError({"status": errors.UNKNOWN_STATUS.format(values=", ".join(IncidentStatus.values))})
-    if not incident.is_active and status != incident.status:
-        # A form left open while someone else resolved the incident still says Investigating:
-        # posting it must not reopen the incident and put the status page back to an outage.
-        raise ValidationError({"status": errors.UPDATE_WOULD_REOPEN.format(reference=incident.reference)})
     if visibility not in UpdateVisibility.values:
         raise ValidationError(
             {"visibility": errors.UNKNOWN_VISIBILITY.format(values=", ".join(UpdateVisibility.values))}
         )
+    if visibility == UpdateVisibility.PUBLIC and update_needs_approval(incident=incident, user=author):
+        raise ValidationError(
+            {"visibility": errors.PUBLIC_UPDATE_NEEDS_APPROVAL.format(severity=incident.severity.key)}
+        )
+    return _update_post(
+        incident=incident,
+        author=author,
+        progress=progress,
+        status=status or incident.status,
+        next_steps=next_steps,
+        eta=eta,
+        visibility=visibility,
+    )
+
+
+def _update_post(
+    *,
+    incident: Incident,
+    author: AbstractBaseUser,
+    progress: str,
+    status: str,
+    next_steps: str,
+    eta: str,
+    visibility: str,
+    approval: dict | None = None,
+) -> StatusUpdate:
+    """Post an update on a locked incident; `approval` (drafted_by, approved_by, edited, …) when it
+    publishes an approved draft, so its timeline event says who drafted and who approved."""
+    progress = _update_fields_check(incident=incident, progress=progress, status=status, eta=eta)
     now = timezone.now()
     if visibility == UpdateVisibility.PUBLIC and not incident.is_published:
         # Posting a public update is how a responder publishes: the update is its first words.
@@ -414,18 +456,203 @@ def incident_update_post(
     _plan_next_update(incident, anchor=now if incident.is_active else None)
     incident.save(update_fields=["last_update_at", "acknowledged_at", *PLAN_FIELDS])
     _dues_record(incident, now=now)
+    text = f"{UpdateVisibility(visibility).label} status update"  # the timeline names the actor
+    if approval is not None:
+        text += f" drafted by {approval['drafted_by_name']}, approved" + (" with edits" if approval["edited"] else "")
     _event(
         incident=incident,
         kind=EventKind.STATUS_UPDATE,
         actor=author,
         now=now,
-        text=f"{UpdateVisibility(visibility).label} status update",  # the timeline names the actor
+        text=text,
         body=progress,
-        data={"status": status, "visibility": visibility},
+        data={"status": status, "visibility": visibility}
+        | ({k: v for k, v in approval.items() if k != "drafted_by_name"} if approval else {}),
         status_update=update,
     )
     _join_as_responder(incident=incident, actor=author, now=now)
     return update
+
+
+# --- Public updates that need approval ---------------------------------------------------------
+
+
+def update_draft_approvers(*, incident: Incident) -> list[AbstractBaseUser]:
+    """Who is asked to approve a draft: the comms lead, or the incident lead when there is none
+    (either may approve)."""
+    return [incident.comms_lead or incident.lead]
+
+
+@writes
+def update_draft_create(
+    *,
+    incident: Incident,
+    author: AbstractBaseUser,
+    progress: str,
+    status: str | None = None,
+    next_steps: str = "",
+    eta: str = "",
+) -> UpdateDraft:
+    """Draft a public status update for the incident lead or comms lead to approve. Nothing of it
+    is public: it is on the (internal) timeline, and the comms lead (else the lead) is told."""
+    incident = _locked(incident)
+    status = status or incident.status
+    progress = _update_fields_check(incident=incident, progress=progress, status=status, eta=eta)
+    now = timezone.now()
+    draft = UpdateDraft.objects.create(
+        incident=incident,
+        drafted_by=author,
+        drafted_at=now,
+        status=status,
+        progress=progress,
+        next_steps=next_steps.strip(),
+        eta=eta.strip(),
+    )
+    _event(
+        incident=incident,
+        kind=EventKind.UPDATE_DRAFTED,
+        actor=author,
+        now=now,
+        text="Drafted a public update for approval",
+        body=progress,
+        data={"draft": draft.pk, "status": status},
+    )
+    approvers = [user for user in update_draft_approvers(incident=incident) if user.pk != author.pk]
+    if approvers:
+        url = messages.incident_url(incident)
+        notification_services.messages_send(
+            outgoing=[
+                Outgoing(
+                    dedup_key=f"incident:{incident.pk}:draft:{draft.pk}",
+                    topic=incident.reference,
+                    subject=f"[{incident.severity.key}] {incident.reference}: a public update waits for your approval",
+                    body_text="\n".join(
+                        [
+                            f"{messages.user_label(author)} drafted a public update for {incident.reference}. "
+                            "Nothing of it is public until you approve it.",
+                            "",
+                            progress,
+                            "",
+                            f"Approve and publish, edit or discard it: {url}#update-drafts",
+                        ]
+                    ),
+                    link=f"{url}#update-drafts",
+                    payload={"event": "incident.update_drafted", "incident_id": incident.pk, "draft": draft.pk},
+                    recipients=approvers,
+                )
+            ],
+            now=now,
+        )
+    return draft
+
+
+def _draft_locked(draft: UpdateDraft) -> tuple[Incident, UpdateDraft]:
+    """The draft's incident, then the draft, under row locks (in that order, as every write
+    locks the incident first), refused once someone has decided it."""
+    incident = _locked(draft.incident)
+    draft = (
+        UpdateDraft.objects.select_for_update(of=("self",)).select_related("drafted_by", "decided_by").get(pk=draft.pk)
+    )
+    if draft.state != DraftState.PENDING:
+        state = "published" if draft.state == DraftState.PUBLISHED else "discarded"
+        raise ValidationError(
+            {"__all__": errors.DRAFT_ALREADY_DECIDED.format(state=state, who=messages.user_label(draft.decided_by))}
+        )
+    return incident, draft
+
+
+def _drafter_notify(*, incident: Incident, draft: UpdateDraft, actor: AbstractBaseUser, outcome: str) -> None:
+    """Tell whoever drafted it what became of their draft (unless they decided it themselves)."""
+    if actor.pk == draft.drafted_by_id:
+        return
+    url = messages.incident_url(incident)
+    notification_services.messages_send(
+        outgoing=[
+            Outgoing(
+                dedup_key=f"incident:{incident.pk}:draft:{draft.pk}:{draft.state}",
+                topic=incident.reference,
+                subject=f"[{incident.severity.key}] {incident.reference}: your public update was {outcome}",
+                body_text=f"{messages.user_label(actor)} {outcome} the public update you drafted for "
+                f"{incident.reference}.\n\n{url}",
+                link=url,
+                payload={"event": "incident.update_draft_decided", "incident_id": incident.pk, "draft": draft.pk},
+                recipients=[draft.drafted_by],
+            )
+        ],
+        now=draft.decided_at,
+    )
+
+
+@writes
+def update_draft_approve(
+    *,
+    draft: UpdateDraft,
+    actor: AbstractBaseUser,
+    progress: str | None = None,
+    status: str | None = None,
+    next_steps: str | None = None,
+    eta: str | None = None,
+) -> StatusUpdate:
+    """The incident lead or comms lead approves a draft, as written or edited (the arguments given
+    replace the draft's text), and posts it as a public status update: only now does anything of it
+    reach the status page, subscribers and webhooks. The timeline names who drafted and who
+    approved."""
+    incident, draft = _draft_locked(draft)
+    if not may_publish(incident=incident, user=actor):
+        raise ValidationError({"__all__": errors.APPROVE_LEAD_ONLY})
+    final = {
+        "progress": draft.progress if progress is None else progress.strip(),
+        "status": draft.status if status is None else status,
+        "next_steps": draft.next_steps if next_steps is None else next_steps.strip(),
+        "eta": draft.eta if eta is None else eta.strip(),
+    }
+    edited = any(final[name] != getattr(draft, name) for name in final)
+    update = _update_post(
+        incident=incident,
+        author=actor,
+        visibility=UpdateVisibility.PUBLIC,
+        approval={
+            "draft": draft.pk,
+            "drafted_by": draft.drafted_by_id,
+            "drafted_by_name": messages.user_label(draft.drafted_by),
+            "approved_by": actor.pk,
+            "edited": edited,
+        },
+        **final,
+    )
+    draft.state = DraftState.PUBLISHED
+    draft.decided_by = actor
+    draft.decided_at = update.posted_at
+    draft.status_update = update
+    draft.save(update_fields=["state", "decided_by", "decided_at", "status_update"])
+    _drafter_notify(incident=incident, draft=draft, actor=actor, outcome="approved and published")
+    return update
+
+
+@writes
+def update_draft_discard(*, draft: UpdateDraft, actor: AbstractBaseUser) -> UpdateDraft:
+    """Drop a draft: the incident lead or comms lead decides against it, or its author withdraws
+    it. On the timeline; nothing was ever public."""
+    incident, draft = _draft_locked(draft)
+    if not (may_publish(incident=incident, user=actor) or actor.pk == draft.drafted_by_id):
+        raise ValidationError({"__all__": errors.DISCARD_NOT_PERMITTED})
+    now = timezone.now()
+    draft.state = DraftState.DISCARDED
+    draft.decided_by = actor
+    draft.decided_at = now
+    draft.save(update_fields=["state", "decided_by", "decided_at"])
+    _drafter_notify(incident=incident, draft=draft, actor=actor, outcome="discarded")
+    whose = "their own" if actor.pk == draft.drafted_by_id else f"{messages.user_label(draft.drafted_by)}'s"
+    _event(
+        incident=incident,
+        kind=EventKind.UPDATE_DRAFT_DISCARDED,
+        actor=actor,
+        now=now,
+        text=f"Discarded {whose} draft of a public update",
+        body=draft.progress,
+        data={"draft": draft.pk, "drafted_by": draft.drafted_by_id},
+    )
+    return draft
 
 
 def _publish(
@@ -949,6 +1176,7 @@ def _assignees_notify(
         return
     severity = incident.severity
     url = messages.incident_url(incident)
+    affected = messages.affected(incident)
     outgoing = []
     for user, roles in roles_of.values():
         roles_text = " and ".join(roles)
@@ -959,6 +1187,7 @@ def _assignees_notify(
             f"Severity: {severity.key} {severity.name}",
             f"Status: {incident.get_status_display()}",
             f"Impact: {incident.business_impact or incident.summary or 'Being assessed'}",
+            f"Affected: {affected}",
             f"Incident Lead: {messages.user_label(incident.lead)}",
             messages.cadence_sentence(incident) if incident.is_active else "The incident is resolved.",
             "",
@@ -1121,9 +1350,7 @@ def notification_failure_record(*, delivery: Delivery) -> None:
 
 
 @writes
-def team_create(
-    *, name: str, slug: str = "", description: str = "", members: Iterable[AbstractBaseUser] = ()
-) -> Team:
+def team_create(*, name: str, slug: str = "", description: str = "", members: Iterable[AbstractBaseUser] = ()) -> Team:
     """A team; its slug is made from the name when not given."""
     team = Team(name=single_line(name), slug=slug or slugify(single_line(name))[:100], description=description)
     team.full_clean()

@@ -18,6 +18,16 @@ urlpatterns = [
     path("incidents/<str:reference>/acknowledge/", views.acknowledge, name="acknowledge"),
     path("incidents/<str:reference>/restriction/", views.restriction_set, name="restriction_set"),
     path("incidents/<str:reference>/participants/", views.participants_add, name="participants_add"),
+    path(
+        "incidents/<str:reference>/drafts/<int:draft_id>/approve/",
+        views.update_draft_approve,
+        name="update_draft_approve",
+    ),
+    path(
+        "incidents/<str:reference>/drafts/<int:draft_id>/discard/",
+        views.update_draft_discard,
+        name="update_draft_discard",
+    ),
     path("incidents/<str:reference>/snooze/", views.update_snooze, name="update_snooze"),
     path("incidents/<str:reference>/events/<int:event_id>/star/", views.event_star, name="event_star"),
     path("account/api-tokens/", views.api_tokens, name="api_tokens"),

@@ -24,7 +24,7 @@ from django_htmx.middleware import HtmxDetails
 
 from core.formatting import humanize_delta, local_clock
 from core.forms import service_errors_apply
-from core.permissions import can_respond, is_person
+from core.permissions import can_respond, is_person, sees_restricted
 from core.query import whole_number
 from incidents import errors, pages, selectors, services
 from incidents.forms import (
@@ -42,6 +42,8 @@ from incidents.forms import (
     StartsFromIncident,
     StatusForm,
     StatusUpdateForm,
+    UpdateDraftDiscardForm,
+    UpdateDraftForm,
     presets_json,
 )
 from incidents.models import (
@@ -51,6 +53,7 @@ from incidents.models import (
     Incident,
     IncidentStatus,
     TimelineEvent,
+    UpdateDraft,
     UpdateVisibility,
 )
 
@@ -262,6 +265,9 @@ def _detail_context(
     kinds, before = _timeline_filters(request)
     page = selectors.incident_timeline(incident=incident, kinds=kinds, before=whole_number(before))
     responder = can_respond(request.user)
+    drafts = selectors.update_drafts_pending(incident=incident)
+    can_publish = responder and services.may_publish(incident=incident, user=request.user)
+    bound = bound or {}
     context: dict[str, Any] = {
         "incident": incident,
         "timeline": SimpleLazyObject(lambda: page.events),
@@ -279,19 +285,33 @@ def _detail_context(
         and incident.next_update_due_at is not None
         and incident.severity.update_cadence_minutes is not None
         and (request.user.pk == incident.lead_id or request.user.is_superuser),
-        "can_publish": responder and services.may_publish(incident=incident, user=request.user),
+        "can_publish": can_publish,
         # Until someone has answered for it, or while a system account (alerts) leads it. Asked
         # whatever the milestone, so the page costs the same number of queries before and after.
         "can_acknowledge": responder
         and incident.is_active
         and (not is_person(incident.lead) or incident.acknowledged_at is None),
-        # The security group restricts from the API; the page's variants tell the lead apart.
-        "can_restrict": responder and (request.user.pk == incident.lead_id or request.user.is_superuser),
+        # The lead or the security group (superusers are in it); the page's variants tell them apart.
+        "can_restrict": request.user.pk == incident.lead_id or sees_restricted(request.user),
+        "restriction_errors": bound["restriction"].errors if "restriction" in bound else None,
         "statuses": IncidentStatus.choices,
-        "page_state": selectors.incident_page_state(incident=incident),
+        "page_state": selectors.incident_page_state(incident=incident, drafts=drafts),
     }
     if responder:
-        bound = bound or {}
+        context.update(
+            # Public updates waiting for approval: with their approver's form (edit, approve,
+            # discard) for the lead and comms lead, read-only for the other responders.
+            update_drafts=[(draft, _draft_form(draft, bound) if can_publish else None) for draft in drafts],
+            # A refusal whose form the page does not show (the draft was decided meanwhile, or the
+            # reader may not approve) shows on top of the drafts.
+            draft_errors=[
+                error
+                for key, form in bound.items()
+                if key.startswith("draft-") and not (can_publish and key in {f"draft-{draft.pk}" for draft in drafts})
+                for error in form.non_field_errors()
+            ],
+            update_needs_approval=services.update_needs_approval(incident=incident, user=request.user),
+        )
         context.update(
             update_form=bound.get("update") or _update_form(request, incident, shared=shared),
             note_form=bound.get("note") or NoteForm(),
@@ -300,7 +320,6 @@ def _detail_context(
             publish_form=bound.get("publish"),
             acknowledge_form=bound.get("acknowledge"),
             participants_form=bound.get("participants") or ParticipantsForm(),
-            restriction_errors=bound["restriction"].errors if "restriction" in bound else None,
         )
         wanted = request.GET.get("edit")
         for name, make in EDITORS.items():
@@ -309,6 +328,17 @@ def _detail_context(
             elif name == wanted:
                 context[f"{name}_form"] = make(incident)
     return context
+
+
+def _draft_form(draft: UpdateDraft, bound: dict[str, Form]) -> UpdateDraftForm:
+    """The approver's form of a draft: as sent when it was refused, else the drafted text."""
+    form = bound.get(f"draft-{draft.pk}")
+    if not isinstance(form, UpdateDraftForm):
+        form = UpdateDraftForm(
+            initial={name: getattr(draft, name) for name in ("status", "progress", "next_steps", "eta")}
+        )
+    form.auto_id = f"draft-{draft.pk}-%s"
+    return form
 
 
 @login_required
@@ -340,7 +370,13 @@ def incident_detail(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         page="incident",
         parts=(reference, template_name, _timeline_filters(request), edit if edit in EDITORS else None),
         render=render_page,
-        variant=lambda leads: (user.is_superuser or user.pk == leads[0], user.pk == leads[1]),
+        # The lead (or a superuser) snoozes; they and the comms lead publish and approve; they and
+        # the security group restrict.
+        variant=lambda leads: (
+            user.is_superuser or user.pk == leads[0],
+            user.pk == leads[1],
+            user.pk == leads[0] or sees_restricted(user),
+        ),
     )
 
 
@@ -351,12 +387,16 @@ def _mutation(
     form_key: str,
     form_class: type[Form],
     apply: Callable[[Incident, dict[str, Any]], object],
-    success: str,
+    success: str | Callable[[Any], str],
+    responders_only: bool = True,
 ) -> HttpResponse:
     """The shape every incident change shares: check the role, validate, call one service, then
     answer htmx with the refreshed incident body or a plain browser with a redirect. Refused input
-    comes back in its form with the reason, so nothing typed is lost."""
-    _require_responder(request)
+    comes back in its form with the reason, so nothing typed is lost. `success` is the message, or
+    makes it from what the service returned; `responders_only=False` leaves the check to the
+    service (the security group restricts, whatever its role)."""
+    if responders_only:
+        _require_responder(request)
     incident = selectors.incident_get(reference=reference, user=request.user)
     given = {"incident": incident} if issubclass(form_class, StartsFromIncident) else {}
     form = form_class(request.POST, **given)
@@ -369,13 +409,15 @@ def _mutation(
                     unseen = selectors.incident_change_unseen(incident=incident, form=form_key, seen=seen)
                 if unseen:
                     raise ValidationError(_changed_meanwhile(unseen))
-                apply(incident, form.cleaned_data)
+                result = apply(incident, form.cleaned_data)
         except ValidationError as error:
             service_errors_apply(form, error)
             if unseen:
                 incident = selectors.incident_get(reference=reference, user=request.user)
                 form.restate(seen=seen, now=selectors.incident_form_presets(incident=incident, form=form_key))
         else:
+            if callable(success):
+                success = success(result)
             if not request.htmx:
                 messages.success(request, success)
                 return redirect(incident)
@@ -406,12 +448,24 @@ def _changed_meanwhile(unseen: selectors.UnseenChange) -> str:
     return errors.CHANGED_MEANWHILE.format(who=who, when=when, what=what)
 
 
-def _update_post(request: HttpRequest, incident: Incident, data: dict[str, Any]) -> None:
-    services.incident_update_post(incident=incident, author=request.user, **data)
+def _update_post(request: HttpRequest, incident: Incident, data: dict[str, Any]) -> object:
+    """Post the update; a public one the severity policy wants approved becomes a draft instead."""
+    if data["visibility"] == UpdateVisibility.PUBLIC and services.update_needs_approval(
+        incident=incident, user=request.user
+    ):
+        del data["visibility"]
+        result = services.update_draft_create(incident=incident, author=request.user, **data)
+        data["visibility"] = UpdateVisibility.PUBLIC
+    else:
+        result = services.incident_update_post(incident=incident, author=request.user, **data)
     # The reader's choice stays for their next update.
     chosen = request.session.get(UPDATE_VISIBILITY_KEY, {})
     chosen[str(incident.pk)] = data["visibility"]
     request.session[UPDATE_VISIBILITY_KEY] = chosen
+    return result
+
+
+DRAFTED = "Drafted: the incident lead or comms lead publishes it once they approve it. Nothing is public yet."
 
 
 @login_required
@@ -423,7 +477,37 @@ def update_post(request: HtmxHttpRequest, reference: str) -> HttpResponse:
         form_key="update",
         form_class=StatusUpdateForm,
         apply=functools.partial(_update_post, request),
-        success="Status update posted.",
+        success=lambda result: DRAFTED if isinstance(result, UpdateDraft) else "Status update posted.",
+    )
+
+
+@login_required
+@require_POST
+def update_draft_approve(request: HtmxHttpRequest, reference: str, draft_id: int) -> HttpResponse:
+    return _mutation(
+        request,
+        reference,
+        form_key=f"draft-{draft_id}",
+        form_class=UpdateDraftForm,
+        apply=lambda incident, data: services.update_draft_approve(
+            draft=selectors.update_draft_get(incident=incident, pk=draft_id), actor=request.user, **data
+        ),
+        success="Approved and published: the update is on the status page.",
+    )
+
+
+@login_required
+@require_POST
+def update_draft_discard(request: HtmxHttpRequest, reference: str, draft_id: int) -> HttpResponse:
+    return _mutation(
+        request,
+        reference,
+        form_key=f"draft-{draft_id}",
+        form_class=UpdateDraftDiscardForm,
+        apply=lambda incident, data: services.update_draft_discard(
+            draft=selectors.update_draft_get(incident=incident, pk=draft_id), actor=request.user
+        ),
+        success="Draft discarded. Nothing of it was public.",
     )
 
 
@@ -560,6 +644,7 @@ def restriction_set(request: HtmxHttpRequest, reference: str) -> HttpResponse:
             incident=incident, actor=request.user, restricted=data["restricted"]
         ),
         success="Restricted to its participants and the security group." if restricted else "Opened to every reader.",
+        responders_only=False,
     )
 
 

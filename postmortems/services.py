@@ -132,16 +132,18 @@ def impact_prefill(incident: Incident) -> str:
 
 # The events every postmortem timeline starts from, starred or not: how the incident was declared,
 # escalated, mitigated and resolved, what was said publicly, and what went wrong on the way.
-KEY_EVENTS = Q(
-    kind__in=[
-        EventKind.DECLARED,
-        EventKind.SEVERITY_CHANGED,
-        EventKind.STATUS_CHANGED,
-        EventKind.MILESTONE_SET,
-        EventKind.ALERT,
-    ]
-) | Q(kind=EventKind.STATUS_UPDATE, data__visibility=UpdateVisibility.PUBLIC) | Q(
-    kind=EventKind.RUNBOOK_STEP, data__outcome=StepOutcome.FAILED
+KEY_EVENTS = (
+    Q(
+        kind__in=[
+            EventKind.DECLARED,
+            EventKind.SEVERITY_CHANGED,
+            EventKind.STATUS_CHANGED,
+            EventKind.MILESTONE_SET,
+            EventKind.ALERT,
+        ]
+    )
+    | Q(kind=EventKind.STATUS_UPDATE, data__visibility=UpdateVisibility.PUBLIC)
+    | Q(kind=EventKind.RUNBOOK_STEP, data__outcome=StepOutcome.FAILED)
 )
 
 

@@ -30,6 +30,7 @@ PLANTED = {
     "runbook note": "PLANT-RUNBOOK-NOTE-5e5e",
     "postmortem": "PLANT-POSTMORTEM-c4fe",
     "action item": "PLANT-ACTION-ITEM-b17e",
+    "draft public update": "PLANT-DRAFT-d4a1",
 }
 # Never fetched: logging out would end the crawl; the rest are writes or need no incident.
 SKIP = ("/accounts/logout/", "/admin/")
@@ -51,6 +52,7 @@ def world():
     assert incident.restricted
     services.incident_update_post(incident=incident, author=lead, progress=PLANTED["update"])
     services.incident_note_add(incident=incident, author=lead, text=PLANTED["note"])
+    draft = services.update_draft_create(incident=incident, author=helper, progress=PLANTED["draft public update"])
     run = runbook_services.runbook_attach(runbook=make_runbook(steps=2), incident=incident, actor=lead)
     runbook_services.run_step_record(
         run_step=run.steps.order_by("position").first(),
@@ -80,7 +82,7 @@ def world():
         "viewer": viewer,
         "incident": incident,
         "open": open_incident,
-        "ids": {run.pk, item.pk, postmortem.pk, *run.steps.values_list("pk", flat=True)},
+        "ids": {run.pk, item.pk, postmortem.pk, draft.pk, *run.steps.values_list("pk", flat=True)},
         "slug": run.runbook.slug,
     }
 

@@ -104,3 +104,16 @@ def test_key_and_rank_cannot_be_changed_in_the_admin(admin_client):
     assert response.status_code == 302
     sev2.refresh_from_db()
     assert (sev2.key, sev2.rank) == ("SEV2", 2)
+
+
+def test_the_public_voice_switches_are_edited_in_the_admin(admin_client):
+    """Approval of public updates and automatic publishing are policy: saved by the admin's form."""
+    sev1 = SeverityPolicy.objects.get(key="SEV1")
+    assert not sev1.public_updates_need_approval
+    response = admin_client.post(
+        f"/admin/incidents/severitypolicy/{sev1.pk}/change/",
+        _change_form(admin_client, sev1, public_updates_need_approval="on", publish_automatically="on"),
+    )
+    assert response.status_code == 302
+    sev1.refresh_from_db()
+    assert sev1.public_updates_need_approval and sev1.publish_automatically

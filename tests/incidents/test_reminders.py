@@ -307,6 +307,16 @@ def test_the_notice_names_the_affected_services_instead_of_being_assessed(people
     assert "Being assessed" not in text.split("Affected:")[1].splitlines()[0]
 
 
+def test_the_role_notice_names_the_affected_services_too(people):
+    checkout = Service.objects.create(name="Checkout", slug="checkout")
+    incident = declare_incident(
+        severity="SEV2", declared_by=people["responder"], lead=people["lead"], affected_services=[checkout]
+    )
+    body = Delivery.objects.get(recipient=people["lead"], channel=Channel.IN_APP).message.body_text
+    assert f"You are now the incident lead on {incident.reference}" in body
+    assert "Affected: Checkout" in body
+
+
 def test_severity_raise_and_resolution_tell_stakeholders_but_lowering_does_not(people):
     manager = UserFactory(email="vp@example.com")
     manager.groups.add(Group.objects.get(name="leadership"))

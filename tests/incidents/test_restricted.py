@@ -1,5 +1,7 @@
 """Restricted incidents (issue 17): who sees them, who restricts them, who is told."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
@@ -154,3 +156,49 @@ def test_a_participant_lets_a_viewer_see_it_and_the_timeline_says_so(people, res
     page = viewer.get(restricted.get_absolute_url()).content.decode()
     assert "Credential stuffing" in page
     assert restricted.timeline.filter(text__startswith="Added to the incident:").count() == 2
+
+
+def _rendered_form(page: str, action: str) -> dict[str, str]:
+    """The hidden fields of the form the page renders for `action`, as a browser would send them."""
+    [form] = re.findall(rf'<form[^>]*action="{re.escape(action)}".*?</form>', page, re.S)
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+
+
+@pytest.mark.parametrize("who", ["lead", "security"])
+@pytest.mark.parametrize("htmx", [False, True])
+def test_the_lead_and_the_security_group_restrict_and_open_through_the_pages_own_form(people, who, htmx):
+    """The security group (here a viewer in it) restricts from the incident page as the lead does,
+    through the form the page renders, both ways; the message says what happened, the timeline
+    who did it."""
+    incident = declare_incident(declared_by=people["lead"], title="Slow logins")
+    client = Client()
+    client.force_login(people[who])
+    action = f"/incidents/{incident.reference}/restriction/"
+    headers = {"HX-Request": "true", "HX-Target": "incident-body"} if htmx else {}
+    for button, message, restricted in [
+        ("Restrict", "Restricted to its participants and the security group.", True),
+        ("Open to every reader", "Opened to every reader.", False),
+    ]:
+        page = client.get(incident.get_absolute_url()).content.decode()
+        assert f">{button}</button>" in page
+        response = client.post(action, _rendered_form(page, action), headers=headers, follow=not htmx)
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert message in html
+        assert ("<strong>Restricted</strong>" in html) == restricted
+        incident.refresh_from_db()
+        assert incident.restricted == restricted
+        event = incident.timeline.filter(kind=EventKind.RESTRICTION_CHANGED).latest("id")
+        assert (event.actor, event.data["restricted"]) == (people[who], restricted)
+    assert selectors.visible_incidents(people["outsider"]).filter(pk=incident.pk).exists()
+
+
+def test_the_security_groups_control_is_not_served_to_others_from_the_cached_page(people, restricted):
+    """The page is cached per variant: a security member's page (with the control) never reaches a
+    responder, nor a responder's (without it) a security member."""
+    security, responder = Client(), Client()
+    security.force_login(people["security"])
+    responder.force_login(people["responder"])
+    for _ in range(2):
+        assert ">Open to every reader</button>" in security.get(restricted.get_absolute_url()).content.decode()
+        assert "/restriction/" not in responder.get(restricted.get_absolute_url()).content.decode()

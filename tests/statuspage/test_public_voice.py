@@ -3,8 +3,10 @@ it does until it is published, and then only its public title, summary and publi
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -231,3 +233,58 @@ def test_a_major_outage_lowered_to_partial_after_two_minutes_shows_as_major_for_
     assert "Major outage" in past and "Partial outage" not in past
     [history] = json.loads(client.get("/status.json").content)["history"]
     assert history["impact"] == "major_outage"
+
+
+# The documented schema of status.json (README, "Public status page"): every key the README names is
+# there, and nothing else, so the documentation and the answer cannot drift apart unseen.
+STATUS_JSON_SCHEMA = {
+    "page": {"title", "url", "updated_at"},
+    "status": {"indicator", "description"},
+    "components": {"name", "group", "status"},
+    "incidents": {
+        "id",
+        "title",
+        "summary",
+        "status",
+        "impact",
+        "started_at",
+        "resolved_at",
+        "components",
+        "updates",
+    },
+    "updates": {"status", "posted_at", "text"},
+    "maintenance": {"title", "description", "starts_at", "ends_at", "components"},
+}
+
+
+def test_status_json_follows_its_documented_schema(client, components, catalog):
+    active = factories.declare_incident(
+        severity="SEV2", public_title="Search is slow", affected_services=[catalog["search"]], published=True
+    )
+    incident_services.incident_update_post(
+        incident=active, author=active.lead, progress="Reindexing.", visibility=UpdateVisibility.PUBLIC
+    )
+    past = factories.declare_incident(severity="SEV1", affected_services=[catalog["api"]], published=True)
+    incident_services.incident_status_change(incident=past, status=IncidentStatus.RESOLVED, actor=past.lead)
+    start = timezone.now() + timedelta(days=4)
+    services.maintenance_window_schedule(
+        title="Failover drill", starts_at=start, ends_at=start + timedelta(hours=1), components=[components["api"]]
+    )
+    cache.clear()
+    data = json.loads(client.get("/status.json").content)
+    assert set(data) == {"page", "status", "components", "incidents", "maintenance", "history"}
+    assert set(data["page"]) == STATUS_JSON_SCHEMA["page"]
+    assert set(data["status"]) == STATUS_JSON_SCHEMA["status"]
+    assert {frozenset(c) for c in data["components"]} == {frozenset(STATUS_JSON_SCHEMA["components"])}
+    for key in ("incidents", "history"):
+        [incident] = data[key]
+        assert set(incident) == STATUS_JSON_SCHEMA["incidents"], key
+        assert incident["updates"] and all(set(u) == STATUS_JSON_SCHEMA["updates"] for u in incident["updates"])
+    [window] = data["maintenance"]
+    assert set(window) == STATUS_JSON_SCHEMA["maintenance"]
+    assert data["history"][0]["updates"][0]["status"] == "resolved"  # the resolution entry
+    readme = (Path(settings.BASE_DIR) / "README.md").read_text()
+    documented = readme.split("`status.json` holds what the page shows:")[1].split("times are ISO 8601 UTC")[0]
+    for keys in STATUS_JSON_SCHEMA.values():
+        for name in keys:
+            assert name in documented, name
