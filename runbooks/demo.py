@@ -12,6 +12,7 @@ from runbooks import services
 
 RUNBOOKS = Path(__file__).parent / "demo"
 
+
 def load_demo_runbooks(*, username: str = "lead") -> int:
     actor = get_user_model().objects.filter(username=username).first()
     texts = [path.read_text(encoding="utf-8") for path in sorted(RUNBOOKS.glob("*.md"))]

@@ -16,3 +16,4 @@ STALE_EDIT = (
     "Someone saved version {version} while you were editing. Your text is below: compare with the history, "
     "then save again to replace their version."
 )
+GENERATE_NAME_REQUIRED = "Pick a service from the catalog or type a new service's name."

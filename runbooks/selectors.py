@@ -9,13 +9,14 @@ from datetime import date
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, Value, When, Window
+from django.db.models.functions import Greatest, RowNumber
 from django.http import Http404
 from django.utils import timezone
 
 from incidents import selectors as incident_selectors
 from incidents.models import EventKind, Incident, Service, TimelineEvent
+from runbooks.completeness import REVIEW_OVERDUE, RULES, Completeness, runbook_completeness
 from runbooks.markdown_format import RunbookData, render
 from runbooks.models import Runbook, RunbookKind, RunbookRevision, RunbookRun, RunStep, StepOutcome
 from runbooks.services import SEARCH_CONFIG
@@ -25,7 +26,17 @@ SUGGESTION_LIMIT = 5
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-LISTING_FIELDS = ["pk", "title", "slug", "kind", "category", "severity", "summary", "review_due_on"]
+LISTING_FIELDS = [
+    "pk",
+    "title",
+    "slug",
+    "kind",
+    "category",
+    "severity",
+    "summary",
+    "review_due_on",
+    "completeness_score",
+]
 
 
 def _listing(runbooks: QuerySet[Runbook]) -> QuerySet[Runbook]:
@@ -273,3 +284,43 @@ def suggestions_for_incident(
         .only("pk", "title", "slug", "kind", "severity", "review_due_on")
     )
     return list(matches[:limit])
+
+
+def runbook_completeness_get(*, runbook: Runbook, today: date | None = None) -> Completeness:
+    """The runbook's seed-004 findings now: its content, the steps its finished drills exercised
+    (drills only: no incident's checklist is read) and whether its review is overdue."""
+    from runbooks.services import drilled_step_titles, runbook_to_data
+
+    return runbook_completeness(
+        runbook_to_data(runbook),
+        drilled_titles=drilled_step_titles(runbook),
+        review_due_on=runbook.review_due_on,
+        today=today or timezone.localdate(),
+    )
+
+
+def with_completeness(runbooks: QuerySet[Runbook], *, today: date | None = None) -> QuerySet[Runbook]:
+    """`completeness`: the stored score, less the review finding's weight when the review is due."""
+    today = today or timezone.localdate()
+    overdue = RULES[REVIEW_OVERDUE][0]
+    return runbooks.annotate(
+        completeness=Case(
+            When(review_due_on__lt=today, then=Greatest(F("completeness_score") - overdue, Value(0))),
+            default=F("completeness_score"),
+        )
+    )
+
+
+COMPLETENESS_LIMIT = 50
+
+
+def runbooks_by_completeness(
+    *, below: int | None = None, today: date | None = None, limit: int = COMPLETENESS_LIMIT
+) -> tuple[list[Runbook], int]:
+    """The least complete runbooks first (optionally only those scoring below `below`), at most
+    `limit`, and how many there are in all. Reads the stored score's index."""
+    rows = with_completeness(Runbook.objects.all(), today=today)
+    if below is not None:
+        rows = rows.filter(completeness__lt=below)
+    total = rows.count()
+    return list(_listing(rows.order_by("completeness", "title", "pk"))[:limit]), total
