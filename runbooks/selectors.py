@@ -9,7 +9,7 @@ from datetime import date
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, Value, When, Window
+from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When, Window
 from django.db.models.functions import Greatest, RowNumber
 from django.http import Http404
 from django.utils import timezone
@@ -307,6 +307,7 @@ def with_completeness(runbooks: QuerySet[Runbook], *, today: date | None = None)
         completeness=Case(
             When(review_due_on__lt=today, then=Greatest(F("completeness_score") - overdue, Value(0))),
             default=F("completeness_score"),
+            output_field=IntegerField(),
         )
     )
 

@@ -863,6 +863,8 @@ DOCUMENTED_PATHS = {
     "/incidents/{reference}/postmortem/",
     "/severity-policies/",
     "/severity-policies/{key}/",
+    "/runbooks/",
+    "/runbooks/{slug}/",
     "/openapi.json",
 }
 
