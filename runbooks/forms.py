@@ -177,8 +177,21 @@ class GenerateForm(Form):
     hosts = forms.CharField(
         max_length=200, required=False, help_text="kubectl context, host name(s), AWS profile or GCP project."
     )
-    dashboard_url = forms.URLField(required=False, max_length=500, assume_scheme="https")
-    logs_url = forms.URLField(required=False, max_length=500, assume_scheme="https", label="Logs URL")
+    # A text box that asks for a URL: styled like the form's other boxes.
+    dashboard_url = forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        label="Dashboard URL",
+        widget=forms.TextInput(attrs={"inputmode": "url", "placeholder": "https://grafana.example.com/d/…"}),
+    )
+    logs_url = forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        label="Logs URL",
+        widget=forms.TextInput(attrs={"inputmode": "url"}),
+    )
     availability = forms.DecimalField(
         required=False,
         min_value=0,
