@@ -43,7 +43,7 @@ _engine = Engine(autoescape=False, string_if_invalid=UNDEFINED)
 
 
 def template_dirs() -> list[Path]:
-    return [*(Path(path) for path in getattr(settings, "RUNBOOK_GENERATOR_TEMPLATE_DIRS", [])), BUILTIN_DIR]
+    return [*(Path(path) for path in settings.RUNBOOK_GENERATOR_TEMPLATE_DIRS), BUILTIN_DIR]
 
 
 @cache
