@@ -142,11 +142,9 @@ def list_runbooks(request: HttpRequest, filters: Query[RunbookFilters]) -> dict[
         found = selectors.runbook_search(query=filters.q, limit=SEARCH_MAX)
         count, rows = len(found), found[filters.offset : filters.offset + limit]
     else:
-        ordered = Runbook.objects.order_by("kind", "category", "title", "pk")
+        ordered = selectors.runbooks_in_index_order()
         count = ordered.count()
-        rows = (
-            list(selectors._listing(ordered)[filters.offset : filters.offset + limit]) if filters.offset < count else []
-        )
+        rows = list(ordered[filters.offset : filters.offset + limit]) if filters.offset < count else []
     return {"count": count, "results": [_summary(runbook, today) for runbook in rows]}
 
 

@@ -213,16 +213,6 @@ def context_for(answers: Answers, *, today: date | None = None) -> dict:
     mon = dict(_pick(monitoring_tools(), answers.monitoring, "monitoring", problems))
     oncall = dict(_pick(oncall_rotations(), answers.oncall, "on-call", problems))
     store = dict(_pick(datastores(), answers.datastore, "datastore", problems))
-    for question, chosen, key in (
-        ("service_type", type_, answers.service_type),
-        ("environment", env, answers.environment),
-        ("monitoring", mon, answers.monitoring),
-        ("datastore", store, answers.datastore),
-    ):
-        typed = " ".join(answers.other.get(question, "").split())
-        if key == OTHER and typed:
-            chosen["label"] = typed
-
     availability = _number(answers.availability, crit["availability"], "Availability", "99.9", problems, "availability")
     if availability >= 100:
         problems["availability"] = BAD_NUMBER.format(label="Availability", example="99.9")
@@ -253,6 +243,16 @@ def context_for(answers: Answers, *, today: date | None = None) -> dict:
     }
     base = Context(values, autoescape=False)
     env, mon, type_, store, oncall = (_render(part, base) for part in (env, mon, type_, store, oncall))
+    # The name typed for "other" is text, never a template: set after rendering.
+    for question, chosen, key in (
+        ("service_type", type_, answers.service_type),
+        ("environment", env, answers.environment),
+        ("monitoring", mon, answers.monitoring),
+        ("datastore", store, answers.datastore),
+    ):
+        typed = " ".join(answers.other.get(question, "").split())
+        if key == OTHER and typed:
+            chosen["label"] = typed
     escalate = crit["escalate_after_minutes"]
     alert_severity = crit["severity"]
     alerts = [

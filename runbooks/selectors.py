@@ -46,6 +46,11 @@ def _listing(runbooks: QuerySet[Runbook]) -> QuerySet[Runbook]:
     )
 
 
+def runbooks_in_index_order() -> QuerySet[Runbook]:
+    """Every runbook as an index row, in the index's order (the API pages through it)."""
+    return _listing(Runbook.objects.order_by("kind", "category", "title", "pk"))
+
+
 def search_words(query: str) -> list[str]:
     return _WORD.findall(query)[:12]
 

@@ -90,6 +90,10 @@ def test_the_index_sorts_and_filters_by_completeness(editor_client, db):
     services.runbook_create(data=parse(generator.generate(generator.Answers(name="Ledger"))), actor=None)
     least = editor_client.get("/runbooks/?sort=completeness", secure=True).content.decode()
     assert least.index("Restart the thing") < least.index("Ledger")
+    fragment = editor_client.get(
+        "/runbooks/?sort=completeness", secure=True, headers={"HX-Request": "true", "HX-Target": "runbook-results"}
+    ).content.decode()
+    assert fragment.lstrip().startswith('<div id="runbook-results">') and "Restart the thing" in fragment
     below = editor_client.get("/runbooks/?below=60", secure=True).content.decode()
     assert "Restart the thing" in below and "Ledger" not in below
     for hostile in ("-1", "abc", "9" * 40, "1e3"):

@@ -109,6 +109,17 @@ def test_other_answers_name_themselves_and_leave_placeholders():
     assert "<<FILL: restart command>>" in markdown
 
 
+def test_typed_answers_are_text_never_template_syntax():
+    hostile = "{% include '/etc/passwd' %}{{ settings.SECRET_KEY }}"
+    markdown = generator.generate(
+        generator.Answers(
+            name=hostile, owner_team=hostile, description=hostile, environment="other", other={"environment": hostile}
+        )
+    )
+    assert f"**Environment:** {hostile}" in markdown and f"**Owner:** {hostile}" in markdown
+    assert "root:" not in markdown
+
+
 def test_unknown_answers_are_refused_by_name():
     with pytest.raises(generator.GeneratorError) as refused:
         generator.generate(generator.Answers(name="X", environment="mainframe", criticality="meh"))
