@@ -120,3 +120,20 @@ def test_check_runbooks_prints_scores_and_fails_below_the_minimum(tmp_path, caps
 def test_completeness_of_plain_data_without_a_title_section():
     data = RunbookData(title="x", steps=[StepData(title="a", commands="ls", expected_output="file")], rollback="r")
     assert "no_rollback" not in codes(data)
+
+
+def test_the_least_complete_list_reads_in_a_fixed_number_of_queries(db, django_assert_max_num_queries):
+    from runbooks import selectors
+
+    factories.ServiceFactory(name="Database", slug="database")
+    for n in range(3):
+        make_runbook(title=f"Runbook {n}", services=["database"])
+    with django_assert_max_num_queries(3):
+        few, total = selectors.runbooks_by_completeness()
+        [list(runbook.services.all()) for runbook in few]
+    for n in range(3, 12):
+        make_runbook(title=f"Runbook {n}", services=["database"])
+    with django_assert_max_num_queries(3):
+        many, total = selectors.runbooks_by_completeness()
+        [list(runbook.services.all()) for runbook in many]
+    assert total == 12 and len(many) == 12
