@@ -114,6 +114,7 @@ class Answers:
     it becomes a <<FILL: …>> placeholder, except the SLO figures, which default by criticality."""
 
     name: str
+    slug: str = ""  # the catalog's; empty: made from the name
     service_type: str = "api"
     environment: str = "kubernetes"
     criticality: str = "high"
@@ -136,7 +137,7 @@ def answers_for_service(service, **answers) -> Answers:
     """Answers for a catalog service: its name, owner team and description come from the catalog."""
     answers.setdefault("owner_team", service_owner_team(service))
     answers.setdefault("description", (service.description or "").strip())
-    return Answers(name=service.name, **answers)
+    return Answers(name=service.name, slug=service.slug, **answers)
 
 
 class GeneratorError(ValueError):
@@ -206,7 +207,7 @@ def context_for(answers: Answers, *, today: date | None = None) -> dict:
     name = " ".join(answers.name.split())
     if not name:
         problems["name"] = NAME_REQUIRED
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "service"
+    slug = slug_of(answers)
     type_ = dict(_pick(service_types(), answers.service_type, "service type", problems))
     env = dict(_pick(environments(), answers.environment, "environment", problems))
     crit = dict(_pick(criticalities(), answers.criticality, "criticality", problems))
@@ -349,6 +350,12 @@ def generate(answers: Answers, *, today: date | None = None) -> str:
     return render(parse(generate_raw(answers, today=today)))
 
 
+def slug_of(answers: Answers) -> str:
+    """The service's slug: the catalog's, else made from the name (deployment, function and alert
+    names in the commands use it)."""
+    made = re.sub(r"[^a-z0-9]+", "-", (answers.slug or answers.name).lower()).strip("-")
+    return made[:100] or "service"
+
+
 def file_name(answers: Answers) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", answers.name.lower()).strip("-") or "service"
-    return f"runbook-{slug}.md"
+    return f"runbook-{slug_of(answers)}.md"

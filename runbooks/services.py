@@ -242,11 +242,12 @@ def _completeness_refresh(runbook: Runbook, data: RunbookData | None = None) -> 
 
 @writes
 def runbook_create(
-    *, data: RunbookData, actor: AbstractBaseUser | None, change_note: str = "Created"
+    *, data: RunbookData, actor: AbstractBaseUser | None, change_note: str = "Created", slug: str = ""
 ) -> tuple[Runbook, list[str]]:
-    """A new runbook at version 1; returns it and the service names not in the catalog."""
+    """A new runbook at version 1; returns it and the service names not in the catalog. `slug` is
+    the address wanted instead of one made from the title (a number is added if it is taken)."""
     _validate(data)
-    runbook = Runbook(slug=_unique_slug(data.title))
+    runbook = Runbook(slug=_unique_slug(slug or data.title))
     return _write(runbook=runbook, data=data, actor=actor, change_note=change_note)
 
 
@@ -279,7 +280,10 @@ def runbook_generate(*, answers: generator.Answers, actor: AbstractBaseUser | No
     """A runbook from seed 004's questions (runbooks.generator), saved as version 1. The stored
     runbook exports exactly the Markdown the generator wrote."""
     return runbook_create(
-        data=parse(generator.generate(answers)), actor=actor, change_note="Generated from seed 004's questions"
+        data=parse(generator.generate(answers)),
+        actor=actor,
+        change_note="Generated from seed 004's questions",
+        slug=generator.slug_of(answers),  # so it exports as runbook-<service>.md
     )
 
 

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.utils.html import escape
 
-from runbooks import errors, generator
+from runbooks import errors, generator, services
 from runbooks.markdown_format import parse, render
 from runbooks.models import Runbook
 from tests import factories
@@ -99,6 +99,14 @@ def test_escalation_comes_from_the_owner_team_and_the_oncall_rotation(db):
     assert "| L1 | Payments engineer on duty | Team channel, then phone | First response |" in markdown
     assert "| L2 | Payments team lead | Phone | After 5 min |" in markdown
     assert generator.service_owner_team(service) == "Payments"
+
+
+def test_a_catalog_service_keeps_its_slug_in_commands_and_the_file_name(db):
+    service = factories.ServiceFactory(name="Payments API", slug="payments", owning_team="Payments")
+    answers = generator.answers_for_service(service)
+    assert "kubectl rollout restart deployment/payments" in generator.generate(answers)
+    runbook, _unknown = services.runbook_generate(answers=answers, actor=None)
+    assert runbook.slug == "payments" and generator.file_name(answers) == "runbook-payments.md"
 
 
 def test_other_answers_name_themselves_and_leave_placeholders():
