@@ -86,6 +86,13 @@ def test_generate_a_runbook_fill_two_placeholders_and_save(page, expect, log_in,
     screenshot(page, "runbook-360")
     views(page, "360")
 
+    # The index lists the least complete first, with each one's score.
+    page.goto(f"{e2e_db}/runbooks/")
+    page.get_by_role("link", name="Least complete first").click()
+    expect(page.locator("#runbook-results .completeness-score")).to_have_text(re.compile(r"^\d+/100$"))
+    assert fits(page), "the least-complete list scrolls sideways on a phone"
+    screenshot(page, "index-360")
+
 
 def views(page, width: str) -> None:
     """What a reader sees first, and the tables of seed 004, one screen each (the full page is ten
