@@ -375,3 +375,7 @@ OUTBOUND_ALLOWED_NETWORKS = [
 NOTIFICATIONS_RETRY_BACKOFF_SECONDS = [
     int(seconds) for seconds in os.environ.get("NOTIFICATIONS_RETRY_BACKOFF_SECONDS", "5,15,45,120").split(",")
 ]
+
+# Directories of a team's own runbook generator templates (environments/*.toml, monitoring/*.toml,
+# runbook.md, …), searched before the built-in runbooks/generator_templates/; comma-separated.
+RUNBOOK_GENERATOR_TEMPLATE_DIRS = env_list("RUNBOOK_GENERATOR_TEMPLATE_DIRS", "")

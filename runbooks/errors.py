@@ -19,3 +19,4 @@ STALE_EDIT = (
 SYNONYM_TOO_FEW = "Write two or more words or phrases separated by ~, e.g. payments ~ checkout ~ pay."
 SYNONYM_EXISTS = "These synonyms are already there."
 SYNONYM_TOO_LONG = "Keep a line of synonyms under 300 characters; split it in two."
+GENERATE_NAME_REQUIRED = "Pick a service from the catalog or type a new service's name."

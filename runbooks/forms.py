@@ -136,3 +136,119 @@ class StepRecordForm(Form):
 
 class AttachForm(Form):
     runbook = forms.SlugField()
+
+
+def _with_other(options: dict[str, dict]) -> list[tuple[str, str]]:
+    from runbooks.generator import OTHER, choices
+
+    listed = [(key, label) for key, label in choices(options) if key != OTHER]
+    return [*listed, (OTHER, "Other (name it)")] if OTHER in options else listed
+
+
+class GenerateForm(Form):
+    """Seed 004's five questions, and what the service catalog cannot know. Choices come from the
+    generator's template files, so a team's own environment file appears here by itself."""
+
+    service = forms.ModelChoiceField(
+        queryset=Service.objects.order_by("name"),
+        required=False,
+        empty_label="— a new service —",
+        help_text="Its name, owner team and description come from the catalog.",
+    )
+    new_name = forms.CharField(max_length=100, required=False, label="…or a new service's name")
+    owner_team = forms.CharField(
+        max_length=100, required=False, help_text="Empty: the catalog's owner team (else a placeholder)."
+    )
+    service_type = forms.ChoiceField(label="1. Service type")
+    service_type_other = forms.CharField(max_length=60, required=False, label="Other service type")
+    environment = forms.ChoiceField(label="2. Deployment environment")
+    environment_other = forms.CharField(max_length=60, required=False, label="Other environment")
+    criticality = forms.ChoiceField(label="3. Criticality")
+    monitoring = forms.ChoiceField(label="4. Monitoring")
+    monitoring_other = forms.CharField(max_length=60, required=False, label="Other monitoring tool")
+    oncall = forms.ChoiceField(label="5. On-call rotation")
+    datastore = forms.ChoiceField(label="Datastore")
+    datastore_other = forms.CharField(max_length=60, required=False, label="Other datastore")
+    namespace = forms.CharField(
+        max_length=100,
+        required=False,
+        help_text="Kubernetes namespace, Compose project directory, install directory or cloud region.",
+    )
+    hosts = forms.CharField(
+        max_length=200, required=False, help_text="kubectl context, host name(s), AWS profile or GCP project."
+    )
+    # A text box that asks for a URL: styled like the form's other boxes.
+    dashboard_url = forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        label="Dashboard URL",
+        widget=forms.TextInput(attrs={"inputmode": "url", "placeholder": "https://grafana.example.com/d/…"}),
+    )
+    logs_url = forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        label="Logs URL",
+        widget=forms.TextInput(attrs={"inputmode": "url"}),
+    )
+    availability = forms.DecimalField(
+        required=False,
+        min_value=0,
+        max_value=99.9999,
+        decimal_places=4,
+        label="Availability SLO (%)",
+        help_text="Empty: from the criticality.",
+    )
+    latency_ms = forms.IntegerField(required=False, min_value=1, max_value=600_000, label="p95 latency SLO (ms)")
+    error_rate_percent = forms.DecimalField(
+        required=False, min_value=0.001, max_value=100, decimal_places=3, label="Error rate SLO (%)"
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        from runbooks import generator
+
+        super().__init__(*args, **kwargs)
+        self.fields["service_type"].choices = _with_other(generator.service_types())
+        self.fields["environment"].choices = _with_other(generator.environments())
+        self.fields["criticality"].choices = [
+            (key, f"{entry['label']} ({entry['meaning']})") for key, entry in generator.criticalities().items()
+        ]
+        self.fields["monitoring"].choices = _with_other(generator.monitoring_tools())
+        self.fields["oncall"].choices = generator.choices(generator.oncall_rotations())
+        self.fields["datastore"].choices = _with_other(generator.datastores())
+        self.fields["criticality"].initial = "high"
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not cleaned.get("service") and not " ".join(cleaned.get("new_name", "").split()):
+            self.add_error("new_name", errors.GENERATE_NAME_REQUIRED)
+        return cleaned
+
+    def to_answers(self):
+        from runbooks import generator
+
+        cleaned = self.cleaned_data
+        values = {
+            "service_type": cleaned["service_type"],
+            "environment": cleaned["environment"],
+            "criticality": cleaned["criticality"],
+            "monitoring": cleaned["monitoring"],
+            "oncall": cleaned["oncall"],
+            "datastore": cleaned["datastore"],
+            "namespace": cleaned["namespace"],
+            "hosts": cleaned["hosts"],
+            "dashboard_url": cleaned["dashboard_url"],
+            "logs_url": cleaned["logs_url"],
+            "availability": str(cleaned["availability"] or ""),
+            "latency_ms": str(cleaned["latency_ms"] or ""),
+            "error_rate_percent": str(cleaned["error_rate_percent"] or ""),
+            "other": {
+                name: cleaned[f"{name}_other"] for name in ("service_type", "environment", "monitoring", "datastore")
+            },
+        }
+        if cleaned["owner_team"].strip():
+            values["owner_team"] = cleaned["owner_team"]
+        if cleaned["service"]:
+            return generator.answers_for_service(cleaned["service"], **values)
+        return generator.Answers(name=cleaned["new_name"], **values)

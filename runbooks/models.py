@@ -79,6 +79,10 @@ class Runbook(models.Model):
     # Kept current by runbooks.services on every write (PostgreSQL; empty on SQLite). The GIN
     # index is created by migration 0002 on PostgreSQL only.
     search_vector = SearchVectorField(null=True, editable=False)
+    # Seed 004's completeness score without the review finding (which changes with the date, not
+    # with a save): written by runbooks.services on every write and finished drill, so the index
+    # sorts and filters 5,000 runbooks by an indexed column. runbooks.completeness has the rules.
+    completeness_score = models.PositiveSmallIntegerField(default=0, db_index=True, editable=False)
 
     class Meta:
         ordering = ["kind", "category", "title"]

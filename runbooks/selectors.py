@@ -8,14 +8,15 @@ from datetime import date
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Value, When, Window
+from django.db.models.functions import Greatest, RowNumber
 from django.http import Http404
 from django.utils import timezone
 
 from incidents import selectors as incident_selectors
 from incidents.models import ACTIVE_STATUSES, EventKind, Incident, Service, TimelineEvent
 from runbooks import search
+from runbooks.completeness import REVIEW_OVERDUE, RULES, Completeness, runbook_completeness
 from runbooks.markdown_format import RunbookData, StepData, render
 from runbooks.models import (
     Runbook,
@@ -31,7 +32,17 @@ SEARCH_LIMIT = 25  # a search-as-you-type answer: the best few, not a report
 SUGGESTION_LIMIT = 5
 
 
-LISTING_FIELDS = ["pk", "title", "slug", "kind", "category", "severity", "summary", "review_due_on"]
+LISTING_FIELDS = [
+    "pk",
+    "title",
+    "slug",
+    "kind",
+    "category",
+    "severity",
+    "summary",
+    "review_due_on",
+    "completeness_score",
+]
 
 
 def _listing(runbooks: QuerySet[Runbook]) -> QuerySet[Runbook]:
@@ -39,6 +50,11 @@ def _listing(runbooks: QuerySet[Runbook]) -> QuerySet[Runbook]:
     return runbooks.only(*LISTING_FIELDS).prefetch_related(
         Prefetch("services", queryset=Service.objects.only("pk", "name").order_by("name"))
     )
+
+
+def runbooks_in_index_order() -> QuerySet[Runbook]:
+    """Every runbook as an index row, in the index's order (the API pages through it)."""
+    return _listing(Runbook.objects.order_by("kind", "category", "title", "pk"))
 
 
 def search_words(query: str) -> list[str]:
@@ -317,3 +333,44 @@ def suggestions_for_incident(
         .only("pk", "title", "slug", "kind", "severity", "review_due_on")
     )
     return list(matches[:limit])
+
+
+def runbook_completeness_get(*, runbook: Runbook, today: date | None = None) -> Completeness:
+    """The runbook's seed-004 findings now: its content, the steps its finished drills exercised
+    (drills only: no incident's checklist is read) and whether its review is overdue."""
+    from runbooks.services import drilled_step_titles, runbook_to_data
+
+    return runbook_completeness(
+        runbook_to_data(runbook),
+        drilled_titles=drilled_step_titles(runbook),
+        review_due_on=runbook.review_due_on,
+        today=today or timezone.localdate(),
+    )
+
+
+def with_completeness(runbooks: QuerySet[Runbook], *, today: date | None = None) -> QuerySet[Runbook]:
+    """`completeness`: the stored score, less the review finding's weight when the review is due."""
+    today = today or timezone.localdate()
+    overdue = RULES[REVIEW_OVERDUE][0]
+    return runbooks.annotate(
+        completeness=Case(
+            When(review_due_on__lt=today, then=Greatest(F("completeness_score") - overdue, Value(0))),
+            default=F("completeness_score"),
+            output_field=IntegerField(),
+        )
+    )
+
+
+COMPLETENESS_LIMIT = 50
+
+
+def runbooks_by_completeness(
+    *, below: int | None = None, today: date | None = None, limit: int = COMPLETENESS_LIMIT
+) -> tuple[list[Runbook], int]:
+    """The least complete runbooks first (optionally only those scoring below `below`), at most
+    `limit`, and how many there are in all. Reads the stored score's index."""
+    rows = with_completeness(Runbook.objects.all(), today=today)
+    if below is not None:
+        rows = rows.filter(completeness__lt=below)
+    total = rows.count()
+    return list(_listing(rows.order_by("completeness", "title", "pk"))[:limit]), total

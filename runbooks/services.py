@@ -17,7 +17,8 @@ from config.versions import RUNBOOKS, atomic_bumping
 from core.text import single_line
 from incidents.models import EventKind, Incident, Service
 from incidents.services import incident_event_record
-from runbooks import errors
+from runbooks import errors, generator
+from runbooks.completeness import runbook_completeness
 from runbooks.markdown_format import RunbookData, StepData, parse
 from runbooks.models import (
     ReviewInterval,
@@ -101,7 +102,7 @@ def _catalog(names: list[str]) -> tuple[list[Service], list[str]]:
     return found, unknown
 
 
-RESERVED_SLUGS = {"new", "import", "stale", "runs", "attach"}  # runbooks/urls.py's fixed words
+RESERVED_SLUGS = {"new", "import", "stale", "runs", "attach", "generate"}  # runbooks/urls.py's fixed words
 
 
 def _unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
@@ -181,16 +182,35 @@ def _write(
         snapshot=saved.to_dict(),
     )
     _search_refresh(runbook, services)
+    _completeness_refresh(runbook, saved)
     return runbook, unknown
+
+
+def drilled_step_titles(runbook: Runbook) -> set[str]:
+    """Titles of the steps marked done in the runbook's finished drills: the commands someone has
+    exercised. Titles, because every save writes the steps anew."""
+    return set(
+        RunStep.objects.filter(
+            run__runbook=runbook, run__incident__isnull=True, run__finished_at__isnull=False, outcome=StepOutcome.DONE
+        ).values_list("title", flat=True)
+    )
+
+
+def _completeness_refresh(runbook: Runbook, data: RunbookData | None = None) -> None:
+    # Without the review date: the index subtracts that finding's weight when the review is due.
+    result = runbook_completeness(data or runbook_to_data(runbook), drilled_titles=drilled_step_titles(runbook))
+    Runbook.objects.filter(pk=runbook.pk).update(completeness_score=result.score)
+    runbook.completeness_score = result.score
 
 
 @writes
 def runbook_create(
-    *, data: RunbookData, actor: AbstractBaseUser | None, change_note: str = "Created"
+    *, data: RunbookData, actor: AbstractBaseUser | None, change_note: str = "Created", slug: str = ""
 ) -> tuple[Runbook, list[str]]:
-    """A new runbook at version 1; returns it and the service names not in the catalog."""
+    """A new runbook at version 1; returns it and the service names not in the catalog. `slug` is
+    the address wanted instead of one made from the title (a number is added if it is taken)."""
     _validate(data)
-    runbook = Runbook(slug=_unique_slug(data.title))
+    runbook = Runbook(slug=_unique_slug(slug or data.title))
     return _write(runbook=runbook, data=data, actor=actor, change_note=change_note)
 
 
@@ -216,6 +236,18 @@ def runbook_update(
 def runbook_import(*, text: str, actor: AbstractBaseUser | None) -> tuple[Runbook, list[str]]:
     """A runbook from Markdown in the seeds' format (RunbookFormatError if it has no title)."""
     return runbook_create(data=parse(text), actor=actor, change_note="Imported from Markdown")
+
+
+@writes
+def runbook_generate(*, answers: generator.Answers, actor: AbstractBaseUser | None) -> tuple[Runbook, list[str]]:
+    """A runbook from seed 004's questions (runbooks.generator), saved as version 1. The stored
+    runbook exports exactly the Markdown the generator wrote."""
+    return runbook_create(
+        data=parse(generator.generate(answers)),
+        actor=actor,
+        change_note="Generated from seed 004's questions",
+        slug=generator.slug_of(answers),  # so it exports as runbook-<service>.md
+    )
 
 
 @writes
@@ -329,6 +361,7 @@ def drill_finish(*, run: RunbookRun, actor: AbstractBaseUser, today: date | None
     runbook.last_tested = today or timezone.localdate()
     runbook.review_due_on = runbook.compute_review_due()
     runbook.save(update_fields=["last_tested", "review_due_on"])
+    _completeness_refresh(runbook)
     return run
 
 

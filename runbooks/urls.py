@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("new/", views.create, name="create"),
     path("import/", views.import_markdown, name="import"),
+    path("generate/", views.generate, name="generate"),
     path("stale/", views.stale, name="stale"),
     path("runs/<int:pk>/", views.run_detail, name="run"),
     path("runs/<int:pk>/steps/<int:step_pk>/", views.step_record, name="step_record"),

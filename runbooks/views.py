@@ -13,8 +13,8 @@ from core.htmx_events import INCIDENT_TIMELINE_CHANGED
 from core.permissions import can_respond
 from core.query import whole_number
 from incidents import selectors as incident_selectors
-from runbooks import errors, selectors, services
-from runbooks.forms import AttachForm, ImportForm, RunbookForm, StepRecordForm
+from runbooks import errors, generator, selectors, services
+from runbooks.forms import AttachForm, GenerateForm, ImportForm, RunbookForm, StepRecordForm
 from runbooks.markdown_format import RunbookFormatError
 from runbooks.models import Runbook, RunbookRun, RunStep
 
@@ -61,10 +61,23 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
         template_name += "#runbook-results"
     searching = bool(selectors.search_words(query))
     category = request.GET.get("category")
+    # Seed 004's completeness: ?sort=completeness lists the least complete first, ?below=N only
+    # those scoring under N.
+    below = whole_number(request.GET.get("below", ""))
+    by_completeness = not searching and (request.GET.get("sort") == "completeness" or below is not None)
+    least_complete, least_complete_total = (
+        selectors.runbooks_by_completeness(below=below) if by_completeness else ([], 0)
+    )
     context = {
+        "by_completeness": by_completeness,
+        "below": below,
+        "least_complete": least_complete,
+        "least_complete_total": least_complete_total,
         "query": query,
         "runbooks": selectors.runbook_search(query=query) if searching else [],
-        "groups": [] if searching else selectors.runbook_index(kind=request.GET.get("kind", ""), category=category),
+        "groups": []
+        if searching or by_completeness
+        else selectors.runbook_index(kind=request.GET.get("kind", ""), category=category),
         "category": category,
         "searching": searching,
         "search_limit": selectors.SEARCH_LIMIT,
@@ -204,6 +217,33 @@ def import_markdown(request: HtmxHttpRequest) -> HttpResponse:
             _warn_unknown(request, unknown)
             messages.success(request, f"Imported '{runbook.title}' with {runbook.steps.count()} steps.")
             return redirect(runbook)
+    return render(request, template_name, {"form": form}, status=INVALID)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def generate(request: HtmxHttpRequest) -> HttpResponse:
+    """Seed 004's generator: the five questions in, a complete draft saved as version 1 and opened
+    in the editor, where its placeholders are filled."""
+    _require_editor(request)
+    template_name = "runbooks/generate.html"
+    if request.method == "GET":
+        return render(request, template_name, {"form": GenerateForm()})
+    form = GenerateForm(request.POST)
+    if form.is_valid():
+        try:
+            runbook, unknown = services.runbook_generate(answers=form.to_answers(), actor=request.user)
+        except generator.GeneratorError as error:
+            for name, message in error.messages.items():
+                form.add_error(name if name in form.fields else None, message)
+        except ValidationError as error:
+            service_errors_apply(form, error)
+        else:
+            _warn_unknown(request, unknown)
+            messages.success(
+                request, f"Runbook '{runbook.title}' generated as version 1: fill its placeholders, then save."
+            )
+            return redirect("runbooks:edit", slug=runbook.slug)
     return render(request, template_name, {"form": form}, status=INVALID)
 
 

@@ -47,3 +47,9 @@ def review_badge(runbook, today) -> str:
             '<span class="badge review-overdue" title="Review was due {}">Review overdue</span>', runbook.review_due_on
         )
     return ""
+
+
+@register.inclusion_tag("runbooks/_completeness.html")
+def runbook_completeness(runbook, today=None) -> dict:
+    """Seed 004's findings for the runbook page (one query more: the steps its drills exercised)."""
+    return {"runbook": runbook, "completeness": selectors.runbook_completeness_get(runbook=runbook, today=today)}

@@ -50,6 +50,7 @@ def _demo_paths(admin: User) -> list[str]:
         "/runbooks/",
         "/runbooks/new/",
         "/runbooks/import/",
+        "/runbooks/generate/",
         "/runbooks/stale/",
         runbook.get_absolute_url(),
         f"/runbooks/{runbook.slug}/edit/",

@@ -20,6 +20,7 @@ from incidents import services
 from notifications.services import Outgoing, messages_send
 from postmortems import services as postmortem_services
 from postmortems.models import Postmortem
+from runbooks import generator
 from runbooks import services as runbook_services
 from tests import factories
 from tests.postmortems.conftest import seed_postmortem_policies
@@ -73,6 +74,9 @@ def product(e2e_db):
     viewer = factories.UserFactory(role="viewer")
     factories.ServiceFactory(name="Database", slug="database")
     runbook = make_runbook(services=["database"], alert_names=["db-connection-pool-exhausted"], actor=responder)
+    generated, _unknown = runbook_services.runbook_generate(
+        answers=generator.Answers(name="Checkout API", owner_team="Payments"), actor=responder
+    )
 
     active = factories.declare_incident(
         severity="SEV1",
@@ -140,6 +144,8 @@ def product(e2e_db):
             "postmortem": f"{resolved.get_absolute_url()}postmortem/",
             "runbooks": "/runbooks/",
             "runbook": runbook.get_absolute_url(),
+            "runbook generator": "/runbooks/generate/",
+            "generated runbook": generated.get_absolute_url(),
             "action items": "/action-items/",
             "postmortems": "/postmortems/",
             "notifications": "/notifications/",
@@ -178,7 +184,7 @@ def test_every_page_fits_a_phone_and_a_desktop_and_passes_axe(role, browser, pro
             page.emulate_media(color_scheme=scheme)
             size = f"{viewport['width']} px {scheme}"
             for name, path in product["pages"].items():
-                if name == "declare" and role == "viewer":
+                if name in ("declare", "runbook generator") and role == "viewer":
                     continue  # viewers are not offered it
                 response = page.goto(f"{e2e_db}{path}")
                 assert response.ok, f"{name} answered {response.status}"

@@ -875,6 +875,8 @@ DOCUMENTED_PATHS = {
     "/oncall/",
     "/insights/",
     "/incidents/{reference}/milestones/",
+    "/runbooks/",
+    "/runbooks/{slug}/",
     "/openapi.json",
 }
 
