@@ -8,7 +8,6 @@ from datetime import date
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
@@ -499,7 +498,7 @@ def synonym_line(terms: str) -> str:
     return f" {SYNONYM_SEPARATOR} ".join(" ".join(term) for term in words)
 
 
-@transaction.atomic
+@writes  # the search results on cached runbook pages change with the synonyms
 def search_synonym_save(*, synonym: SearchSynonym, terms: str) -> SearchSynonym:
     """Words the team uses for the same thing; the next search reads them."""
     synonym.terms = synonym_line(terms)

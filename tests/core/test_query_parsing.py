@@ -58,7 +58,8 @@ def html_pages(incident, runbook) -> dict[str, list[str]]:
 def api_reads(client, incident) -> dict[str, list[str]]:
     """Every GET of the API document with its query parameters."""
     document = client.get("/api/v1/openapi.json", secure=True).json()
-    values = {"reference": incident.reference, "key": "SEV1"}
+    runbook = Runbook.objects.first()
+    values = {"reference": incident.reference, "key": "SEV1", "slug": runbook.slug if runbook else "none"}
     reads = {}
     for path, operations in document["paths"].items():
         if "get" not in operations:

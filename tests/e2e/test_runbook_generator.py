@@ -30,7 +30,7 @@ def fits(page) -> bool:
 
 def test_generate_a_runbook_fill_two_placeholders_and_save(page, expect, log_in, screenshot, e2e_db, runbook_roles):
     log_in(page)
-    factories.ServiceFactory(name="Checkout API", slug="checkout-api", owning_team="Payments")
+    factories.ServiceFactory(name="Checkout API", slug="checkout-api", owner_team=factories.TeamFactory(name="Payments", slug="payments"))
 
     page.goto(f"{e2e_db}/runbooks/")
     page.get_by_role("link", name="New runbook for a service").click()
