@@ -1,6 +1,7 @@
 """Seed 004's generator in a real browser: answer the five questions for a catalog service, get the
 draft in the editor as version 1, fill two of its placeholders, save, and read the runbook with its
-completeness findings; both pages fit a 1280 px desktop and a 360 px phone."""
+completeness findings; both pages fit a 1280 px desktop and a 360 px phone. Then attach it to an
+incident from its own page, open a step and copy its command."""
 
 import importlib
 import re
@@ -28,9 +29,14 @@ def fits(page) -> bool:
     return scroll_width <= inner_width
 
 
-def test_generate_a_runbook_fill_two_placeholders_and_save(page, expect, log_in, screenshot, e2e_db, runbook_roles):
-    log_in(page)
-    factories.ServiceFactory(name="Checkout API", slug="checkout-api", owner_team=factories.TeamFactory(name="Payments", slug="payments"))
+def test_generate_a_runbook_fill_two_placeholders_save_attach_and_copy_a_command(
+    new_page, expect, log_in, screenshot, e2e_db, runbook_roles
+):
+    page = new_page(permissions=["clipboard-read", "clipboard-write"])
+    responder = log_in(page)
+    factories.ServiceFactory(
+        name="Checkout API", slug="checkout-api", owner_team=factories.TeamFactory(name="Payments", slug="payments")
+    )
 
     page.goto(f"{e2e_db}/runbooks/")
     page.get_by_role("link", name="New runbook for a service").click()
@@ -92,6 +98,23 @@ def test_generate_a_runbook_fill_two_placeholders_and_save(page, expect, log_in,
     expect(page.locator("#runbook-results .completeness-score")).to_have_text(re.compile(r"^\d+/100$"))
     assert fits(page), "the least-complete list scrolls sideways on a phone"
     screenshot(page, "index-360")
+
+    # At hand in an incident: attach it from its own page, open its first step, copy its command.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    incident = factories.declare_incident(declared_by=responder, title="Checkout API answers 500s")
+    page.goto(f"{e2e_db}{runbook.get_absolute_url()}")
+    menu = page.locator("details.attach-menu")
+    menu.get_by_text("Attach to incident…").click()
+    menu.get_by_role("button", name=f"Attach to {incident.reference}: Checkout API answers 500s").click()
+    page.wait_for_url(f"{e2e_db}{incident.get_absolute_url()}")
+    step = page.locator("section.checklist-card .checklist > li").first
+    step.locator("summary").click()
+    copy = step.get_by_role("button", name="Copy the commands of step 1")
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    command = runbook.steps.get(position=1).commands
+    assert "kubectl config use-context prod-eu" in command
+    assert page.evaluate("navigator.clipboard.readText()") == command
 
 
 def views(page, width: str) -> None:
