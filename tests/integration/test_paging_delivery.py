@@ -94,6 +94,12 @@ def test_an_alert_pages_alice_then_bob_whose_link_acknowledges_and_stops_it(
         what="Alice's and then Bob's page by email",
     )
     # No reminder goes to a bot: the first reminder step went to Alice, on call, not to 'alerts'.
+    # (Its timeline entry is written by the reminders' fan-out, which may finish after Bob's page.)
+    wait_for(
+        lambda: incident.timeline.filter(kind=EventKind.REMINDER, data__step=1).exists(),
+        timeout=20,
+        what="the first reminder on the timeline",
+    )
     first = incident.timeline.filter(kind=EventKind.REMINDER, data__step=1).get()
     assert first.data["recipients"] == [people["alice"].pk]
 
