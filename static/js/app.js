@@ -3,9 +3,6 @@
 (function () {
   "use strict";
 
-  // Styles that only make sense with this file (the folded phone menu) hang on this class.
-  document.documentElement.classList.add("js");
-
   // Tell the server the viewer's time zone, so pages render times in it.
   var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (zone && document.cookie.indexOf("tz=" + encodeURIComponent(zone)) === -1) {
