@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("incidents", "0016_page_event_kind"),
+        ("incidents", "0016_update_drafts_and_event_kinds"),
         ("oncall", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0016_page_event_kind"),
+        ("incidents", "0015_update_dues"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -44,6 +44,7 @@ class Migration(migrations.Migration):
                     ("component_status", "Status page"),
                     ("published", "Published"),
                     ("restriction_changed", "Restriction changed"),
+                    ("page", "Page"),
                     ("update_drafted", "Public update drafted"),
                     ("update_draft_discarded", "Public update discarded"),
                 ],
