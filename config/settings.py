@@ -245,6 +245,10 @@ else:
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# The dashboard and the incident page are kept whole in the cache (incidents/pages.py). Off, every
+# request renders them from the database: how bench.load measures its "cold" targets.
+PAGE_CACHE = env_bool("PAGE_CACHE", True)
+
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -14,7 +14,8 @@ would get the same bytes, and kept under everything its rendering depends on:
 What differs per reader is rendered as a placeholder and swapped in on every serve: the CSRF
 token, the reader's name and the reader slots ({% reader_slot %}, such as "my action items"),
 which are cached per reader under the same key. A request with flash messages to show, or when
-the cache cannot answer, renders the page from the database as before and caches nothing."""
+the cache cannot answer or settings.PAGE_CACHE is off, renders the page from the database and
+caches nothing."""
 
 import hashlib
 import logging
@@ -24,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
@@ -137,7 +139,8 @@ def cached_page(
     (the incident, the fragment); the reader's zone, role and the versions are added here.
     `variant(meta)` tells the readers apart who share a key but not the page; a page whose
     `cacheable(meta)` is false is served but not kept (the page met a parameter it does not know)."""
-    versions = None if _has_messages(request) else versions_get(registry.page_data())
+    cache_off = not settings.PAGE_CACHE or _has_messages(request)
+    versions = None if cache_off else versions_get(registry.page_data())
     if versions is None:
         html, _meta = render({})
         return HttpResponse(html)

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -233,7 +234,7 @@ def _timeline_rows(
             ).encode()
         ).hexdigest()
     )
-    html = cache.get(key)
+    html = cache.get(key) if settings.PAGE_CACHE else None
     if html is None:
         html = render_to_string(
             "incidents/incident_detail.html#timeline-rows",
@@ -245,7 +246,8 @@ def _timeline_rows(
                 "csrf_token": pages.CSRF_PLACEHOLDER,
             },
         )
-        cache.set(key, html, TIMELINE_CACHE_SECONDS)
+        if settings.PAGE_CACHE:
+            cache.set(key, html, TIMELINE_CACHE_SECONDS)
     if not shared:
         html = html.replace(pages.CSRF_PLACEHOLDER, get_token(request))
     return mark_safe(html)  # noqa: S308 - our own render
