@@ -410,10 +410,10 @@ def cold_targets(incident_targets: list[Target]) -> list[Target]:
 
 def count_queries(targets: list[Target], user) -> dict[str, tuple[int, int, int | None, str]]:
     """Render each page in-process as `bench` (force_login) and count its SQL queries. The first
-    render warms the process (templates, content types); then the next render is counted with the page cache off (PAGE_CACHE, what a page costs when its cache misses,
-    as the dashboard's does once a minute and after every write) and the one after as the usual count
-    (a warm cache, which the load test mostly hits). Returns path → (status, queries, queries with a
-    cold cache, error)."""
+    render warms the process (templates, content types); the next is counted with the page cache
+    off (PAGE_CACHE: what a page costs when its cache misses, as right after every write) and the one
+    after as the usual count (a warm cache, which the load test mostly hits). Returns path →
+    (status, queries, queries with a cold cache, error)."""
     from django.db import connection
     from django.test import Client, override_settings
     from django.test.utils import CaptureQueriesContext

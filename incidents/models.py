@@ -368,6 +368,18 @@ class EventKind(models.TextChoices):
     UPDATE_DRAFT_DISCARDED = "update_draft_discarded", "Public update discarded"
 
 
+# What the incident page lists apart as its key events, however long the timeline: starred events
+# and the changes of severity, status and milestones. One predicate for the partial index and the
+# selector, so PostgreSQL can use the one for the other.
+KEY_EVENT_KINDS = (
+    EventKind.DECLARED,
+    EventKind.SEVERITY_CHANGED,
+    EventKind.STATUS_CHANGED,
+    EventKind.MILESTONE_SET,
+)
+KEY_EVENTS = Q(starred=True) | Q(kind__in=KEY_EVENT_KINDS)
+
+
 class TimelineEvent(models.Model):
     """An immutable record of something that happened; only `starred` changes afterwards."""
 
@@ -393,6 +405,9 @@ class TimelineEvent(models.Model):
             # The timeline filtered by kind, and an incident's alerts (runbook suggestions): without
             # it, every event of a 26,000-event incident is read to find its few alerts.
             models.Index(fields=["incident", "kind", "-occurred_at", "-id"], name="event_incident_kind"),
+            # The key events of a 26,000-event incident without reading its notes; partial, so the
+            # many other events cost no index write.
+            models.Index(fields=["incident", "-occurred_at", "-id"], name="event_incident_key", condition=KEY_EVENTS),
         ]
 
     def __str__(self) -> str:

@@ -277,6 +277,8 @@ def _detail_context(
         "timeline_has_more": page.has_more,
         "timeline_last_id": page.stamps[-1][0] if page.stamps else None,
         "timeline_older": before != "",
+        # Read only by the whole page, not by the timeline's own fragments.
+        "key_events": SimpleLazyObject(lambda: selectors.incident_key_events(incident=incident)),
         # Built once, not reversed per timeline row: the URL pattern is events/<id>/star/.
         "star_url": f"{incident.get_absolute_url()}events/",
         "kind_query": "".join(f"&kind={kind}" for kind in kinds),

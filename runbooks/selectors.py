@@ -294,10 +294,14 @@ def _names_alert(name: str) -> Q:
 
 def incident_alert_names(*, incident: Incident) -> list[str]:
     """The names of the alerts that opened or joined the incident, as their ALERT timeline events
-    record them (one query; integrations writes them, this app only reads the timeline)."""
+    record them (one query; integrations writes them, this app only reads the timeline). Each set of
+    names once: an alert that fires again and again joins a long incident thousands of times."""
     names: set[str] = set()
-    for recorded in TimelineEvent.objects.filter(incident=incident, kind=EventKind.ALERT).values_list(
-        "data__alert_names", flat=True
+    for recorded in (
+        TimelineEvent.objects.filter(incident=incident, kind=EventKind.ALERT)
+        .values_list("data__alert_names", flat=True)
+        .order_by()
+        .distinct()
     ):
         names.update(name for name in recorded or [] if isinstance(name, str))
     return sorted(names)

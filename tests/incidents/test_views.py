@@ -462,6 +462,71 @@ def test_incident_page_query_count_does_not_grow_with_the_timeline(responder_cli
         responder_client.get(url("detail", incident))
 
 
+def key_events_of(body: str) -> str:
+    return body.split("<h2>Key events</h2>", 1)[1].split("</section>", 1)[0]
+
+
+def test_cold_incident_page_reads_as_many_queries_with_5_events_as_with_200(
+    responder_client, settings, django_assert_max_num_queries
+):
+    """With the page cache off every request renders from the database, as right after a write."""
+    settings.PAGE_CACHE = False
+    incident = declare_incident()
+    for n in range(4):
+        services.incident_note_add(incident=incident, author=incident.lead, text=f"note {n:03d}")
+    with django_assert_max_num_queries(30) as small:
+        responder_client.get(url("detail", incident))
+    for n in range(4, 200):
+        services.incident_note_add(incident=incident, author=incident.lead, text=f"note {n:03d}")
+    services.incident_status_change(incident=incident, status=IncidentStatus.IDENTIFIED, actor=incident.lead)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        body = responder_client.get(url("detail", incident)).content.decode()
+    # The newest page of the 202 events, and a plain link to the older ones.
+    assert body.count('<li id="event-') == 50
+    # The status change and notes 199…151.
+    assert "note 199" in body and "note 151" in body and "note 150" not in body
+    assert re.search(r'href="/incidents/INC-\d+/\?before=\d+#timeline"', body)
+    # The declaration, 202 events back, is still listed among the key events.
+    assert "Declared as SEV2" in key_events_of(body)
+
+
+def test_key_events_are_starred_events_and_severity_status_and_milestone_changes(responder_client):
+    incident = declare_incident()
+    plain = services.incident_note_add(incident=incident, author=incident.lead, text="Plain note")
+    starred = services.incident_note_add(incident=incident, author=incident.lead, text="Root cause found")
+    services.timeline_event_star(event=starred, starred=True)
+    services.incident_status_change(incident=incident, status=IncidentStatus.IDENTIFIED, actor=incident.lead)
+    key_events = key_events_of(responder_client.get(url("detail", incident)).content.decode())
+    assert "Root cause found" in key_events
+    assert "Identified" in key_events
+    assert "Declared as SEV2" in key_events
+    assert plain.text not in key_events
+    # The newest ten only; the timeline's filter finds the older ones.
+    for n in range(12):
+        star = services.incident_note_add(incident=incident, author=incident.lead, text=f"Finding {n:02d}")
+        services.timeline_event_star(event=star, starred=True)
+    key_events = key_events_of(responder_client.get(url("detail", incident)).content.decode())
+    assert key_events.count("<li>") == 10
+    assert "Finding 11" in key_events and "Finding 02" in key_events and "Finding 01" not in key_events
+
+
+def test_cold_dashboard_reads_as_many_queries_with_3_incidents_as_with_30(
+    responder_client, settings, django_assert_max_num_queries
+):
+    settings.PAGE_CACHE = False
+    for severity in ["SEV1", "SEV2", "SEV3"]:
+        declare_incident(severity=severity)
+    with django_assert_max_num_queries(10) as small:
+        responder_client.get("/")
+    for severity in ["SEV1", "SEV2", "SEV3"] * 9:
+        incident = declare_incident(severity=severity, declared_by=UserFactory(role="responder"))
+        if severity == "SEV3":
+            services.incident_status_change(incident=incident, status=IncidentStatus.RESOLVED, actor=incident.lead)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        body = responder_client.get("/").content.decode()
+    assert body.count("INC-") >= 30
+
+
 # --- API tokens page --------------------------------------------------------------------------
 
 
