@@ -43,7 +43,6 @@ def when(value: datetime | None, style: str = "relative") -> str:
         return mark_safe('<span class="muted">—</span>')
     delta = timezone.now() - value
     relative = f"{humanize_delta(delta)} ago" if delta >= timedelta(0) else f"in {humanize_delta(delta)}"
-    absolute = _absolute(value)
     if style == "absolute":
         # The clock time alone on today's events; with the day on older ones, so an incident
         # that runs past midnight stays readable.
@@ -55,7 +54,7 @@ def when(value: datetime | None, style: str = "relative") -> str:
             clock,
         )
     return format_html(
-        '<time datetime="{}" title="{}" data-format="relative">{}</time>', value.isoformat(), absolute, relative
+        '<time datetime="{}" title="{}" data-format="relative">{}</time>', value.isoformat(), _absolute(value), relative
     )
 
 
