@@ -334,3 +334,22 @@ def test_only_the_parameters_a_page_understands_make_its_cache_key(scene):
         for made_up in ("x1", "x2", "x3"):
             assert client.get(f"/?severity={made_up}").status_code == 200
         assert len(cache._cache) == entries
+
+
+def test_with_the_page_cache_off_every_read_renders_from_the_database_and_keeps_nothing(scene, settings):
+    """PAGE_CACHE off is how bench.load measures cold pages: it must be what a reader gets uncached,
+    every time, and leave nothing in the cache."""
+    settings.PAGE_CACHE = False
+    page = scene["incident"].get_absolute_url()
+    client = reader(scene["responder"], "UTC")
+    with time_machine.travel(NOW, tick=False), mock.patch.object(cache, "set", wraps=cache.set) as stored:
+        for path in ("/", page):
+            expected = unmasked(uncached(client, path))
+            for _ in range(2):
+                with CaptureQueriesContext(connection) as queries:
+                    response = client.get(path)
+                read = [query["sql"] for query in queries.captured_queries]
+                assert any('"incidents_incident"."title"' in sql for sql in read), "rendered from the database"
+                assert unmasked(response.content.decode()) == expected
+    kept = [call.args[0] for call in stored.call_args_list]
+    assert not [key for key in kept if key.startswith(("page:", "slot:", "timeline-rows:"))], kept
