@@ -24,6 +24,7 @@ from incidents import services as incident_services
 from incidents.messages import channels_label, incident_url, names, user_label
 from incidents.models import EventKind, Incident, IncidentStatus, Team, TimelineEvent
 from incidents.selectors import visible_incidents
+from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.services import Outgoing
 from oncall import selectors as oncall_selectors
@@ -326,9 +327,12 @@ def pages_fan_out(*, page_ids: Iterable[int] | None = None, now: datetime | None
             )
         Page.objects.filter(pk__in=[page.pk for page in pages]).update(told_at=now)
         notification_services.messages_send(outgoing=outgoing, now=now)
+        # People's own webhooks are named by their host too, never by their URL.
+        own_hosts = notification_selectors.personal_webhook_hosts(user_ids={page.user_id for page in pages})
         for (incident_id, level, round_), users in told.items():
             host = hooked.get((incident_id, level, round_))
-            webhooks = [(host, "")] if host else []
+            hosts = sorted({own_hosts[user.pk] for user in users if user.pk in own_hosts} | ({host} if host else set()))
+            webhooks = [(name, "") for name in hosts]
             incident_services.incident_event_record(
                 incident=incidents[incident_id],
                 kind=EventKind.PAGE,
@@ -338,7 +342,7 @@ def pages_fan_out(*, page_ids: Iterable[int] | None = None, now: datetime | None
                     "level": level,
                     "round": round_,
                     "recipients": [user.pk for user in users],
-                    "webhooks": [host] if host else [],
+                    "webhooks": hosts,
                 },
             )
     return len(pages)
