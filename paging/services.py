@@ -47,6 +47,11 @@ def incident_event_handle(*, event: TimelineEvent) -> None:
     incident = event.incident
     if event.kind == EventKind.DECLARED:
         _escalations_start(incident=incident, now=event.recorded_at)
+    elif event.kind == EventKind.IMPACT_CHANGED and "affected_services" in event.data.get("fields", []):
+        # A service added to an open incident pages its team when none of it is on the incident
+        # yet and it was not paged already (one escalation per incident and policy).
+        if incident.is_active:
+            _escalations_start(incident=incident, now=event.recorded_at, actor=event.actor, services_added=True)
     elif event.kind in (EventKind.MILESTONE_SET, EventKind.STATUS_CHANGED, EventKind.STATUS_UPDATE):
         if event.kind == EventKind.MILESTONE_SET and event.data.get("acknowledged_by"):
             Page.objects.filter(
@@ -57,10 +62,13 @@ def incident_event_handle(*, event: TimelineEvent) -> None:
             _escalations_stop(incident=incident, now=event.recorded_at, reason=reason, actor=event.actor)
 
 
-def _escalations_start(*, incident: Incident, now: datetime) -> None:
+def _escalations_start(
+    *, incident: Incident, now: datetime, actor: AbstractBaseUser | None = None, services_added: bool = False
+) -> None:
     """Page the policy of each affected service's team, unless one of the team is already on the
-    incident (the lead, the comms lead or a responder): a person who declares for their own
-    service pages nobody; the alerts account is nobody's team-mate, so an alert always pages."""
+    incident (the lead, the comms lead, a responder, or the person adding the service, who joins
+    it) or was paged for it already: a person who declares for their own service pages nobody;
+    the alerts account is nobody's team-mate, so an alert always pages."""
     teams = list(
         Team.objects.filter(services__in=incident.affected_services.all(), escalation_policy__isnull=False)
         .select_related("escalation_policy")
@@ -68,7 +76,12 @@ def _escalations_start(*, incident: Incident, now: datetime) -> None:
     )
     if not teams:
         return
-    on_it = {incident.lead_id, incident.comms_lead_id, *incident.responders.values_list("pk", flat=True)} - {None}
+    on_it = {
+        incident.lead_id,
+        incident.comms_lead_id,
+        getattr(actor, "pk", None),
+        *incident.responders.values_list("pk", flat=True),
+    } - {None}
     teams_on_it = set(
         Team.members.through.objects.filter(team__in=teams, user_id__in=on_it).values_list("team_id", flat=True)
     )
@@ -81,6 +94,15 @@ def _escalations_start(*, incident: Incident, now: datetime) -> None:
         )
         if created:
             started.append(escalation)
+    if started and services_added:
+        teams_paged = ", ".join(escalation.policy.team.name for escalation in started)
+        incident_services.incident_event_record(
+            incident=incident,
+            kind=EventKind.PAGE,
+            actor=None,
+            text=f"Service added: paging {teams_paged}, not on the incident yet",
+            data={"services_added": True, "policies": [escalation.policy_id for escalation in started]},
+        )
     page_ids = []
     for escalation in started:
         # The first level is paged at once, not at the next beat: it is 3 a.m. and every second counts.
