@@ -25,6 +25,7 @@ from incidents.messages import (
 )
 from incidents.models import EventKind, Incident, Reminder, ReminderStep, SeverityPolicy, TimelineEvent
 from incidents.selectors import visible_incidents
+from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.services import Outgoing
 
@@ -222,6 +223,7 @@ def reminders_fan_out(*, reminder_ids: Iterable[int] | None = None, now: datetim
             for incident_id, ids in responder_ids.items()
         }
         events: list[tuple] = []
+        told: list[tuple] = []
         outgoing: list[Outgoing] = []
         urls: dict[int, str] = {}
         for _, incident_id, due, step, recorded in steps:
@@ -251,20 +253,22 @@ def reminders_fan_out(*, reminder_ids: Iterable[int] | None = None, now: datetim
                     webhooks=webhooks,
                 )
             )
+            told.append((incident_id, step, due, users, webhooks))
+        # People's own webhooks are told too (notifications): named by their host, as the others.
+        own_hosts = notification_selectors.personal_webhook_hosts(
+            user_ids={user.pk for _, _, _, users, _ in told for user in users}
+        )
+        for incident_id, step, due, users, webhooks in told:
+            hosts = webhook_labels(webhooks) + sorted({own_hosts[u.pk] for u in users if u.pk in own_hosts})
             events.append(
                 (
                     incident_id,
                     EventKind.REMINDER,
                     now,
                     now,
-                    f"{ReminderStep(step).label}: {names(users)} by {channels_label(users, webhooks)}",
+                    f"{ReminderStep(step).label}: {names(users)} by {channels_label(users, hosts)}",
                     "",
-                    {
-                        "step": step,
-                        "due_at": due.isoformat(),
-                        "recipients": [u.id for u in users],
-                        "webhooks": webhook_labels(webhooks),
-                    },
+                    {"step": step, "due_at": due.isoformat(), "recipients": [u.id for u in users], "webhooks": hosts},
                     False,
                 )
             )

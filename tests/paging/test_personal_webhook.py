@@ -7,6 +7,7 @@ import pytest
 import time_machine
 
 from core.errors import OUTBOUND_ADDRESS_REFUSED
+from incidents import reminders
 from incidents.models import EventKind
 from notifications import errors
 from notifications import services as notification_services
@@ -94,3 +95,17 @@ def test_a_person_without_a_webhook_gets_no_webhook_delivery(alerts_account, ali
         incident = declare_incident(declared_by=alerts_account, severity="SEV1", affected_services=[checkout])
     paging.pages_fan_out(now=T0)
     assert not Delivery.objects.filter(message__topic=incident.reference, channel=Channel.WEBHOOK).exists()
+
+
+def test_a_reminder_to_the_on_call_person_reaches_their_webhook_too(alerts_account, alice, checkout, policy):
+    notification_services.channel_preference_set(user=alice, email=True, webhook_url=HOOK)
+    with time_machine.travel(T0, tick=False):
+        incident = declare_incident(declared_by=alerts_account, severity="SEV1", affected_services=[checkout])
+    due = incident.next_update_due_at
+    reminders.reminders_sweep(now=due)
+    reminders.reminders_fan_out(now=due)
+    event = incident.timeline.filter(kind=EventKind.REMINDER).get()
+    assert event.text.endswith("Alice Able by in-app, email, webhook")
+    assert event.data["webhooks"] == ["hooks.slack.invalid"]
+    hooks = Delivery.objects.filter(message__dedup_key__contains=":update-due:", channel=Channel.WEBHOOK)
+    assert list(hooks.values_list("recipient", "target")) == [(alice.pk, HOOK)]
