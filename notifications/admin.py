@@ -1,8 +1,7 @@
-from django import forms
 from django.contrib import admin
 
-from core.forms import WriteOnlyFieldsMixin
-from core.outbound import outbound_url_check, url_masked
+from core.forms import WebhookUrlForm
+from core.outbound import url_masked
 from notifications.models import Channel, ChannelPreference, Delivery, Message
 
 
@@ -44,21 +43,12 @@ class DeliveryAdmin(admin.ModelAdmin):
         return False
 
 
-class ChannelPreferenceForm(WriteOnlyFieldsMixin, forms.ModelForm):
+class ChannelPreferenceForm(WebhookUrlForm):
     """A person's own webhook URL is a credential: shown masked, replaced or removed, never sent back."""
-
-    write_only = {"webhook_url": url_masked}
-    webhook_url = forms.URLField(max_length=500, assume_scheme="https", required=False, label="Webhook URL")
-    webhook_url_remove = forms.BooleanField(required=False, label="Remove the webhook")
 
     class Meta:
         model = ChannelPreference
         fields = ["user", "email", "webhook_url", "webhook_format"]
-
-    def clean_webhook_url(self) -> str:
-        if self.cleaned_data["webhook_url"]:
-            outbound_url_check(self.cleaned_data["webhook_url"])
-        return self.cleaned_data["webhook_url"]
 
 
 @admin.register(ChannelPreference)

@@ -214,6 +214,7 @@ def handoffs_sweep(*, now: datetime | None = None) -> int:
         )
         if not claimed:
             return 0
+        note_url = settings.SITE_URL + reverse("oncall:handoff")
         outgoing = []
         for handoff in claimed:
             summary = selectors.handoff_summary(
@@ -222,7 +223,6 @@ def handoffs_sweep(*, now: datetime | None = None) -> int:
                 starts_at=handoff.shift_starts_at,
                 ends_at=handoff.shift_ends_at,
             )
-            note_url = settings.SITE_URL + reverse("oncall:handoff") + f"?schedule={handoff.schedule.slug}"
             subject, body = messages.handoff_text(handoff, summary, note_url=note_url)
             outgoing.append(
                 Outgoing(

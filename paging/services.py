@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from core import fan_out
 from incidents import services as incident_services
 from incidents.messages import channels_label, incident_url, names, user_label
 from incidents.models import EventKind, Incident, IncidentStatus, Team, TimelineEvent
@@ -33,9 +34,6 @@ from paging.models import Escalation, EscalationLevel, EscalationPolicy, Page
 
 logger = logging.getLogger(__name__)
 
-# A recorded page nobody was told of this long after it was recorded is handed to the workers
-# again; the row lock and told_at make a second hand-over harmless.
-FAN_OUT_REQUEUE_AFTER = timedelta(seconds=20)
 SWEEP_BATCH = 500
 
 
@@ -218,12 +216,8 @@ def escalations_sweep(*, now: datetime | None = None) -> int:
     pages it recorded."""
     now = now or timezone.now()
     with transaction.atomic():
-        stale = list(
-            Page.objects.filter(told_at__isnull=True, recorded_at__lt=now - FAN_OUT_REQUEUE_AFTER).values_list(
-                "pk", flat=True
-            )[:10_000]
-        )
-        _fan_out_after_commit(stale)
+        # Recorded pages whose hand-over to the workers was lost go again (core.fan_out).
+        _fan_out_after_commit(fan_out.untold_ids(Page.objects.all(), recorded_field="recorded_at", now=now))
         due = list(
             Escalation.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(stopped_at__isnull=True, next_at__lte=now)

@@ -73,18 +73,23 @@ def pages_by_email(smtp_sink) -> Counter:
     return Counter(to for to, event, _, _ in emails_received(smtp_sink).elements() if event == PAGE)
 
 
+def alert_post(client) -> None:
+    """Alertmanager tells of the firing checkout alert."""
+    _, token = alert_source_create(name="prometheus")
+    answer = client.post(
+        "/api/v1/alerts/alertmanager/",
+        data=json.dumps(FIRING),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert answer.status_code == 200
+
+
 def test_an_alert_pages_alice_then_bob_whose_link_acknowledges_and_stops_it(
     client, people, paging_policy, smtp_sink, start_worker
 ):
-    _, token = alert_source_create(name="prometheus")
     with time_machine.travel(timezone.now() - timedelta(seconds=65), tick=False):
-        answer = client.post(
-            "/api/v1/alerts/alertmanager/",
-            data=json.dumps(FIRING),
-            content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {token}",
-        )
-    assert answer.status_code == 200
+        alert_post(client)
     incident = Incident.objects.get()
     assert incident.lead.username == "alerts"
 
@@ -143,14 +148,7 @@ def test_a_page_arrives_once_at_the_persons_own_webhook_with_its_acknowledge_lin
     """Alice's own webhook (a local receiver; the tests allow 127.0.0.1 as OUTBOUND_ALLOWED_NETWORKS)
     gets her page once, in the Slack format she chose, with the one-click link and a stable key."""
     channel_preference_set(user=people["alice"], email=False, webhook_url=webhook_receiver.url, webhook_format="slack")
-    _, token = alert_source_create(name="prometheus")
-    answer = client.post(
-        "/api/v1/alerts/alertmanager/",
-        data=json.dumps(FIRING),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-    )
-    assert answer.status_code == 200
+    alert_post(client)
     worker = start_worker()
     wait_for(lambda: webhook_receiver.snapshot(), timeout=40, what="Alice's page at her webhook")
     done = worker.tasks_succeeded(SWEEP_TASK)
