@@ -7,6 +7,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.renderers import TemplatesSetting
 
+from core.outbound import outbound_url_check, url_masked
+
 
 class FormRenderer(TemplatesSetting):
     field_template_name = "forms/field.html"
@@ -66,3 +68,23 @@ class WriteOnlyFieldsMixin:
             elif not data.get(name):
                 data[name] = stored
         return data
+
+
+class WebhookUrlForm(WriteOnlyFieldsMixin, forms.ModelForm):
+    """An admin form of a model with a `webhook_url` credential (a team's channel, a person's own
+    hook): shown masked, replaced or removed, never sent back, and a new one checked against
+    internal networks when saved (core.outbound; checked again whenever something is sent)."""
+
+    write_only = {"webhook_url": url_masked}
+    webhook_url = forms.URLField(max_length=500, assume_scheme="https", required=False, label="Webhook URL")
+    webhook_url_remove = forms.BooleanField(required=False, label="Remove the webhook")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["webhook_url"]
+        field.help_text = field.help_text or self._meta.model._meta.get_field("webhook_url").help_text
+
+    def clean_webhook_url(self) -> str:
+        if self.cleaned_data["webhook_url"]:
+            outbound_url_check(self.cleaned_data["webhook_url"])
+        return self.cleaned_data["webhook_url"]

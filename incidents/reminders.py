@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from config.bulk import insert_rows, update_datetime_column
 from config.versions import INCIDENTS, version_bump
+from core import fan_out
 from core.permissions import people_q
 from incidents import registry
 from incidents.messages import (
@@ -25,6 +26,7 @@ from incidents.messages import (
 )
 from incidents.models import EventKind, Incident, Reminder, ReminderStep, SeverityPolicy, TimelineEvent
 from incidents.selectors import visible_incidents
+from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.services import Outgoing
 
@@ -93,10 +95,6 @@ SWEEP_FIELDS = (
     "restricted",
 )
 
-# A recorded ladder step whose people were not told this long after it was recorded is handed to
-# the workers again (its task may have been lost with a restarted broker or a killed worker); the
-# row lock and told_at make a second hand-over harmless.
-FAN_OUT_REQUEUE_AFTER = timedelta(seconds=20)
 # Ladder steps go to the workers in batches: a few hundred people told per task.
 FAN_OUT_BATCH = 100
 
@@ -113,12 +111,8 @@ def reminders_sweep(*, now: datetime | None = None) -> int:
     does not grow with them. Returns how many ladder steps it recorded."""
     now = now or timezone.now()
     with transaction.atomic():
-        stale = list(
-            Reminder.objects.filter(told_at__isnull=True, sent_at__lt=now - FAN_OUT_REQUEUE_AFTER).values_list(
-                "pk", flat=True
-            )[:10_000]
-        )
-        _fan_out_after_commit(stale)
+        # Recorded steps whose hand-over to the workers was lost go again (core.fan_out).
+        _fan_out_after_commit(fan_out.untold_ids(Reminder.objects.all(), recorded_field="sent_at", now=now))
         incidents = list(
             Incident.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(next_reminder_at__lte=now)
@@ -222,6 +216,7 @@ def reminders_fan_out(*, reminder_ids: Iterable[int] | None = None, now: datetim
             for incident_id, ids in responder_ids.items()
         }
         events: list[tuple] = []
+        told: list[tuple] = []
         outgoing: list[Outgoing] = []
         urls: dict[int, str] = {}
         for _, incident_id, due, step, recorded in steps:
@@ -251,20 +246,22 @@ def reminders_fan_out(*, reminder_ids: Iterable[int] | None = None, now: datetim
                     webhooks=webhooks,
                 )
             )
+            told.append((incident_id, step, due, users, webhooks))
+        # People's own webhooks are told too (notifications): named by their host, as the others.
+        own_hosts = notification_selectors.personal_webhook_hosts(
+            user_ids={user.pk for _, _, _, users, _ in told for user in users}
+        )
+        for incident_id, step, due, users, webhooks in told:
+            hosts = webhook_labels(webhooks) + sorted({own_hosts[u.pk] for u in users if u.pk in own_hosts})
             events.append(
                 (
                     incident_id,
                     EventKind.REMINDER,
                     now,
                     now,
-                    f"{ReminderStep(step).label}: {names(users)} by {channels_label(users, webhooks)}",
+                    f"{ReminderStep(step).label}: {names(users)} by {channels_label(users, hosts)}",
                     "",
-                    {
-                        "step": step,
-                        "due_at": due.isoformat(),
-                        "recipients": [u.id for u in users],
-                        "webhooks": webhook_labels(webhooks),
-                    },
+                    {"step": step, "due_at": due.isoformat(), "recipients": [u.id for u in users], "webhooks": hosts},
                     False,
                 )
             )

@@ -381,6 +381,14 @@ def alert_batch_receive(*, source: AlertSource, batch: ParsedBatch, now: datetim
             outcome.declared.append(open_incident.reference)
         else:
             outcome.attached.append(open_incident.reference)
+            # An alert of another service joining the group adds that service (whose team is paged
+            # when it is not on the incident yet: paging's event handler).
+            services = {service.pk: service for service in open_incident.affected_services.all()}
+            added = [service for service in _services_for(batch, firing, rules) if service.pk not in services]
+            if added:
+                incident_services.incident_impact_update(
+                    incident=open_incident, actor=actor, affected_services=[*services.values(), *added]
+                )
         _record(incident=open_incident, actor=actor, source=source, batch=batch, status="firing", alerts=firing)
         if outcome.declared:
             _runbook_attach(incident=open_incident, actor=actor, alerts=firing)

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from core.forms import WebhookUrlForm
 from core.outbound import url_masked
 from notifications.models import Channel, ChannelPreference, Delivery, Message
 
@@ -42,4 +43,17 @@ class DeliveryAdmin(admin.ModelAdmin):
         return False
 
 
-admin.site.register(ChannelPreference)
+class ChannelPreferenceForm(WebhookUrlForm):
+    """A person's own webhook URL is a credential: shown masked, replaced or removed, never sent back."""
+
+    class Meta:
+        model = ChannelPreference
+        fields = ["user", "email", "webhook_url", "webhook_format"]
+
+
+@admin.register(ChannelPreference)
+class ChannelPreferenceAdmin(admin.ModelAdmin):
+    form = ChannelPreferenceForm
+    list_display = ["user", "email", "webhook_host"]
+    list_select_related = ["user"]
+    autocomplete_fields = ["user"]

@@ -103,10 +103,18 @@ class Delivery(models.Model):
 
 
 class ChannelPreference(models.Model):
-    """Which channels reach a user. In-app always does; email by default too."""
+    """Which channels reach a user. In-app always does; email by default too; their own webhook
+    (a Slack or generic endpoint) when they give one. The URL is a credential: written, never read
+    back; people see its host."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="channel_preference")
     email = models.BooleanField(default=True)
+    webhook_url = models.URLField(max_length=500, blank=True, help_text="The person's own webhook.")
+    webhook_format = models.CharField(max_length=8, choices=WebhookFormat.choices, default=WebhookFormat.SLACK)
 
     def __str__(self) -> str:
         return f"Channels of {self.user}"
+
+    @property
+    def webhook_host(self) -> str:
+        return url_host(self.webhook_url) if self.webhook_url else ""

@@ -16,12 +16,16 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from config.bulk import insert_rows
+from core.outbound import outbound_url_check
 from core.text import plain_text, single_line
-from notifications import registry, senders
+from notifications import errors, registry, senders
 from notifications.models import Channel, ChannelPreference, Delivery, DeliveryStatus, Message, WebhookFormat
 
 logger = logging.getLogger(__name__)
@@ -39,9 +43,9 @@ QUEUE_BATCH = 100
 
 @dataclass(slots=True)
 class Outgoing:
-    """What to say, and to whom. Recipients are users (in-app, and email unless they opted out);
-    emails are bare addresses of people without an account (email only); webhooks are (url,
-    format) pairs."""
+    """What to say, and to whom. Recipients are users (in-app, email unless they opted out, and
+    their own webhook when they gave one); emails are bare addresses of people without an account
+    (email only); webhooks are (url, format) pairs of shared channels."""
 
     dedup_key: str
     subject: str
@@ -55,11 +59,21 @@ class Outgoing:
     webhooks: Sequence[tuple[str, str]] = ()
 
 
-def _email_enabled(users: Sequence[AbstractBaseUser]) -> set[int]:
-    opted_out = set(
-        ChannelPreference.objects.filter(user__in=[u.pk for u in users], email=False).values_list("user_id", flat=True)
+def _reach(users: Sequence[AbstractBaseUser]) -> tuple[set[int], dict[int, tuple[str, str]]]:
+    """Who gets email (everyone with an address who did not opt out), and each person's own
+    webhook as (url, format): one query."""
+    preferences = ChannelPreference.objects.filter(user__in=[u.pk for u in users]).filter(
+        Q(email=False) | ~Q(webhook_url="")
     )
-    return {user.id for user in users if user.id not in opted_out and getattr(user, "email", "")}
+    opted_out, hooks = set(), {}
+    for user_id, email, url, webhook_format in preferences.values_list(
+        "user_id", "email", "webhook_url", "webhook_format"
+    ):
+        if not email:
+            opted_out.add(user_id)
+        if url:
+            hooks[user_id] = (url, webhook_format)
+    return {user.id for user in users if user.id not in opted_out and getattr(user, "email", "")}, hooks
 
 
 DELIVERY_FIELDS = [
@@ -77,6 +91,11 @@ DELIVERY_FIELDS = [
     "read_at",
 ]
 STATUS_COLUMN = DELIVERY_FIELDS.index("status")
+
+
+def _pending_tail(now: datetime) -> tuple:
+    """status … read_at of a delivery still to send."""
+    return (DeliveryStatus.PENDING, 0, "", now, now, None, None)
 
 
 @transaction.atomic
@@ -114,7 +133,7 @@ def messages_send(*, outgoing: Sequence[Outgoing], now: datetime | None = None) 
             for item in fresh.values()
         ],
     )
-    email_ok = _email_enabled(list({user.id: user for item in fresh.values() for user in item.recipients}.values()))
+    email_ok, own_hooks = _reach(list({user.id: user for item in fresh.values() for user in item.recipients}.values()))
     rows: dict[tuple, tuple] = {}
     for message_id, item in zip(message_ids, fresh.values(), strict=True):
         for user in item.recipients:
@@ -140,6 +159,12 @@ def messages_send(*, outgoing: Sequence[Outgoing], now: datetime | None = None) 
                         None,
                         None,
                     ),
+                )
+            if user.id in own_hooks:
+                url, webhook_format = own_hooks[user.id]
+                rows.setdefault(
+                    (message_id, Channel.WEBHOOK, url),
+                    (message_id, Channel.WEBHOOK, user.id, url, webhook_format, *_pending_tail(now)),
                 )
         for address in item.emails:
             rows.setdefault(
@@ -274,7 +299,37 @@ def notifications_mark_read(*, user: AbstractBaseUser, delivery_ids: Sequence[in
     return deliveries.update(read_at=timezone.now())
 
 
+_webhook_url_valid = URLValidator(schemes=["http", "https"], message=errors.WEBHOOK_URL_INVALID)
+
+
 @transaction.atomic
-def channel_preference_set(*, user: AbstractBaseUser, email: bool) -> ChannelPreference:
-    preference, _ = ChannelPreference.objects.update_or_create(user=user, defaults={"email": email})
+def channel_preference_set(
+    *,
+    user: AbstractBaseUser,
+    email: bool,
+    webhook_url: str | None = None,
+    webhook_format: str | None = None,
+    webhook_remove: bool = False,
+) -> ChannelPreference:
+    """Save how the user is reached. The webhook URL is written, never read back: None (or an
+    empty string) keeps the stored one, `webhook_remove` clears it. A new URL must be a web
+    address whose host is public (core.outbound; checked again whenever something is sent)."""
+    defaults: dict[str, object] = {"email": email}
+    url = (webhook_url or "").strip()
+    if webhook_remove:
+        defaults["webhook_url"] = ""
+    elif url:
+        if len(url) > 500:
+            raise ValidationError({"webhook_url": errors.WEBHOOK_URL_TOO_LONG})
+        try:
+            _webhook_url_valid(url)
+            outbound_url_check(url)
+        except ValidationError as error:
+            raise ValidationError({"webhook_url": error.messages}) from None
+        defaults["webhook_url"] = url
+    if webhook_format is not None:
+        if webhook_format not in WebhookFormat.values:
+            raise ValidationError({"webhook_format": errors.WEBHOOK_FORMAT_UNKNOWN})
+        defaults["webhook_format"] = webhook_format
+    preference, _ = ChannelPreference.objects.update_or_create(user=user, defaults=defaults)
     return preference

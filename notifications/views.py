@@ -1,11 +1,16 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.forms import service_errors_apply
 from notifications import selectors, services
+from notifications.forms import ChannelsForm
 from notifications.models import ChannelPreference
+
+CHANNELS_SAVED = "Notification channels saved."
 
 
 @login_required
@@ -18,17 +23,26 @@ def bell(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def inbox(request: HttpRequest) -> HttpResponse:
+    preference = ChannelPreference.objects.filter(user=request.user).first() or ChannelPreference(user=request.user)
+    form = ChannelsForm(initial={"email": preference.email, "webhook_format": preference.webhook_format})
     if request.method == "POST":
-        services.channel_preference_set(user=request.user, email=request.POST.get("email") == "on")
-        messages.success(request, "Notification channels saved.")
-        return redirect("notifications:inbox")
-    preference = ChannelPreference.objects.filter(user=request.user).first()
+        form = ChannelsForm(request.POST)
+        if form.is_valid():
+            try:
+                services.channel_preference_set(user=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                service_errors_apply(form, error)
+            else:
+                messages.success(request, CHANNELS_SAVED)
+                return redirect("notifications:inbox")
     context = {
         "deliveries": selectors.inbox(user=request.user),
-        "email_enabled": preference.email if preference else True,
+        "form": form,
+        "webhook_host": preference.webhook_host,
         "unread": services.unread_count(user=request.user),
     }
-    return render(request, "notifications/inbox.html", context)
+    # A refused address is answered with the form and its message, as a 400 (nothing is lost).
+    return render(request, "notifications/inbox.html", context, status=400 if form.errors else 200)
 
 
 @login_required

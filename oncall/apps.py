@@ -9,10 +9,12 @@ class OncallConfig(AppConfig):
     def ready(self) -> None:
         from core.api import api
         from incidents import registry
-        from oncall import demo
+        from oncall import demo, services
         from oncall.api import router
 
         registry.register_demo_data(demo.demo_data_load)
+        # At the end of each shift its outgoing person gets the hand-off, on the reminders' beat.
+        registry.register_sweep(services.handoffs_sweep)
         # The incident page shows who is on call for its services: cached under our version too.
         registry.register_page_data("oncall")
         registry.register_page_panel(place="side", template="oncall/_incident_side.html")

@@ -179,3 +179,39 @@ class HandoffNote(models.Model):
 
     def __str__(self) -> str:
         return f"Hand-off by {self.author} for {self.schedule}"
+
+
+class ShiftHandoff(models.Model):
+    """The end of one person's shift of one schedule, recorded (recorded_at) before the outgoing
+    person is sent the hand-off summary, and sent once (sent_at): the unique constraint is the
+    promise, whichever sweep, beat or retry gets there."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="shift_handoffs")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shift_handoffs")
+    shift_starts_at = models.DateTimeField()
+    shift_ends_at = models.DateTimeField()
+    incoming = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who took over; empty when nobody did.",
+    )
+    recorded_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-shift_ends_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["schedule", "shift_ends_at", "user"], name="shift_handoff_once_per_shift_end_and_person"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["recorded_at"], name="shift_handoff_unsent", condition=Q(sent_at__isnull=True)),
+            models.Index(fields=["user", "shift_ends_at"], name="shift_handoff_user_end"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Hand-off by {self.user} of {self.schedule}"

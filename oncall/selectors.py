@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import User
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
-from incidents.models import Incident, Service, Team
-from oncall.models import Override, Rotation, RotationMember, Schedule, ShiftUnit
+from incidents.models import ACTIVE_STATUSES, Incident, Service, Team
+from incidents.selectors import visible_incidents
+from oncall.models import Override, Rotation, RotationMember, Schedule, ShiftHandoff, ShiftUnit
+from postmortems import selectors as postmortem_selectors
 
 # A moment is the window [at, at + INSTANT).
 INSTANT = timedelta(microseconds=1)
@@ -322,28 +324,69 @@ def gaps(*, schedule: Schedule, start: datetime, end: datetime, found: list[Shif
 
 
 @dataclass(frozen=True)
+class HandoffSummary:
+    """What a shift hands over: the open incidents the outgoing person was part of, what was
+    declared or resolved during the shift, and overdue action items (the outgoing person's own, and
+    those of the incidents they were part of: what seed 001's checklist asks the next person to
+    review, open incidents and recent changes, plus the follow-ups nobody closed)."""
+
+    open_incidents: list
+    changed_incidents: list
+    overdue_action_items: list
+
+
+@dataclass(frozen=True)
 class Handoff:
-    """What the person who just came on call should see: who handed over, their note, the open
-    incidents the outgoing person was part of, and what was declared or resolved in their shift."""
+    """What the person who just came on call should see: who handed over, their note, and the
+    summary of the outgoing shift."""
 
     shift: Shift
     outgoing: Shift | None
     note: object
-    open_incidents: list
-    changed_incidents: list
+    summary: HandoffSummary | None
 
 
 # The hand-off shows on the incoming person's dashboard for the first day of their shift.
 HANDOFF_SHOWN_FOR = timedelta(hours=24)
+# A shift's end is told to its outgoing person at most one shift, and at most a day, late (after
+# an outage of the worker): an older hand-off is stale, the next person already took over.
+HANDOFF_STALE_AFTER = HANDOFF_SHOWN_FOR
+HANDOFF_LIST_LIMIT = 20
+
+
+def _part_of(user_id: int) -> Q:
+    return (
+        Q(lead_id=user_id)
+        | Q(comms_lead_id=user_id)
+        | Q(declared_by_id=user_id)
+        | Q(pk__in=Incident.responders.through.objects.filter(user_id=user_id).values("incident_id"))
+    )
+
+
+def handoff_summary(*, viewer: User, outgoing: User, starts_at: datetime, ends_at: datetime) -> HandoffSummary:
+    """The summary of `outgoing`'s shift [starts_at, ends_at), of incidents `viewer` may see
+    (incidents.selectors.visible_incidents): a fixed number of queries."""
+    seen = visible_incidents(viewer).select_related("severity", "lead")
+    part_of = _part_of(outgoing.pk)
+    open_incidents = list(
+        seen.filter(part_of, status__in=ACTIVE_STATUSES).order_by("severity__rank", "-declared_at")[:HANDOFF_LIST_LIMIT]
+    )
+    span = Q(declared_at__gte=starts_at, declared_at__lt=ends_at) | Q(
+        resolved_at__gte=starts_at, resolved_at__lt=ends_at
+    )
+    changed = list(seen.filter(span).order_by("-declared_at")[:HANDOFF_LIST_LIMIT])
+    overdue = postmortem_selectors.overdue_action_items(
+        viewer=viewer,
+        owner_id=outgoing.pk,
+        incident_ids=Incident.objects.filter(part_of).values("pk"),
+        limit=HANDOFF_LIST_LIMIT,
+    )
+    return HandoffSummary(open_incidents, changed, overdue)
 
 
 def handoff_for_user(*, user: User, at: datetime) -> Handoff | None:
     """The hand-off for the user's current shift, if it began less than HANDOFF_SHOWN_FOR ago.
-    Incidents are only those the user may see (incidents.selectors.visible_incidents)."""
-    from django.db.models import Q
-
-    from incidents.models import ACTIVE_STATUSES
-    from incidents.selectors import visible_incidents
+    Incidents are only those the user may see."""
     from oncall.models import HandoffNote
 
     shift = current_shift_for_user(user=user, at=at)
@@ -357,24 +400,54 @@ def handoff_for_user(*, user: User, at: datetime) -> Handoff | None:
     ]
     outgoing = previous[0] if previous else None
     if outgoing is None:
-        return Handoff(shift, None, None, [], [])
+        return Handoff(shift, None, None, None)
     note = (
         HandoffNote.objects.filter(schedule=shift.schedule, author=outgoing.user, shift_ends_at__gte=shift.starts_at)
         .order_by("-created_at")
         .first()
     )
-    seen = visible_incidents(user).select_related("severity", "lead")
-    part_of = (
-        Q(lead=outgoing.user)
-        | Q(comms_lead=outgoing.user)
-        | Q(declared_by=outgoing.user)
-        | Q(pk__in=Incident.responders.through.objects.filter(user_id=outgoing.user.pk).values("incident_id"))
+    summary = handoff_summary(
+        viewer=user, outgoing=outgoing.user, starts_at=outgoing.starts_at, ends_at=shift.starts_at
     )
-    open_incidents = list(
-        seen.filter(part_of, status__in=ACTIVE_STATUSES).order_by("severity__rank", "-declared_at")[:20]
-    )
-    span = Q(declared_at__gte=outgoing.starts_at, declared_at__lt=shift.starts_at) | Q(
-        resolved_at__gte=outgoing.starts_at, resolved_at__lt=shift.starts_at
-    )
-    changed = list(seen.filter(span).order_by("-declared_at")[:20])
-    return Handoff(shift, outgoing, note, open_incidents, changed)
+    return Handoff(shift, outgoing, note, summary)
+
+
+@dataclass(frozen=True)
+class ShiftEnd:
+    """A shift that ended with its person going off call, and who took over (None: nobody)."""
+
+    shift: Shift
+    incoming: User | None
+
+
+def shift_ends_due(*, now: datetime) -> list[ShiftEnd]:
+    """The shifts of every schedule that ended by `now`, less than one shift (and less than
+    HANDOFF_STALE_AFTER) ago, after which their person was not on call for the schedule: a hand-off,
+    not a turn running on (a one-person rotation, an override that follows it). One person's two
+    layers ending at once are one hand-off. Four queries whatever the number of schedules."""
+    start = now - 2 * HANDOFF_STALE_AFTER
+    found: dict[tuple[int, datetime, int], ShiftEnd] = {}
+    for schedule in schedules_for_span(start=start, end=now + INSTANT):
+        window = shifts(schedule=schedule, start=start, end=now + INSTANT)
+        for shift in window:
+            ends = shift.ends_at
+            if ends > now or ends <= now - min(shift.duration, HANDOFF_STALE_AFTER):
+                continue
+            if any(other.user.pk == shift.user.pk and other.covers(ends) for other in window):
+                continue
+            taking_over = [other for other in window if other.covers(ends)]
+            same_layer = [
+                o for o in taking_over if shift.rotation and o.rotation and o.rotation.pk == shift.rotation.pk
+            ]
+            incoming = (same_layer or taking_over or [None])[0]
+            found.setdefault((schedule.pk, ends, shift.user.pk), ShiftEnd(shift, incoming.user if incoming else None))
+    return list(found.values())
+
+
+def handoff_just_ended(*, user: User, now: datetime, schedule: Schedule | None = None) -> ShiftHandoff | None:
+    """The user's latest shift end that was handed over less than a day ago: their note can still
+    reach whoever took over (the hand-off shows on that person's dashboard for that long)."""
+    ended = ShiftHandoff.objects.filter(user=user, shift_ends_at__gt=now - HANDOFF_SHOWN_FOR, shift_ends_at__lte=now)
+    if schedule is not None:
+        ended = ended.filter(schedule=schedule)
+    return ended.select_related("schedule", "incoming").order_by("-shift_ends_at").first()

@@ -192,12 +192,17 @@ def handoff(request: HtmxHttpRequest) -> HttpResponse:
             messages.success(request, HANDOFF_SAVED)
         return redirect("oncall:handoff")
     mine = selectors.current_shift_for_user(user=request.user, at=now)
+    # Just off call: the shift that ended in the last day can still get its note (the hand-off
+    # message links here).
+    ended = None if mine else selectors.handoff_just_ended(user=request.user, now=now)
+    note_for = (mine.schedule, mine.ends_at) if mine else (ended.schedule, ended.shift_ends_at) if ended else None
     context = {
         "handoff": selectors.handoff_for_user(user=request.user, at=now),
         "mine": mine,
+        "ended": ended,
         "my_note": (
-            HandoffNote.objects.filter(schedule=mine.schedule, author=request.user, shift_ends_at=mine.ends_at).first()
-            if mine
+            HandoffNote.objects.filter(schedule=note_for[0], author=request.user, shift_ends_at=note_for[1]).first()
+            if note_for
             else None
         ),
     }

@@ -3,8 +3,7 @@ from django.contrib import admin
 from django.db.models import Count
 from django.http import HttpRequest
 
-from core.forms import WriteOnlyFieldsMixin
-from core.outbound import outbound_url_check, url_masked
+from core.forms import WebhookUrlForm
 from paging import errors
 from paging.models import Escalation, EscalationLevel, EscalationPolicy, Page
 
@@ -29,27 +28,12 @@ class EscalationLevelInline(admin.TabularInline):
     autocomplete_fields = ["users"]
 
 
-class EscalationPolicyForm(WriteOnlyFieldsMixin, forms.ModelForm):
+class EscalationPolicyForm(WebhookUrlForm):
     """The team channel's URL is a credential: shown masked, replaced or removed, never sent back."""
-
-    write_only = {"webhook_url": url_masked}
-    webhook_url = forms.URLField(
-        max_length=500,
-        assume_scheme="https",
-        required=False,
-        label="Webhook URL",
-        help_text=EscalationPolicy._meta.get_field("webhook_url").help_text,
-    )
-    webhook_url_remove = forms.BooleanField(required=False, label="Remove the webhook")
 
     class Meta:
         model = EscalationPolicy
         fields = ["team", "name", "repeat", "fallback_contact", "webhook_url", "webhook_format"]
-
-    def clean_webhook_url(self) -> str:
-        if self.cleaned_data["webhook_url"]:
-            outbound_url_check(self.cleaned_data["webhook_url"])
-        return self.cleaned_data["webhook_url"]
 
 
 @admin.register(EscalationPolicy)

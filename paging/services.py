@@ -20,10 +20,12 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from core import fan_out
 from incidents import services as incident_services
 from incidents.messages import channels_label, incident_url, names, user_label
 from incidents.models import EventKind, Incident, IncidentStatus, Team, TimelineEvent
 from incidents.selectors import visible_incidents
+from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.services import Outgoing
 from oncall import selectors as oncall_selectors
@@ -32,9 +34,6 @@ from paging.models import Escalation, EscalationLevel, EscalationPolicy, Page
 
 logger = logging.getLogger(__name__)
 
-# A recorded page nobody was told of this long after it was recorded is handed to the workers
-# again; the row lock and told_at make a second hand-over harmless.
-FAN_OUT_REQUEUE_AFTER = timedelta(seconds=20)
 SWEEP_BATCH = 500
 
 
@@ -46,6 +45,11 @@ def incident_event_handle(*, event: TimelineEvent) -> None:
     incident = event.incident
     if event.kind == EventKind.DECLARED:
         _escalations_start(incident=incident, now=event.recorded_at)
+    elif event.kind == EventKind.IMPACT_CHANGED and "affected_services" in event.data.get("fields", []):
+        # A service added to an open incident pages its team when none of it is on the incident
+        # yet and it was not paged already (one escalation per incident and policy).
+        if incident.is_active:
+            _escalations_start(incident=incident, now=event.recorded_at, actor=event.actor, services_added=True)
     elif event.kind in (EventKind.MILESTONE_SET, EventKind.STATUS_CHANGED, EventKind.STATUS_UPDATE):
         if event.kind == EventKind.MILESTONE_SET and event.data.get("acknowledged_by"):
             Page.objects.filter(
@@ -56,10 +60,13 @@ def incident_event_handle(*, event: TimelineEvent) -> None:
             _escalations_stop(incident=incident, now=event.recorded_at, reason=reason, actor=event.actor)
 
 
-def _escalations_start(*, incident: Incident, now: datetime) -> None:
+def _escalations_start(
+    *, incident: Incident, now: datetime, actor: AbstractBaseUser | None = None, services_added: bool = False
+) -> None:
     """Page the policy of each affected service's team, unless one of the team is already on the
-    incident (the lead, the comms lead or a responder): a person who declares for their own
-    service pages nobody; the alerts account is nobody's team-mate, so an alert always pages."""
+    incident (the lead, the comms lead, a responder, or the person adding the service, who joins
+    it) or was paged for it already: a person who declares for their own service pages nobody;
+    the alerts account is nobody's team-mate, so an alert always pages."""
     teams = list(
         Team.objects.filter(services__in=incident.affected_services.all(), escalation_policy__isnull=False)
         .select_related("escalation_policy")
@@ -67,7 +74,12 @@ def _escalations_start(*, incident: Incident, now: datetime) -> None:
     )
     if not teams:
         return
-    on_it = {incident.lead_id, incident.comms_lead_id, *incident.responders.values_list("pk", flat=True)} - {None}
+    on_it = {
+        incident.lead_id,
+        incident.comms_lead_id,
+        getattr(actor, "pk", None),
+        *incident.responders.values_list("pk", flat=True),
+    } - {None}
     teams_on_it = set(
         Team.members.through.objects.filter(team__in=teams, user_id__in=on_it).values_list("team_id", flat=True)
     )
@@ -80,6 +92,15 @@ def _escalations_start(*, incident: Incident, now: datetime) -> None:
         )
         if created:
             started.append(escalation)
+    if started and services_added:
+        teams_paged = ", ".join(escalation.policy.team.name for escalation in started)
+        incident_services.incident_event_record(
+            incident=incident,
+            kind=EventKind.PAGE,
+            actor=None,
+            text=f"Service added: paging {teams_paged}, not on the incident yet",
+            data={"services_added": True, "policies": [escalation.policy_id for escalation in started]},
+        )
     page_ids = []
     for escalation in started:
         # The first level is paged at once, not at the next beat: it is 3 a.m. and every second counts.
@@ -195,12 +216,8 @@ def escalations_sweep(*, now: datetime | None = None) -> int:
     pages it recorded."""
     now = now or timezone.now()
     with transaction.atomic():
-        stale = list(
-            Page.objects.filter(told_at__isnull=True, recorded_at__lt=now - FAN_OUT_REQUEUE_AFTER).values_list(
-                "pk", flat=True
-            )[:10_000]
-        )
-        _fan_out_after_commit(stale)
+        # Recorded pages whose hand-over to the workers was lost go again (core.fan_out).
+        _fan_out_after_commit(fan_out.untold_ids(Page.objects.all(), recorded_field="recorded_at", now=now))
         due = list(
             Escalation.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(stopped_at__isnull=True, next_at__lte=now)
@@ -326,9 +343,12 @@ def pages_fan_out(*, page_ids: Iterable[int] | None = None, now: datetime | None
             )
         Page.objects.filter(pk__in=[page.pk for page in pages]).update(told_at=now)
         notification_services.messages_send(outgoing=outgoing, now=now)
+        # People's own webhooks are named by their host too, never by their URL.
+        own_hosts = notification_selectors.personal_webhook_hosts(user_ids={page.user_id for page in pages})
         for (incident_id, level, round_), users in told.items():
             host = hooked.get((incident_id, level, round_))
-            webhooks = [(host, "")] if host else []
+            hosts = sorted({own_hosts[user.pk] for user in users if user.pk in own_hosts} | ({host} if host else set()))
+            webhooks = [(name, "") for name in hosts]
             incident_services.incident_event_record(
                 incident=incidents[incident_id],
                 kind=EventKind.PAGE,
@@ -338,7 +358,7 @@ def pages_fan_out(*, page_ids: Iterable[int] | None = None, now: datetime | None
                     "level": level,
                     "round": round_,
                     "recipients": [user.pk for user in users],
-                    "webhooks": [host] if host else [],
+                    "webhooks": hosts,
                 },
             )
     return len(pages)

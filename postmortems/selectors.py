@@ -100,6 +100,20 @@ def my_action_items(*, user: AbstractBaseUser, limit: int = MY_ACTION_ITEMS_LIMI
     )
 
 
+def overdue_action_items(
+    *, viewer: AbstractBaseUser, owner_id: int, incident_ids: QuerySet, limit: int = MY_ACTION_ITEMS_LIMIT
+) -> list[ActionItem]:
+    """Open action items past their due day (in the team's zone) that `owner_id` owns or that come
+    from the incidents of `incident_ids` (a subquery of ids), only those `viewer` may see."""
+    return list(
+        action_items_visible(viewer)
+        .select_related("owner", "postmortem__incident")
+        .filter(Q(owner_id=owner_id) | Q(postmortem__incident_id__in=incident_ids))
+        .filter(status__in=OPEN_ACTION_STATUSES, due_on__lt=team_today())
+        .order_by("due_on", "id")[:limit]
+    )
+
+
 def postmortem_author_ids(postmortem: Postmortem) -> set[int]:
     """Who wrote it: the owner, and whoever saved or restored its text."""
     edited_by = (

@@ -19,8 +19,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Runbook)
 class RunbookAdmin(ReadOnlyAdmin):
-    list_display = ["title", "kind", "category", "severity", "version", "last_tested", "review_due_on"]
-    list_filter = ["kind", "severity", "category"]
+    list_display = ["title", "kind", "category", "severity", "owner_team", "version", "last_tested", "review_due_on"]
+    list_filter = ["kind", "severity", "category", "owner_team"]
+    list_select_related = ["owner_team"]
     search_fields = ["title", "slug", "symptoms"]
 
 

@@ -95,6 +95,7 @@ class Metadata(Answer):
 
 class RunbookDetail(RunbookSummary):
     owner: str
+    owner_team: str | None = Field(None, description="The owner team's slug.")
     response_time: str
     alert_names: list[str]
     last_tested: date | None
@@ -172,6 +173,7 @@ def get_runbook(request: HttpRequest, slug: str) -> dict[str, Any]:
         **_summary(runbook, today),
         "completeness_score": completeness.score,
         "owner": runbook.owner,
+        "owner_team": runbook.owner_team.slug if runbook.owner_team_id else None,
         "response_time": runbook.response_time,
         "alert_names": list(runbook.alert_names),
         "last_tested": runbook.last_tested,

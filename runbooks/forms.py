@@ -1,7 +1,7 @@
 from django import forms
 
 from core.forms import Form
-from incidents.models import Service
+from incidents.models import Service, Team
 from runbooks import errors
 from runbooks.markdown_format import RunbookData, parse_sections, parse_steps, render_sections, render_steps
 from runbooks.models import ReviewInterval, RunbookKind, RunbookSeverity, StepOutcome
@@ -27,7 +27,14 @@ class RunbookForm(Form):
         queryset=Service.objects.order_by("name"), required=False, widget=forms.CheckboxSelectMultiple
     )
     severity = forms.ChoiceField(choices=[("", "—"), *RunbookSeverity.choices], required=False)
-    owner = forms.CharField(max_length=200, required=False, help_text="Team or person.")
+    owner_team = forms.ModelChoiceField(
+        queryset=Team.objects.order_by("name"),
+        to_field_name="slug",
+        required=False,
+        empty_label="—",
+        label="Owner team",
+    )
+    owner = forms.CharField(max_length=200, required=False, help_text="A person, or a team not in the catalog.")
     response_time = forms.CharField(max_length=100, required=False, help_text="e.g. Immediate, < 30 min.")
     alert_names = forms.CharField(
         required=False, help_text="Comma-separated alert names, e.g. db-connection-pool-exhausted."
@@ -77,6 +84,7 @@ class RunbookForm(Form):
             "services": services,
             "severity": next((c.value for c in RunbookSeverity if c.label == data.severity), ""),
             "owner": data.owner,
+            "owner_team": data.owner_team,
             "response_time": data.response_time,
             "alert_names": ", ".join(data.alert_names),
             "review_interval_days": review_interval_days,
@@ -94,6 +102,7 @@ class RunbookForm(Form):
             category=cleaned["category"],
             severity=cleaned["severity"],
             owner=cleaned["owner"],
+            owner_team=cleaned["owner_team"].slug if cleaned["owner_team"] else "",
             response_time=cleaned["response_time"],
             last_tested=last_tested,
             review_interval=str(cleaned["review_interval_days"]),

@@ -102,6 +102,7 @@ class RunbookData:
     category: str = ""
     severity: str = ""
     owner: str = ""
+    owner_team: str = ""  # a Team's slug; not part of the Markdown (its owner line is the text)
     response_time: str = ""
     last_tested: date | None = None
     review_interval: str = ""

@@ -41,6 +41,14 @@ class Runbook(models.Model):
     services = models.ManyToManyField(Service, blank=True, related_name="runbooks")
     severity = models.CharField(max_length=16, choices=RunbookSeverity.choices, blank=True)
     owner = models.CharField(max_length=200, blank=True, help_text="A team or a person.")
+    owner_team = models.ForeignKey(
+        "incidents.Team",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="runbooks",
+        help_text="The team that owns it; the owner text stays for a person or a team not in the catalog.",
+    )
     response_time = models.CharField(max_length=100, blank=True)
     alert_names = models.JSONField(default=list, blank=True)
     extra_metadata = models.JSONField(default=list, blank=True)

@@ -161,7 +161,11 @@ def stale_runbooks(*, today: date | None = None) -> list[Runbook]:
 
 def runbook_get(*, slug: str) -> Runbook:
     try:
-        return Runbook.objects.select_related("updated_by").prefetch_related("services", "steps").get(slug=slug)
+        return (
+            Runbook.objects.select_related("updated_by", "owner_team")
+            .prefetch_related("services", "steps")
+            .get(slug=slug)
+        )
     except Runbook.DoesNotExist:
         raise Http404("No runbook at this address.") from None
 

@@ -14,7 +14,7 @@ from django.utils.text import slugify
 
 from config.versions import RUNBOOKS, atomic_bumping
 from core.text import single_line
-from incidents.models import EventKind, Incident, Service
+from incidents.models import EventKind, Incident, Service, Team
 from incidents.services import incident_event_record
 from runbooks import errors, generator
 from runbooks.completeness import runbook_completeness
@@ -57,6 +57,7 @@ def runbook_to_data(runbook: Runbook) -> RunbookData:
         category=runbook.category,
         severity=runbook.get_severity_display() if runbook.severity else "",
         owner=runbook.owner,
+        owner_team=runbook.owner_team.slug if runbook.owner_team_id else "",
         response_time=runbook.response_time,
         last_tested=runbook.last_tested,
         review_interval=runbook.get_review_interval_days_display(),
@@ -147,6 +148,7 @@ def _write(
     runbook.category = data.category[:100]
     runbook.severity = _severity(data.severity)
     runbook.owner = data.owner[:200]
+    runbook.owner_team = Team.objects.filter(slug=data.owner_team).first() if data.owner_team else None
     runbook.response_time = data.response_time[:100]
     runbook.alert_names = list(data.alert_names)
     runbook.extra_metadata = [list(pair) for pair in data.extra_metadata]
@@ -241,8 +243,12 @@ def runbook_import(*, text: str, actor: AbstractBaseUser | None) -> tuple[Runboo
 def runbook_generate(*, answers: generator.Answers, actor: AbstractBaseUser | None) -> tuple[Runbook, list[str]]:
     """A runbook from seed 004's questions (runbooks.generator), saved as version 1. The stored
     runbook exports exactly the Markdown the generator wrote."""
+    data = parse(generator.generate(answers))
+    # The service's team (the catalog's owner team, or the one typed) when it is a team of ours.
+    team = Team.objects.filter(name=" ".join(answers.owner_team.split())).first()
+    data.owner_team = team.slug if team else ""
     return runbook_create(
-        data=parse(generator.generate(answers)),
+        data=data,
         actor=actor,
         change_note="Generated from seed 004's questions",
         slug=generator.slug_of(answers),  # so it exports as runbook-<service>.md

@@ -200,3 +200,17 @@ def test_the_migration_names_the_webhooks_of_earlier_events_by_host(db):
         event.refresh_from_db()
     assert old[0].data == {"webhooks": ["hooks.slack.invalid"]}
     assert old[1].text == "Webhook to hooks.slack.invalid failed after 5 attempts"
+
+
+def test_a_persons_own_webhook_is_never_shown_back_in_the_app_or_the_admin(admin_client):
+    user = UserFactory(role="responder")
+    preference = notification_services.channel_preference_set(user=user, email=True, webhook_url=HOOK)
+    change = f"/admin/notifications/channelpreference/{preference.pk}/change/"
+    for page in (change, "/admin/notifications/channelpreference/"):
+        answer = admin_client.get(page)
+        assert answer.status_code == 200, page
+        assert HOOK_SECRET_PART not in answer.content.decode(), page
+    assert MASKED in admin_client.get(change).content.decode()
+    admin_client.force_login(user)  # the same client, now as the person
+    html = admin_client.get("/notifications/").content.decode()
+    assert "hooks.slack.invalid" in html and HOOK_SECRET_PART not in html

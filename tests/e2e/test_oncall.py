@@ -10,8 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
+from incidents import services as incident_services
 from incidents.models import Team
+from oncall import services as oncall_services
+from postmortems import services as postmortem_services
 from tests import factories
+from tests.e2e.test_paging import _axe
+from tests.e2e.test_phone import DESKTOP, PHONE
 
 pytestmark = pytest.mark.browser
 
@@ -58,3 +63,47 @@ def test_the_schedule_page_shows_this_week_and_next_in_the_browsers_zone(
     expect(page.locator(".oncall-you")).to_contain_text("You are on call for")
     expect(page.locator(".oncall-you time")).to_have_attribute("datetime", handoff.astimezone(NEW_YORK).isoformat())
     screenshot(page)
+
+
+def test_the_incoming_persons_dashboard_shows_the_hand_off_with_overdue_items(
+    new_page, expect, rota, log_in, e2e_db, screenshot
+):
+    """Alice's turn ends now; Bob's dashboard card has her note, her open incident and her overdue
+    action item, at 360 px and 1280 px."""
+    alice, bob = rota["alice"], rota["bob"]
+    schedule = rota["schedule"]
+    now = timezone.now()
+    old = factories.declare_incident(declared_by=alice, title="Payments timeouts")
+    incident_services.incident_status_change(incident=old, status="resolved", actor=alice)
+    postmortem_services.action_item_add(
+        postmortem=_postmortem(old, alice),
+        actor=alice,
+        title="Alert on queue depth",
+        due_on=(now - timedelta(days=9)).date(),
+    )
+    factories.declare_incident(declared_by=alice, title="Checkout slow for card payments")
+    oncall_services.handoff_note_write(user=alice, schedule=schedule, text="Disk on db-3 at 85 %, watch it", now=now)
+    # Bob covers from now: Alice's turn ends, his starts (an override of the whole schedule).
+    oncall_services.override_add(
+        schedule=schedule, user=bob, starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(days=1)
+    )
+    page = new_page()
+    page.set_viewport_size(PHONE)
+    log_in(page, bob)
+    card = page.locator(".oncall-handoff")
+    expect(card).to_contain_text("Alice Ash handed over to you")
+    expect(card).to_contain_text("Checkout slow for card payments")
+    expect(card).to_contain_text("Alert on queue depth")
+    assert _axe(page) == []
+    screenshot(page, "phone")
+    page.set_viewport_size(DESKTOP)
+    assert _axe(page) == []
+    screenshot(page, "desktop")
+
+
+def _postmortem(incident, actor):
+    """The resolved incident's postmortem: started on resolution when its severity asks for one."""
+    from postmortems.models import Postmortem
+
+    found = Postmortem.objects.filter(incident=incident).first()
+    return found or postmortem_services.postmortem_start(incident=incident, actor=actor)

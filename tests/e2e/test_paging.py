@@ -104,3 +104,25 @@ def test_the_incident_pages_acknowledge_button_on_a_phone(new_page, expect, page
     expect(button).to_have_count(0)
     expect(page.locator("#paging-panel")).to_contain_text("stopped (acknowledged)")
     page.locator("#paging-panel").screenshot(path=str(screenshot(page, "after").with_name("paging-panel-phone.png")))
+
+
+def test_a_person_sets_their_own_webhook_on_a_phone_and_sees_only_its_host(
+    new_page, expect, log_in, e2e_db, screenshot
+):
+    page = new_page()
+    page.set_viewport_size(PHONE)
+    log_in(page, role="responder")
+    page.goto(f"{e2e_db}/notifications/")
+    page.get_by_label("My webhook", exact=True).fill("https://hooks.slack.invalid/services/T0/B0/phoneSecretPart")
+    page.get_by_label("Format").select_option("slack")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".message")).to_have_text("Notification channels saved.")
+    expect(page.locator("#channels")).to_contain_text("hooks.slack.invalid")
+    expect(page.get_by_label("My webhook", exact=True)).to_have_value("")
+    assert "phoneSecretPart" not in page.content()
+    assert _fits(page, ["#channels button[type=submit]"], 44) == []
+    assert _axe(page) == []
+    screenshot(page, "phone")
+    page.set_viewport_size(DESKTOP)
+    assert _axe(page) == []
+    screenshot(page, "desktop")

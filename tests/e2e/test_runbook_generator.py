@@ -60,6 +60,8 @@ def test_generate_a_runbook_fill_two_placeholders_save_attach_and_copy_a_command
     expect(page.locator("#page-messages .message")).to_contain_text("generated as version 1")
     runbook = Runbook.objects.get(slug="checkout-api")
     assert runbook.version == 1 and runbook.owner == "Payments"
+    assert runbook.owner_team.slug == "payments"  # the service's team, chosen in the editor
+    expect(page.get_by_label("Owner team")).to_have_value("payments")
     steps = page.get_by_label("Resolution steps")
     assert "<<FILL: Kubernetes namespace>>" in steps.input_value()
 
@@ -82,8 +84,9 @@ def test_generate_a_runbook_fill_two_placeholders_save_attach_and_copy_a_command
     expect(completeness.locator(".completeness-score")).to_have_text(re.compile(r"^\d+/100$"))
     expect(completeness.locator("[data-finding=placeholders_left]")).to_contain_text("Placeholders left to fill")
     expect(completeness.locator("[data-finding=never_drilled]")).to_be_visible()
+    expect(page.locator(".runbook-meta")).to_contain_text("Owner team Payments")
     runbook.refresh_from_db()
-    assert runbook.version == 2
+    assert runbook.version == 2 and runbook.owner_team.slug == "payments"
     assert "<<FILL: Kubernetes namespace>>" not in runbook.steps.get(position=1).commands
     screenshot(page, "runbook-1280")
     views(page, "1280")

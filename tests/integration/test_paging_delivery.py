@@ -22,6 +22,7 @@ from incidents.models import EventKind, Incident, Service, SeverityPolicy, Team
 from integrations.alerts import alert_source_create
 from integrations.models import AlertRule
 from notifications.models import Delivery, DeliveryStatus
+from notifications.services import channel_preference_set
 from paging.models import Escalation, EscalationLevel, EscalationPolicy, Page
 from tests.factories import UserFactory, on_call_schedule
 from tests.integration.harness import wait_for
@@ -72,18 +73,23 @@ def pages_by_email(smtp_sink) -> Counter:
     return Counter(to for to, event, _, _ in emails_received(smtp_sink).elements() if event == PAGE)
 
 
+def alert_post(client) -> None:
+    """Alertmanager tells of the firing checkout alert."""
+    _, token = alert_source_create(name="prometheus")
+    answer = client.post(
+        "/api/v1/alerts/alertmanager/",
+        data=json.dumps(FIRING),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert answer.status_code == 200
+
+
 def test_an_alert_pages_alice_then_bob_whose_link_acknowledges_and_stops_it(
     client, people, paging_policy, smtp_sink, start_worker
 ):
-    _, token = alert_source_create(name="prometheus")
     with time_machine.travel(timezone.now() - timedelta(seconds=65), tick=False):
-        answer = client.post(
-            "/api/v1/alerts/alertmanager/",
-            data=json.dumps(FIRING),
-            content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {token}",
-        )
-    assert answer.status_code == 200
+        alert_post(client)
     incident = Incident.objects.get()
     assert incident.lead.username == "alerts"
 
@@ -134,3 +140,24 @@ def test_an_alert_pages_alice_then_bob_whose_link_acknowledges_and_stops_it(
         ("bob", 2, True),
     ]
     assert Page.objects.get(user=people["bob"]).acknowledged_at is not None
+
+
+def test_a_page_arrives_once_at_the_persons_own_webhook_with_its_acknowledge_link(
+    client, people, paging_policy, webhook_receiver, start_worker
+):
+    """Alice's own webhook (a local receiver; the tests allow 127.0.0.1 as OUTBOUND_ALLOWED_NETWORKS)
+    gets her page once, in the Slack format she chose, with the one-click link and a stable key."""
+    channel_preference_set(user=people["alice"], email=False, webhook_url=webhook_receiver.url, webhook_format="slack")
+    alert_post(client)
+    worker = start_worker()
+    wait_for(lambda: webhook_receiver.snapshot(), timeout=40, what="Alice's page at her webhook")
+    done = worker.tasks_succeeded(SWEEP_TASK)
+    wait_for(lambda: worker.tasks_succeeded(SWEEP_TASK) >= done + 3, timeout=30, what="three more sweeps")
+
+    pages = [hook for hook in webhook_receiver.snapshot() if "Page:" in hook.body["text"]]
+    assert len(pages) == 1
+    [page] = pages
+    assert page.idempotency_key.startswith("incident-desk-delivery-")
+    link = ACK_LINK.search(page.body["text"]).group(1).removeprefix(settings.SITE_URL)
+    assert client.post(link).status_code == 302
+    assert Incident.objects.get().lead == people["alice"]
