@@ -830,6 +830,25 @@ def test_a_timeline_page_costs_the_same_queries_for_a_short_or_a_long_timeline(
         assert len(later.json()["results"]) == 2
 
 
+def test_the_draft_list_costs_the_same_queries_for_1_or_6_drafts(api, responder, viewer_token):
+    SeverityPolicy.objects.filter(key="SEV2").update(public_updates_need_approval=True)
+    incident = declare_incident(declared_by=responder)
+    authors = [UserFactory(role="responder") for _ in range(3)]
+    api("GET", detail(incident), token=viewer_token)  # Stamps the token's last use, once.
+    counts = {}
+    for total in (1, 6):
+        while incident.update_drafts.count() < total:
+            author = authors[incident.update_drafts.count() % len(authors)]
+            services.update_draft_create(incident=incident, author=author, progress="Card payments fail")
+        with CaptureQueriesContext(connection) as queries:
+            listed = api("GET", detail(incident) + "drafts/", token=viewer_token).json()
+        assert listed["count"] == total and {draft["drafted_by"] for draft in listed["results"]} <= {
+            author.username for author in authors
+        }
+        counts[total] = len(queries)
+    assert counts[1] == counts[6], counts
+
+
 # Methods.
 
 
