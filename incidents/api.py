@@ -762,9 +762,15 @@ def events_json(events: QuerySet[m.TimelineEvent]) -> list[dict[str, Any]]:
 )
 def get_timeline(request: HttpRequest, reference: str, page: Query[Page]) -> dict[str, Any]:
     """The incident's timeline, oldest first."""
-    incident = _incident_or_404(request, reference)
+    pk = selectors.visible_incidents(request.auth).filter(pk=_pk_of(reference)).values_list("pk", flat=True).first()
+    if pk is None:
+        raise HttpError(404, errors.UNKNOWN_INCIDENT)
     return _page(
-        incident.timeline.all(), page, TIMELINE_OLDEST_FIRST, events_json, lambda row: (row["occurred_at"], row["id"])
+        m.TimelineEvent.objects.filter(incident_id=pk),
+        page,
+        TIMELINE_OLDEST_FIRST,
+        events_json,
+        lambda row: (row["occurred_at"], row["id"]),
     )
 
 
