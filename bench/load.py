@@ -747,9 +747,13 @@ def made_api_token(user):
 
 def api_targets(made: tuple, incident_targets: list[Target]) -> list[Target]:
     """The JSON API's list at two page sizes, one incident, and a page of 100 timeline events of
-    the incident with about 100, all with the bench user's token."""
+    the incident with about 100, all with the bench user's token; and, first, an authenticated
+    no-op (bench/urls.py), the floor under all of them."""
     headers = {"Authorization": f"Bearer {made[1]}"}
     targets = [
+        # No target figure: what any authenticated API read costs before it reads anything (the
+        # token and its user, django-ninja), so the others can be read against it.
+        Target("API floor: no-op", "/bench/api/noop", headers=headers),
         Target(
             "API list of 100",
             "/api/v1/incidents/?limit=100",

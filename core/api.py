@@ -71,8 +71,12 @@ class BearerToken(HttpBearer):
         token = token.strip()
         if not token:
             return None
-        api_token = ApiToken.objects.select_related("user").filter(digest=ApiToken.digest_of(token)).first()
-        if api_token is None or not api_token.user.is_active:
+        try:
+            # The token and its user in one query (get(): no ORDER BY, the digest is unique).
+            api_token = ApiToken.objects.select_related("user").get(digest=ApiToken.digest_of(token))
+        except ApiToken.DoesNotExist:
+            return None
+        if not api_token.user.is_active:
             return None
         now = timezone.now()
         if api_token.last_used_at is None or now - api_token.last_used_at >= LAST_USED_RESOLUTION:

@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import transaction
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet, Value
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
@@ -337,11 +337,13 @@ def _page(
     order: tuple[str, str],
     to_json: Callable[[QuerySet], list[dict[str, Any]]],
     position_of: Callable[[dict[str, Any]], tuple[datetime, int]],
+    count_of: Callable[[], int] | None = None,
 ) -> dict[str, Any]:
     """One page of `rows`, ordered by `order` (a time field and "id", each with "-" for newest
     first), by offset with the total count, or by cursor (keyset: no count, and no rows read
     before the page however deep it is). One row more than the page is read to tell whether a
-    next page exists; `position_of` gives a JSON row's place in the order for the next cursor."""
+    next page exists; `position_of` gives a JSON row's place in the order for the next cursor;
+    `count_of`, when given, counts the rows in a cheaper way than `rows.count()`."""
     limit = min(page.limit, MAX_PAGE_SIZE)
     rows = rows.order_by(*order)
     count = None
@@ -350,7 +352,7 @@ def _page(
             raise InputRefused({"cursor": [errors.CURSOR_WITH_OFFSET]})
         found = to_json(_after(rows, order, _cursor_position(page.cursor))[: limit + 1])
     else:
-        count = rows.count()
+        count = rows.count() if count_of is None else count_of()
         # An offset past the end never reaches the database, where a huge one would overflow.
         found = to_json(rows[page.offset : page.offset + limit + 1]) if page.offset < count else []
     more, found = len(found) > limit, found[:limit]
@@ -399,15 +401,11 @@ INCIDENT_MOMENTS = (
 )
 
 
-def _grouped(pairs: Iterable[tuple[int, str]]) -> defaultdict[int, list[str]]:
-    grouped = defaultdict(list)
-    for key, value in pairs:
-        grouped[key].append(value)
-    return grouped
+PLACEHOLDER_REFERENCE = "INC-0"
 
 
 def incidents_json(incidents: QuerySet[m.Incident]) -> list[dict[str, Any]]:
-    """The JSON of each incident, in the queryset's order, in three queries whatever their number,
+    """The JSON of each incident, in the queryset's order, in two queries whatever their number,
     read as plain values: a model instance per row and per related row cost more than the query."""
     rows = list(
         incidents.values(
@@ -419,16 +417,24 @@ def incidents_json(incidents: QuerySet[m.Incident]) -> list[dict[str, Any]]:
         )
     )  # fmt: skip
     pks = [row["id"] for row in rows]
-    responders = _grouped(
-        m.Incident.responders.through.objects.filter(incident_id__in=pks)
-        .order_by("user__username")
-        .values_list("incident_id", "user__username")
+    # Responders and affected services in one round trip, each list in name order.
+    responders = m.Incident.responders.through.objects.filter(incident_id__in=pks).annotate(
+        field=Value("responders"), name=F("user__username")
     )
-    services = _grouped(
-        m.Incident.affected_services.through.objects.filter(incident_id__in=pks)
-        .order_by("service__slug")
-        .values_list("incident_id", "service__slug")
+    services = m.Incident.affected_services.through.objects.filter(incident_id__in=pks).annotate(
+        field=Value("services"), name=F("service__slug")
     )
+    names = {"responders": defaultdict(list), "services": defaultdict(list)}
+    for field, pk, name in (
+        responders.values_list("field", "incident_id", "name")
+        .union(services.values_list("field", "incident_id", "name"), all=True)
+        .order_by("field", "incident_id", "name")
+    ):
+        names[field][pk].append(name)
+    responders, services = names["responders"], names["services"]
+    # The page URL from one reverse() for all rows; the reference is all that differs.
+    page_url = settings.SITE_URL + reverse("incidents:detail", kwargs={"reference": PLACEHOLDER_REFERENCE})
+    url_before, url_after = page_url.split(PLACEHOLDER_REFERENCE)
     results = []
     for row in rows:
         reference = m.reference_of(row["id"])
@@ -436,7 +442,7 @@ def incidents_json(incidents: QuerySet[m.Incident]) -> list[dict[str, Any]]:
         results.append(
             {
                 "reference": reference,
-                "url": settings.SITE_URL + reverse("incidents:detail", kwargs={"reference": reference}),
+                "url": url_before + reference + url_after,
                 "title": row["title"],
                 "summary": row["summary"],
                 "public_title": row["public_title"],
@@ -516,22 +522,23 @@ ERRORS = {401: Error, 403: Error, 404: Error, 405: Error}
 )
 def list_incidents(request: HttpRequest, filters: Query[IncidentFilters]) -> dict[str, Any]:
     """List incidents, newest first."""
-    rows = selectors.visible_incidents(request.auth)
+    matching = m.Incident.objects.all()
     if filters.status == "active":
-        rows = rows.filter(status__in=m.ACTIVE_STATUSES)
+        matching = matching.filter(status__in=m.ACTIVE_STATUSES)
     elif filters.status is not None:
-        rows = rows.filter(status=filters.status)
+        matching = matching.filter(status=filters.status)
     if filters.severity is not None:
         keys = list(m.SeverityPolicy.objects.order_by("rank").values_list("key", flat=True))
         if filters.severity not in keys:
             raise InputRefused({"severity": [errors.UNKNOWN_SEVERITY.format(keys=", ".join(keys))]})
-        rows = rows.filter(severity__key=filters.severity)
+        matching = matching.filter(severity__key=filters.severity)
     return _page(
-        rows,
+        matching & selectors.visible_incidents(request.auth),
         filters,
         INCIDENT_NEWEST_FIRST,
         incidents_json,
         lambda row: (row["declared_at"], m.reference_to_pk(row["reference"])),
+        count_of=lambda: selectors.visible_count(request.auth, matching),
     )
 
 
@@ -610,7 +617,7 @@ def change_incident(
 def update_json(update: m.StatusUpdate) -> dict[str, Any]:
     return {
         "id": update.pk,
-        "incident": update.incident.reference,
+        "incident": m.reference_of(update.incident_id),
         "author": _username(update.author),
         "posted_at": update.posted_at,
         "status": update.status,
@@ -624,7 +631,8 @@ def update_json(update: m.StatusUpdate) -> dict[str, Any]:
 def draft_json(draft: m.UpdateDraft) -> dict[str, Any]:
     return {
         "id": draft.pk,
-        "incident": draft.incident.reference,
+        # From the id: the incident row is not read again for each draft.
+        "incident": m.reference_of(draft.incident_id),
         "drafted_by": _username(draft.drafted_by),
         "drafted_at": draft.drafted_at,
         "state": draft.state,
@@ -655,7 +663,7 @@ def post_status_update(request: HttpRequest, reference: str, payload: PostUpdate
         draft = services.update_draft_create(incident=incident, author=request.auth, **values)
         return Status(202, draft_json(draft))
     update = services.incident_update_post(incident=incident, author=request.auth, **values)
-    update = m.StatusUpdate.objects.select_related("incident", "author").get(pk=update.pk)
+    update = m.StatusUpdate.objects.select_related("author").get(pk=update.pk)
     return Status(201, update_json(update))
 
 
@@ -706,7 +714,7 @@ def approve_update_draft(request: HttpRequest, reference: str, draft_id: int, pa
     update = services.update_draft_approve(
         draft=_draft_or_404(incident, draft_id), actor=request.auth, **_given(payload)
     )
-    update = m.StatusUpdate.objects.select_related("incident", "author").get(pk=update.pk)
+    update = m.StatusUpdate.objects.select_related("author").get(pk=update.pk)
     return Status(201, update_json(update))
 
 
@@ -752,9 +760,15 @@ def events_json(events: QuerySet[m.TimelineEvent]) -> list[dict[str, Any]]:
 )
 def get_timeline(request: HttpRequest, reference: str, page: Query[Page]) -> dict[str, Any]:
     """The incident's timeline, oldest first."""
-    incident = _incident_or_404(request, reference)
+    pk = selectors.visible_incidents(request.auth).filter(pk=_pk_of(reference)).values_list("pk", flat=True).first()
+    if pk is None:
+        raise HttpError(404, errors.UNKNOWN_INCIDENT)
     return _page(
-        incident.timeline.all(), page, TIMELINE_OLDEST_FIRST, events_json, lambda row: (row["occurred_at"], row["id"])
+        m.TimelineEvent.objects.filter(incident_id=pk),
+        page,
+        TIMELINE_OLDEST_FIRST,
+        events_json,
+        lambda row: (row["occurred_at"], row["id"]),
     )
 
 

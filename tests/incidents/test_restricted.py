@@ -73,6 +73,25 @@ def test_everyone_else_gets_404_on_its_pages_and_api_and_nothing_on_the_dashboar
     assert listed["count"] == 0 and listed["results"] == []
 
 
+def test_the_api_list_counts_exactly_the_incidents_each_reader_sees(people, restricted, admin_user):
+    # Restricted without a comms lead, and one open to every reader, each in its own severity.
+    declare_incident(declared_by=people["lead"], severity="SEV1", security_concern=True)
+    declare_incident(declared_by=people["declarer"], severity="SEV3")
+    client = Client()
+    seen = {}
+    for name, user in [*people.items(), ("admin", admin_user)]:
+        headers = {"Authorization": f"Bearer {services.api_token_create(user=user, name='t')[1]}"}
+        for query in ("", "status=active", "severity=SEV1", "severity=SEV2"):
+            listed = client.get(f"/api/v1/incidents/?limit=100&{query}", headers=headers).json()
+            assert listed["count"] == len(listed["results"]), (name, query)
+            seen[name, query] = listed["count"]
+    assert [seen[name, ""] for name in ("outsider", "viewer", "declarer", "added", "security", "lead", "admin")] == [
+        1, 1, 2, 2, 3, 3, 3,
+    ]  # fmt: skip
+    assert seen["lead", "severity=SEV1"] == 1 and seen["declarer", "severity=SEV1"] == 0
+    assert seen["outsider", "severity=SEV2"] == 0 and seen["responder", "severity=SEV2"] == 1
+
+
 def test_a_participant_sees_it_marked_restricted(people, restricted):
     client = Client()
     client.force_login(people["responder"])

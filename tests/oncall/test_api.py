@@ -1,11 +1,13 @@
 """The on-call API: teams, schedules with rotations and overrides nested, and who is on call for
 a service at a moment (a bad moment is a clear 400)."""
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from incidents.models import Team
 from oncall import errors
@@ -172,3 +174,36 @@ def test_the_admin_role_without_superuser_makes_teams_and_schedules(client, peop
     staff.force_login(admin)
     assert staff.get("/admin/oncall/schedule/add/").status_code == 200
     assert staff.get("/admin/incidents/team/add/").status_code == 200
+
+
+def _queries_of(client, path, token) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert call(client, "GET", path, token=token).status_code == 200
+    return len(queries)
+
+
+def test_every_on_call_list_costs_the_same_queries_for_1_or_4_teams(client, reader_token, people):
+    call(client, "GET", "/api/v1/teams/", token=reader_token)  # Stamps the token's last use, once.
+    counts = {}
+    with time_machine.travel(NOW, tick=False):
+        for total in (1, 4):
+            while Team.objects.count() < total:
+                team = Team.objects.create(name=f"Team {Team.objects.count()}", slug=f"team-{Team.objects.count()}")
+                team.members.add(*people)
+                ServiceFactory(owner_team=team)
+                ServiceFactory(owner_team=team)
+                schedule = on_call_schedule(
+                    team=team,
+                    layers=[
+                        {"members": people, "start_date": date(2026, 3, 2)},
+                        {"members": people[::-1], "start_date": date(2026, 3, 2)},
+                    ],
+                )
+                schedule.overrides.create(user=people[0], starts_at=NOW, ends_at=NOW + timedelta(hours=2))
+            teams = call(client, "GET", "/api/v1/teams/", token=reader_token).json()
+            assert len(teams) == total and all(len(team["services"]) == 2 for team in teams)
+            schedules = call(client, "GET", "/api/v1/schedules/", token=reader_token).json()
+            assert len(schedules) == total and all(len(s["overrides"]) == 1 for s in schedules)
+            paths = ("/api/v1/teams/", "/api/v1/schedules/", "/api/v1/oncall/")
+            counts[total] = [_queries_of(client, path, reader_token) for path in paths]
+    assert counts[1] == counts[4], counts

@@ -2,13 +2,16 @@
 sections, steps and seed 004's completeness; bad parameters answered 400, never 500."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from incidents import errors as incident_errors
 from incidents import services as incident_services
 from runbooks import generator, services
 from runbooks.api import UNKNOWN_RUNBOOK
 from runbooks.markdown_format import parse
-from tests.factories import UserFactory
+from runbooks.models import Runbook
+from tests.factories import ServiceFactory, UserFactory
 from tests.runbooks.conftest import make_runbook
 
 pytestmark = pytest.mark.django_db
@@ -82,3 +85,19 @@ def test_unknown_runbooks_and_bad_parameters_are_refused(get):
 
 def test_a_token_is_required(client):
     assert client.get(LIST, secure=True).status_code == 401
+
+
+def test_the_list_costs_the_same_queries_for_2_or_8_runbooks(get):
+    ServiceFactory(name="Database", slug="database")
+    ServiceFactory(name="Checkout", slug="checkout")
+    get(LIST)  # Stamps the token's last use, once.
+    counts = {}
+    for total in (2, 8):
+        while Runbook.objects.count() < total:
+            make_runbook(title=f"Runbook {Runbook.objects.count()}", services=["database", "checkout"])
+        for query in ("", "?q=runbook"):
+            with CaptureQueriesContext(connection) as queries:
+                listed = get(LIST + query).json()
+            assert listed["count"] == total and all(len(row["services"]) == 2 for row in listed["results"])
+            counts[total, query] = len(queries)
+    assert counts[2, ""] == counts[8, ""] and counts[2, "?q=runbook"] == counts[8, "?q=runbook"], counts
