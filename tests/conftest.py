@@ -11,6 +11,7 @@ from functools import cache
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from tests import factories
 
@@ -41,13 +42,33 @@ def _browser_available() -> bool:
 
 
 def _missing(marker: str) -> str | None:
-    if marker == "postgres" and settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    # config/test_settings.py names its own subclass of Django's PostgreSQL backend (tests/postgresql).
+    if marker == "postgres" and connection.vendor != "postgresql":
         return "needs PostgreSQL: set DATABASE_URL=postgres://…"
     if marker == "redis" and not _redis_reachable():
         return "needs Redis: set REDIS_URL=redis://… to a running server"
     if marker == "browser" and not _browser_available():
         return f"needs {CHROMIUM} (apt-get install chromium) and Python Playwright"
     return None
+
+
+# Tests that take seconds: a browser, a Celery worker or a redis-server of their own, or marked `slow`
+# (crawls of every page). They start first, so that no worker is left alone with a long one at the
+# end while the others wait. pytest-django then sorts them into its groups (tests in a rolled-back
+# transaction, then transactional ones, then those without a database) and keeps this order in each.
+LONG_FIXTURES = {"start_worker", "own_redis", "live_server"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def takes_seconds(item: pytest.Item) -> bool:
+        return bool(
+            item.get_closest_marker("slow")
+            or item.get_closest_marker("browser")
+            or LONG_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        )
+
+    items.sort(key=lambda item: not takes_seconds(item))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

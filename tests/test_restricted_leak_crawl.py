@@ -20,7 +20,7 @@ from runbooks.models import StepOutcome
 from tests.factories import UserFactory, declare_incident
 from tests.runbooks.conftest import make_runbook
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 PLANTED = {
     "title": "PLANT-TITLE-8c1e",

@@ -63,6 +63,7 @@ def responder_token(db):
         signal.connect(close_old_connections)
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 def test_every_operation_keeps_to_the_document(case, responder_token):

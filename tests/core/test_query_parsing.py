@@ -71,6 +71,7 @@ def api_reads(client, incident) -> dict[str, list[str]]:
 
 
 # One test per odd value, so that pytest-xdist's workers share the thousand requests.
+@pytest.mark.slow
 @pytest.mark.parametrize("value", ODD_VALUES)
 def test_no_query_parameter_of_any_list_page_makes_a_500(client, world, value):
     user, incident, runbook = world
@@ -84,6 +85,7 @@ def test_no_query_parameter_of_any_list_page_makes_a_500(client, world, value):
     assert len(answered) > 50
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("value", ODD_VALUES)
 def test_no_query_parameter_of_any_api_read_makes_a_500(client, world, value):
     user, incident, _ = world

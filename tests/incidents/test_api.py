@@ -475,6 +475,7 @@ def test_a_cursor_page_costs_the_same_queries_deep_in_the_list(api, responder, v
         cursor = page["next_cursor"]
 
 
+@pytest.mark.slow
 def test_a_page_holds_at_most_100_incidents(api, responder, viewer_token):
     for _ in range(101):
         declare_incident(declared_by=responder)

@@ -128,6 +128,7 @@ def _paths(incident) -> list[tuple[str, dict]]:
     ]
 
 
+@pytest.mark.slow
 def test_a_cached_page_is_byte_for_byte_what_each_reader_would_get_uncached(scene):
     """Readers of different roles, time zones and names, and the lead with the snooze control,
     each get from the cache what the view renders for them alone, on both pages and their

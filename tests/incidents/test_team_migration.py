@@ -8,6 +8,7 @@ BEFORE = [("incidents", "0013_restricted_index")]
 AFTER = [("incidents", "0014_teams")]
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_owning_team_texts_become_teams():
     executor = MigrationExecutor(connection)

@@ -73,6 +73,7 @@ class Writer:
             connection.close()
 
 
+@pytest.mark.slow
 def test_two_clients_make_100_interleaved_saves_and_lose_nothing(capsys):
     incident = declare_incident(severity="SEV1")
     incident_services.incident_status_change(incident=incident, status=IncidentStatus.RESOLVED, actor=incident.lead)
