@@ -131,9 +131,10 @@ TEMPLATES = [
 # Databases: DATABASE_URL (postgres://… through psycopg 3) or a SQLite file.
 # Connections are kept open between requests: opening a PostgreSQL connection per request
 # costs far more than the page itself.
+# An empty DATABASE_URL (a blank line in an env file) means the default too, not a crash.
 DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{VAR_DIR / 'incident-desk.sqlite3'}",
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'incident-desk.sqlite3'}",
         conn_max_age=int(os.environ.get("CONN_MAX_AGE", "600")),
         conn_health_checks=True,
     )
