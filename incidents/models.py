@@ -199,6 +199,8 @@ class Incident(models.Model):
                 fields=["next_reminder_at"], name="incident_next_reminder", condition=Q(next_reminder_at__isnull=False)
             ),
             models.Index(fields=["-resolved_at"], name="incident_resolved_at"),
+            # Insights read incidents by when they were detected (a period and the one before).
+            models.Index(fields=["detected_at"], name="incident_detected_at"),
             # The few restricted incidents: every cached page's key asks which of them its reader
             # sees (selectors.visibility_key); without it, each page view read all incidents.
             models.Index(fields=["id"], condition=Q(restricted=True), name="incident_restricted"),
