@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('incidents', '0016_update_drafts_and_event_kinds'),
+        ("incidents", "0016_update_drafts_and_event_kinds"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(fields=['detected_at'], name='incident_detected_at'),
+            model_name="incident",
+            index=models.Index(fields=["detected_at"], name="incident_detected_at"),
         ),
     ]
