@@ -26,6 +26,12 @@ class SeverityPolicy(models.Model):
         null=True, blank=True, help_text="Target time to respond; empty means next business day."
     )
     response_time_label = models.CharField(max_length=64, help_text="As people say it, e.g. '< 15 min'.")
+    mitigate_target_minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Target time from detection to mitigation; empty means no target."
+    )
+    resolve_target_minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Target time from detection to resolution; empty means no target."
+    )
     update_cadence_minutes = models.PositiveIntegerField(
         null=True, blank=True, help_text="Minutes between status updates; empty means as needed (no reminders)."
     )

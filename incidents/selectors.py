@@ -367,15 +367,14 @@ def incident_cadence_kept(*, incident: Incident, now: datetime | None = None) ->
                 late_by=late if late is not None and late > timedelta(0) else None,
             )
         )
-    response = incident.severity.response_time_minutes
+    policy = incident.severity
     milestones = [
-        MilestoneKept(
-            "Acknowledged",
-            _since_detection(incident, incident.acknowledged_at),
-            None if response is None else timedelta(minutes=response),
-        ),
-        MilestoneKept("Mitigated", _since_detection(incident, incident.mitigated_at), None),
-        MilestoneKept("Resolved", _since_detection(incident, incident.resolved_at), None),
+        MilestoneKept(label, _since_detection(incident, moment), None if target is None else timedelta(minutes=target))
+        for label, moment, target in (
+            ("Acknowledged", incident.acknowledged_at, policy.response_time_minutes),
+            ("Mitigated", incident.mitigated_at, policy.mitigate_target_minutes),
+            ("Resolved", incident.resolved_at, policy.resolve_target_minutes),
+        )
     ]
     return CadenceKept(dues=dues, milestones=milestones)
 

@@ -162,6 +162,17 @@ MEASURES = {
     "time_to_resolve": "resolved_at",
     "declaration_lag": "declared_at",
 }
+# The severity policy's target for each measure: its field, and the figure its share goes by.
+TARGETS = {
+    "response": ("time_to_acknowledge", "acknowledged_at"),
+    "mitigate": ("time_to_mitigate", "mitigated_at"),
+    "resolve": ("time_to_resolve", "resolved_at"),
+}
+TARGET_FIGURES = {
+    "response": ("acknowledged_within_response_time", "response_time_minutes"),
+    "mitigate": ("mitigated_within_target", "mitigate_target_minutes"),
+    "resolve": ("resolved_within_target", "resolve_target_minutes"),
+}
 TRENDS = ("time_to_acknowledge", "time_to_mitigate", "time_to_resolve")
 CURRENT, PREVIOUS = 1, 0
 
@@ -183,7 +194,7 @@ def _incidents(filters: Filters, *, since: datetime, now: float) -> QuerySet[Inc
         .filter(detected_at__gte=since, detected_at__lt=filters.end_at)
         .alias(
             **{f"s_{name}": _seconds_after(milestone, "detected_at") for name, milestone in MEASURES.items()},
-            target=F("severity__response_time_minutes") * 60.0,
+            **{f"target_{name}": F(f"severity__{field}") * 60.0 for name, (_, field) in TARGET_FIGURES.items()},
             age=Value(now) - Epoch("detected_at"),
         )
         .order_by()
@@ -197,11 +208,13 @@ def _time_aggregates() -> dict:
         aggregates[f"{name}__mean"] = Avg(value)
         aggregates[f"{name}__median"] = Percentile(value, 0.5)
         aggregates[f"{name}__p90"] = Percentile(value, 0.9)
-    # Acknowledged within the response time; those with none (next business day) and those still
-    # inside it unacknowledged do not count.
-    counted = Q(target__isnull=False) & (Q(acknowledged_at__isnull=False) | Q(age__gte=F("target")))
-    aggregates["response_counted"] = Count("pk", filter=counted)
-    aggregates["response_kept"] = Count("pk", filter=Q(s_time_to_acknowledge__lte=F("target")))
+    # Reached within the severity's target (response time, mitigation, resolution); those whose
+    # severity sets none and those still inside it unreached do not count.
+    for name, (measure, milestone) in TARGETS.items():
+        target = f"target_{name}"
+        counted = Q(**{f"{target}__isnull": False}) & (Q(**{f"{milestone}__isnull": False}) | Q(age__gte=F(target)))
+        aggregates[f"{name}_counted"] = Count("pk", filter=counted)
+        aggregates[f"{name}_kept"] = Count("pk", filter=Q(**{f"s_{measure}__lte": F(target)}))
     return aggregates
 
 
@@ -209,7 +222,8 @@ def _time_figures(row: dict) -> dict:
     figures = {"incidents": row.get("incidents", 0)}
     for name in MEASURES:
         figures[name] = {stat: _whole(row.get(f"{name}__{stat}")) for stat in ("mean", "median", "p90")}
-    figures["acknowledged_within_response_time"] = share(row.get("response_kept", 0), row.get("response_counted", 0))
+    for name, (label, _) in TARGET_FIGURES.items():
+        figures[label] = share(row.get(f"{name}_kept", 0), row.get(f"{name}_counted", 0))
     return figures
 
 
@@ -323,6 +337,7 @@ def _postmortem_figures(filters: Filters, *, today: date) -> tuple[dict, dict]:
 
 
 NO_TEAM = "No team"
+NO_TEAM_SLUG = "~"  # in a drill-down link: items with no owner or an owner in no team (never a slug)
 
 
 def _full_name(first: str | None, last: str | None, username: str | None) -> str:
@@ -567,9 +582,13 @@ def drill_down(
     service: str = "",
     lead: int | None = None,
     late: bool = False,
+    items_team: str = "",
 ) -> tuple[list[Incident], int]:
     """The incidents behind a bar or a row: detected in the period (or the week), of a
-    severity, service or lead; with `late`, those with a due time in the period that was missed.
+    severity, service or lead; with `late`, those with a due time in the period that was missed;
+    with `items_team`, those whose postmortem has action items of the period (as the action-item
+    figures count them) owned by a member of that team (NO_TEAM_SLUG: by nobody, or by someone in
+    no team).
     Returns those the user may see (at most DRILL_LIMIT) and how many more there are that the
     user may not see."""
     incidents = _scoped(Incident.objects.all(), filters)
@@ -578,7 +597,16 @@ def drill_down(
         zone = team_zone()
         start = max(start, datetime.combine(week, datetime.min.time(), tzinfo=zone))
         end = min(end, datetime.combine(week + timedelta(days=7), datetime.min.time(), tzinfo=zone))
-    if lead is not None or late:
+    if items_team:
+        items = ActionItem.objects.filter(created_at__lt=end).filter(
+            Q(completed_at__isnull=True) | Q(completed_at__gte=start)
+        )
+        if items_team == NO_TEAM_SLUG:
+            items = items.filter(Q(owner__isnull=True) | Q(owner__teams__isnull=True))
+        else:
+            items = items.filter(owner__teams__slug=items_team)
+        incidents = incidents.filter(pk__in=items.values("postmortem__incident_id"))
+    elif lead is not None or late:
         dues = UpdateDue.objects.filter(due_at__gte=start, due_at__lt=end, due_at__lte=timezone.now())
         if late:
             dues = dues.filter(

@@ -26,7 +26,14 @@ from insights.tables import tables
 
 BAD_REQUEST = 400
 # The names a drill-down link carries, besides the filters.
-DRILL_PARAMS = {"week": "week", "severity": "sev", "service": "svc", "lead": "lead", "late": "late"}
+DRILL_PARAMS = {
+    "week": "week",
+    "severity": "sev",
+    "service": "svc",
+    "lead": "lead",
+    "late": "late",
+    "items_team": "items",
+}
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -186,6 +193,7 @@ def _drill_args(request: HttpRequest) -> dict[str, Any]:
         "service": request.GET.get("svc", "")[:100],
         "lead": whole_number(request.GET.get("lead")),
         "late": request.GET.get("late") == "1",
+        "items_team": request.GET.get("items", "")[:100],
     }
 
 
