@@ -195,7 +195,9 @@ def incident_page_state(*, incident: Incident, drafts: Iterable[UpdateDraft] = (
     compares the one its live header brings every 15 s with the one it was drawn from
     (static/js/app.js), so a draft someone posts shows on the comms lead's open page."""
     state = (
-        [getattr(incident, field.attname) for field in Incident._meta.concrete_fields],
+        # Generated columns only repeat other fields (and an instance keeps their old values
+        # after save(), where a fresh read has the new ones).
+        [getattr(incident, field.attname) for field in Incident._meta.concrete_fields if not field.generated],
         sorted(user.pk for user in incident.responders.all()),
         sorted(service.pk for service in incident.affected_services.all()),
         sorted(draft.pk for draft in drafts),

@@ -119,12 +119,6 @@ class Epoch(Func):
         return self.as_sql(compiler, connection, template=self.sqlite_template, **extra_context)
 
 
-def _seconds_after(later: str, earlier: str):
-    """`later` minus `earlier` in seconds, never below zero; NULL when `later` is not set."""
-    difference = Epoch(later) - Epoch(earlier)
-    return Case(When(**{f"{later}__lt": F(earlier)}, then=Value(0.0)), default=difference, output_field=FloatField())
-
-
 def _scoped(incidents: QuerySet[Incident], filters: Filters) -> QuerySet[Incident]:
     """Severity, service and team filters on incidents (the period is each figure's own)."""
     if filters.severities:
@@ -156,11 +150,12 @@ def _week_of(moment: datetime) -> str:
     return moment.astimezone(team_zone()).date().isoformat()
 
 
+# Each measure and the incident's column holding it in seconds (a generated column).
 MEASURES = {
-    "time_to_acknowledge": "acknowledged_at",
-    "time_to_mitigate": "mitigated_at",
-    "time_to_resolve": "resolved_at",
-    "declaration_lag": "declared_at",
+    "time_to_acknowledge": "seconds_to_acknowledge",
+    "time_to_mitigate": "seconds_to_mitigate",
+    "time_to_resolve": "seconds_to_resolve",
+    "declaration_lag": "seconds_to_declare",
 }
 # The severity policy's target for each measure: its field, and the figure its share goes by.
 TARGETS = {
@@ -193,7 +188,7 @@ def _incidents(filters: Filters, *, since: datetime, now: float) -> QuerySet[Inc
         _scoped(Incident.objects.all(), filters)
         .filter(detected_at__gte=since, detected_at__lt=filters.end_at)
         .alias(
-            **{f"s_{name}": _seconds_after(milestone, "detected_at") for name, milestone in MEASURES.items()},
+            **{f"s_{name}": F(column) for name, column in MEASURES.items()},
             **{f"target_{name}": F(f"severity__{field}") * 60.0 for name, (_, field) in TARGET_FIGURES.items()},
             age=Value(now) - Epoch("detected_at"),
         )
@@ -228,34 +223,32 @@ def _time_figures(row: dict) -> dict:
 
 
 def _dues(filters: Filters, *, since: datetime, now: datetime) -> QuerySet[UpdateDue]:
-    """Due times that came from `since` to the period's end, with their lateness in seconds
-    (≤ 0: on time; NULL when the due time does not count: replaced or cleared before it came).
-    A due time counts under the severity the incident had when it was set, so only the service
-    and team filters apply through the incident."""
+    """Due times that came from `since` to the period's end, with whether each counts (`counts`:
+    not when it was replaced or cleared before it came, as then nothing was promised any more)
+    and how late it was in seconds (`late_s`; NULL when on time or not counted; closed_at is set
+    exactly when the due time is no longer open). A due time counts under the severity the
+    incident had when it was set, so only the service and team filters apply through the incident.
+    Each is a flat expression of the row's own columns: nesting one in another made PostgreSQL
+    compute the lateness several times per row."""
     dues = _in_scope(UpdateDue.objects.all(), replace(filters, severities=()), "incident").filter(
         due_at__gte=since, due_at__lt=filters.end_at, due_at__lte=now
     )
     if filters.severities:
         dues = dues.filter(severity__key__in=filters.severities)
-    after_due = Epoch("closed_at") - Epoch("due_at")
-    lateness = Case(
-        When(outcome=DueOutcome.MET, then=after_due),
-        When(closed_at__gt=F("due_at"), then=after_due),
+    late = Case(
+        When(closed_at__gt=F("due_at"), then=Epoch("closed_at") - Epoch("due_at")),
         When(closed_at__isnull=True, due_at__lt=now, then=Value(now.timestamp()) - Epoch("due_at")),
         default=None,
         output_field=FloatField(),
     )
-    return (
-        dues.alias(lateness_s=lateness)
-        .alias(late_s=Case(When(lateness_s__gt=0, then=F("lateness_s")), default=None, output_field=FloatField()))
-        .order_by()
-    )
+    counts = Q(outcome=DueOutcome.MET) | Q(closed_at__gt=F("due_at")) | Q(closed_at__isnull=True, due_at__lt=now)
+    return dues.alias(late_s=late, counts=Case(When(counts, then=Value(1)), default=None)).order_by()
 
 
 def _cadence_aggregates() -> dict:
     return {
         "rows": Count("pk"),
-        "due": Count("lateness_s"),
+        "due": Count("counts"),
         "late": Count("late_s"),
         "median_late": Percentile("late_s", 0.5),
         "worst_late": Max("late_s"),
