@@ -382,6 +382,7 @@ class Writer:
             for f in model._meta.concrete_fields
             if f.column not in given
             and not f.primary_key
+            and not f.generated
             and (f.has_default() or not f.null)
             and not f.has_db_default()
         ]

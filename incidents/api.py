@@ -790,6 +790,12 @@ class ChangeSeverityPolicy(Body):
     response_time_label: text(_length(m.SeverityPolicy, "response_time_label")) = Field(
         "", description="As people say it.", examples=["Immediate (< 15 min)"]
     )
+    mitigate_target_minutes: Count | None = Field(
+        None, description=f"Target time from detection to mitigation, 1 to {POLICY_MINUTES_MAX}; null: no target."
+    )
+    resolve_target_minutes: Count | None = Field(
+        None, description=f"Target time from detection to resolution, 1 to {POLICY_MINUTES_MAX}; null: no target."
+    )
     update_cadence_minutes: Count | None = Field(
         None,
         description=f"Minutes between status updates, 1 to {POLICY_MINUTES_MAX}; null means as needed, "
@@ -832,6 +838,8 @@ class SeverityPolicy(Answer):
     description: str
     response_time_minutes: int | None
     response_time_label: str
+    mitigate_target_minutes: int | None
+    resolve_target_minutes: int | None
     update_cadence_minutes: int | None
     escalate_responders_after_percent: int
     escalate_contacts_after_percent: int
@@ -879,6 +887,8 @@ def policy_json(policy: m.SeverityPolicy) -> dict[str, Any]:
         "description": policy.description,
         "response_time_minutes": policy.response_time_minutes,
         "response_time_label": policy.response_time_label,
+        "mitigate_target_minutes": policy.mitigate_target_minutes,
+        "resolve_target_minutes": policy.resolve_target_minutes,
         "update_cadence_minutes": policy.update_cadence_minutes,
         "escalate_responders_after_percent": policy.escalate_responders_after_percent,
         "escalate_contacts_after_percent": policy.escalate_contacts_after_percent,

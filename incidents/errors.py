@@ -79,6 +79,7 @@ UNKNOWN_WEBHOOK_FORMAT = "Unknown webhook format. Use one of: {values}."
 VALUE_REQUIRED = "This cannot be empty."
 CADENCE_OUT_OF_RANGE = "The update cadence must be 1 to {high} minutes, or null for updates as needed."
 RESPONSE_TIME_OUT_OF_RANGE = "The response time must be 1 to {high} minutes, or null for the next business day."
+TARGET_OUT_OF_RANGE = "A target must be 1 to {high} minutes, or null for no target."
 LADDER_PERCENT_OUT_OF_RANGE = "Must be a whole percentage of the cadence from 0 to {high}."
 LADDER_OUT_OF_ORDER = (
     "Responders are told before escalation contacts: escalate_responders_after_percent cannot be more than "

@@ -12,6 +12,37 @@ from notifications.models import WebhookFormat
 REFERENCE_PREFIX = "INC-"
 
 
+class SecondsBetween(models.Func):
+    """`later` minus `earlier` in seconds (a float; NULL when either is NULL). On PostgreSQL the
+    epoch of their difference, which is immutable (the epoch of a timestamptz is only stable), so a
+    generated column may use it; on SQLite from julianday, to the millisecond (a julianday is a
+    float of days: 15 minutes came out as 900.00000003 seconds)."""
+
+    arity = 2
+    arg_joiner = " - "
+    template = "date_part('epoch', %(expressions)s)"
+    output_field = models.FloatField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        template = "ROUND((julianday(%(expressions)s)) * 86400.0, 3)"
+        return self.as_sql(compiler, connection, template=template, arg_joiner=") - julianday(", **extra_context)
+
+
+def seconds_from_detection(milestone: str) -> models.Case:
+    """Seconds from detection to `milestone` (never below zero; NULL until it is set)."""
+    return models.Case(
+        models.When(**{f"{milestone}__lt": models.F("detected_at")}, then=models.Value(0.0)),
+        default=SecondsBetween(milestone, "detected_at"),
+        output_field=models.FloatField(),
+    )
+
+
+def _seconds_field(milestone: str) -> models.GeneratedField:
+    return models.GeneratedField(
+        expression=seconds_from_detection(milestone), output_field=models.FloatField(), db_persist=True, null=True
+    )
+
+
 class SeverityPolicy(models.Model):
     """One row per severity. Code reads these values; it never branches on a severity's name."""
 
@@ -26,6 +57,12 @@ class SeverityPolicy(models.Model):
         null=True, blank=True, help_text="Target time to respond; empty means next business day."
     )
     response_time_label = models.CharField(max_length=64, help_text="As people say it, e.g. '< 15 min'.")
+    mitigate_target_minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Target time from detection to mitigation; empty means no target."
+    )
+    resolve_target_minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Target time from detection to resolution; empty means no target."
+    )
     update_cadence_minutes = models.PositiveIntegerField(
         null=True, blank=True, help_text="Minutes between status updates; empty means as needed (no reminders)."
     )
@@ -155,6 +192,13 @@ class Incident(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     mitigated_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The same durations in seconds, computed by the database as a milestone is written, so that
+    # insights aggregate plain columns over thousands of incidents instead of an expression per
+    # row and per figure.
+    seconds_to_declare = _seconds_field("declared_at")
+    seconds_to_acknowledge = _seconds_field("acknowledged_at")
+    seconds_to_mitigate = _seconds_field("mitigated_at")
+    seconds_to_resolve = _seconds_field("resolved_at")
 
     lead = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="incidents_led")
     comms_lead = models.ForeignKey(
@@ -199,6 +243,8 @@ class Incident(models.Model):
                 fields=["next_reminder_at"], name="incident_next_reminder", condition=Q(next_reminder_at__isnull=False)
             ),
             models.Index(fields=["-resolved_at"], name="incident_resolved_at"),
+            # Insights read incidents by when they were detected (a period and the one before).
+            models.Index(fields=["detected_at"], name="incident_detected_at"),
             # The few restricted incidents: every cached page's key asks which of them its reader
             # sees (selectors.visibility_key); without it, each page view read all incidents.
             models.Index(fields=["id"], condition=Q(restricted=True), name="incident_restricted"),

@@ -26,6 +26,8 @@ POLICY_FIELDS = {
     "description",
     "response_time_minutes",
     "response_time_label",
+    "mitigate_target_minutes",
+    "resolve_target_minutes",
     "update_cadence_minutes",
     "escalate_responders_after_percent",
     "escalate_contacts_after_percent",
@@ -70,6 +72,8 @@ def _policy_problems(changes: dict) -> dict[str, list[str]]:
     minutes_messages = {
         "update_cadence_minutes": errors.CADENCE_OUT_OF_RANGE,
         "response_time_minutes": errors.RESPONSE_TIME_OUT_OF_RANGE,
+        "mitigate_target_minutes": errors.TARGET_OUT_OF_RANGE,
+        "resolve_target_minutes": errors.TARGET_OUT_OF_RANGE,
     }
     for field, message in minutes_messages.items():
         value = changes.get(field)

@@ -227,7 +227,9 @@ def incident_page_state(*, incident: Incident, drafts: Iterable[UpdateDraft] = (
     compares the one its live header brings every 15 s with the one it was drawn from
     (static/js/app.js), so a draft someone posts shows on the comms lead's open page."""
     state = (
-        [getattr(incident, field.attname) for field in Incident._meta.concrete_fields],
+        # Generated columns only repeat other fields (and an instance keeps their old values
+        # after save(), where a fresh read has the new ones).
+        [getattr(incident, field.attname) for field in Incident._meta.concrete_fields if not field.generated],
         sorted(user.pk for user in incident.responders.all()),
         sorted(service.pk for service in incident.affected_services.all()),
         sorted(draft.pk for draft in drafts),
@@ -399,15 +401,14 @@ def incident_cadence_kept(*, incident: Incident, now: datetime | None = None) ->
                 late_by=late if late is not None and late > timedelta(0) else None,
             )
         )
-    response = incident.severity.response_time_minutes
+    policy = incident.severity
     milestones = [
-        MilestoneKept(
-            "Acknowledged",
-            _since_detection(incident, incident.acknowledged_at),
-            None if response is None else timedelta(minutes=response),
-        ),
-        MilestoneKept("Mitigated", _since_detection(incident, incident.mitigated_at), None),
-        MilestoneKept("Resolved", _since_detection(incident, incident.resolved_at), None),
+        MilestoneKept(label, _since_detection(incident, moment), None if target is None else timedelta(minutes=target))
+        for label, moment, target in (
+            ("Acknowledged", incident.acknowledged_at, policy.response_time_minutes),
+            ("Mitigated", incident.mitigated_at, policy.mitigate_target_minutes),
+            ("Resolved", incident.resolved_at, policy.resolve_target_minutes),
+        )
     ]
     return CadenceKept(dues=dues, milestones=milestones)
 

@@ -61,6 +61,12 @@ class Figures(Answer):
     acknowledged_within_response_time: float | None = Field(
         description="Share acknowledged within the severity's response time; null when none counts."
     )
+    mitigated_within_target: float | None = Field(
+        description="Share mitigated within the severity's mitigation target; null when none counts (no target)."
+    )
+    resolved_within_target: float | None = Field(
+        description="Share resolved within the severity's resolution target; null when none counts (no target)."
+    )
     updates_on_time: float | None = Field(
         description="Share of due times met by a status update by then (from the due times recorded)."
     )
@@ -106,8 +112,19 @@ class ActionWeek(Answer):
 
 class OwnerItems(Answer):
     owner: str
-    open: int
-    overdue: int
+    opened: int = Field(description="Opened in the period.")
+    closed: int = Field(description="Closed in the period.")
+    open: int = Field(description="Open now.")
+    overdue: int = Field(description="Open now and past their due date.")
+
+
+class TeamItems(Answer):
+    team: str = Field(description="The owner's team; 'No team' for items with no owner or an owner in no team.")
+    slug: str = Field(description="The team's slug; empty for 'No team'.")
+    opened: int = Field(description="Opened in the period.")
+    closed: int = Field(description="Closed in the period.")
+    open: int = Field(description="Open now.")
+    overdue: int = Field(description="Open now and past their due date.")
 
 
 class ActionItems(Answer):
@@ -117,6 +134,9 @@ class ActionItems(Answer):
     overdue: int
     weekly: list[ActionWeek]
     by_owner: list[OwnerItems]
+    by_team: list[TeamItems] = Field(
+        description="By the owner's team (team membership); an owner in two teams counts under both."
+    )
 
 
 class ServiceFigures(Answer):

@@ -2,21 +2,35 @@
 
 Every figure counts every incident, restricted ones included (a count names no incident); the
 lists of incidents behind a figure show only those the reader may see, plus how many others.
-The number of queries is fixed whatever the data: a few value lists read once, then arithmetic
-in Python (percentiles too, which SQLite cannot compute and PostgreSQL would need once per
-figure)."""
+The number of queries is fixed whatever the data, and the database does the arithmetic: each
+query groups (by period, by week, by lead, by service) and returns a handful of rows of counts,
+means and percentiles (PostgreSQL's percentile_cont; on SQLite the same formula as a Python
+aggregate, see `Percentile`). Reading thousands of rows into Python cost several times more."""
 
 import math
 import statistics
-from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import F, FloatField, Func, Q, QuerySet
+from django.db.models import (
+    Aggregate,
+    Avg,
+    Case,
+    Count,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    Max,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Greatest, Least, TruncWeek
 from django.utils import timezone
 
 from incidents.models import DueOutcome, Incident, SeverityPolicy, UpdateDue
@@ -34,15 +48,75 @@ def stats(values: list[float]) -> dict[str, int | None]:
     percentile_cont); None for each when there is nothing to measure."""
     if not values:
         return {"mean": None, "median": None, "p90": None}
+    return {
+        "mean": round(statistics.fmean(values)),
+        "median": round(_percentile(values, 0.5)),
+        "p90": round(_percentile(values, 0.9)),
+    }
+
+
+def _percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
-    rank = (len(ordered) - 1) * 0.9
+    rank = (len(ordered) - 1) * fraction
     low, high = math.floor(rank), math.ceil(rank)
-    p90 = ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-    return {"mean": round(statistics.fmean(ordered)), "median": round(statistics.median(ordered)), "p90": round(p90)}
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def share(part: int, whole: int) -> float | None:
     return None if not whole else round(part / whole, 4)
+
+
+def _whole(value: float | None) -> int | None:
+    return None if value is None else round(value)
+
+
+class _SqlitePercentile:
+    """percentile_cont for SQLite, registered on the connection as Django registers its own
+    functions there (django/db/backends/sqlite3/_functions.py)."""
+
+    def __init__(self):
+        self.values: list[float] = []
+        self.fraction = 0.5
+
+    def step(self, value, fraction):
+        if value is not None:
+            self.values.append(value)
+            self.fraction = fraction
+
+    def finalize(self):
+        return _percentile(self.values, self.fraction) if self.values else None
+
+
+class Percentile(Aggregate):
+    """The continuous percentile of an expression (NULLs skipped), as PostgreSQL's
+    `percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)`."""
+
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+    allow_distinct = False
+
+    def __init__(self, expression, fraction: float, **extra):
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        connection.ensure_connection()
+        connection.connection.create_aggregate("insights_percentile", 2, _SqlitePercentile)
+        template = "insights_percentile(%(expressions)s, %(fraction)s)"
+        return self.as_sql(compiler, connection, template=template, **extra_context)
+
+
+class Epoch(Func):
+    """A time as seconds since 1970 (a float), so durations are subtractions. date_part, not
+    EXTRACT: since PostgreSQL 14 EXTRACT returns numeric, several times slower to compute with."""
+
+    output_field = FloatField()
+    template = "date_part('epoch', %(expressions)s)"
+
+    sqlite_template = "ROUND((julianday(%(expressions)s) - 2440587.5) * 86400.0, 3)"
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, template=self.sqlite_template, **extra_context)
 
 
 def _scoped(incidents: QuerySet[Incident], filters: Filters) -> QuerySet[Incident]:
@@ -59,23 +133,6 @@ def _scoped(incidents: QuerySet[Incident], filters: Filters) -> QuerySet[Inciden
     return incidents
 
 
-class Epoch(Func):
-    """A time as seconds since 1970 (a float): thousands of rows load several times faster as
-    numbers than as datetimes, and durations are then subtractions."""
-
-    output_field = FloatField()
-    template = "CAST(EXTRACT(EPOCH FROM %(expressions)s) AS double precision)"
-
-    sqlite_template = "ROUND((julianday(%(expressions)s) - 2440587.5) * 86400.0, 3)"
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        return self.as_sql(compiler, connection, template=self.sqlite_template, **extra_context)
-
-
-def _epoch(day: date) -> float:
-    return datetime.combine(day, time(), tzinfo=team_zone()).timestamp()
-
-
 def _in_scope(rows: QuerySet, filters: Filters, path: str) -> QuerySet:
     """Rows of incidents within the severity, service and team filters; with none, no join at
     all (a semi-join over every incident would cost more than the rows it reads)."""
@@ -84,252 +141,291 @@ def _in_scope(rows: QuerySet, filters: Filters, path: str) -> QuerySet:
     return rows.filter(**{f"{path}__in": _scoped(Incident.objects.all(), filters)})
 
 
-def _week_bins(weeks: list[date]) -> list[float]:
-    return [_epoch(week) for week in weeks]
-
-
-def _week_at(epoch: float, bins: list[float], weeks: list[date]) -> date | None:
-    index = bisect_right(bins, epoch) - 1
-    return weeks[index] if index >= 0 else None
-
-
 def weeks_of(filters: Filters) -> list[date]:
     first = filters.start - timedelta(days=filters.start.weekday())
     return [first + timedelta(weeks=n) for n in range((filters.end - first).days // 7 + 1)]
 
 
-@dataclass
-class IncidentRow:
-    """An incident's times as epoch seconds."""
-
-    pk: int
-    severity_id: int
-    lead_id: int
-    detected_at: float
-    declared_at: float
-    acknowledged_at: float | None
-    mitigated_at: float | None
-    resolved_at: float | None
-
-    def seconds(self, milestone: str) -> float | None:
-        moment = getattr(self, milestone)
-        return None if moment is None else max(0.0, moment - self.detected_at)
+def _week_of(moment: datetime) -> str:
+    return moment.astimezone(team_zone()).date().isoformat()
 
 
-TIMES = ["detected_at", "declared_at", "acknowledged_at", "mitigated_at", "resolved_at"]
+# Each measure and the incident's column holding it in seconds (a generated column).
 MEASURES = {
-    "time_to_acknowledge": "acknowledged_at",
-    "time_to_mitigate": "mitigated_at",
-    "time_to_resolve": "resolved_at",
-    "declaration_lag": "declared_at",
+    "time_to_acknowledge": "seconds_to_acknowledge",
+    "time_to_mitigate": "seconds_to_mitigate",
+    "time_to_resolve": "seconds_to_resolve",
+    "declaration_lag": "seconds_to_declare",
 }
+# The severity policy's target for each measure: its field, and the figure its share goes by.
+TARGETS = {
+    "response": ("time_to_acknowledge", "acknowledged_at"),
+    "mitigate": ("time_to_mitigate", "mitigated_at"),
+    "resolve": ("time_to_resolve", "resolved_at"),
+}
+TARGET_FIGURES = {
+    "response": ("acknowledged_within_response_time", "response_time_minutes"),
+    "mitigate": ("mitigated_within_target", "mitigate_target_minutes"),
+    "resolve": ("resolved_within_target", "resolve_target_minutes"),
+}
+TRENDS = ("time_to_acknowledge", "time_to_mitigate", "time_to_resolve")
+CURRENT, PREVIOUS = 1, 0
 
 
-@dataclass
-class DueRow:
-    """A recorded due time, its times as epoch seconds."""
-
-    incident_id: int
-    severity_id: int
-    lead_id: int
-    due_at: float
-    closed_at: float | None
-    outcome: str
-
-    def lateness(self, now: float) -> float | None:
-        """Seconds late (≤ 0: on time); None when the due time does not count (replaced or
-        cleared before it came, or not yet come)."""
-        if self.outcome == DueOutcome.MET:
-            return self.closed_at - self.due_at
-        end = self.closed_at if self.closed_at is not None else now
-        return None if end <= self.due_at else end - self.due_at
+def _period_of(field: str, filters: Filters) -> Case:
+    """1 for a row of the period, 0 for one of the period before (the query reads both)."""
+    return Case(
+        When(**{f"{field}__gte": filters.start_at}, then=Value(CURRENT)),
+        default=Value(PREVIOUS),
+        output_field=IntegerField(),
+    )
 
 
-@dataclass
-class Period:
-    """The raw rows of one period, read once."""
+def _incidents(filters: Filters, *, since: datetime, now: float) -> QuerySet[Incident]:
+    """Incidents detected from `since` to the period's end, with their durations in seconds
+    (`s_<measure>`), their response target and age for the response-time share."""
+    return (
+        _scoped(Incident.objects.all(), filters)
+        .filter(detected_at__gte=since, detected_at__lt=filters.end_at)
+        .alias(
+            **{f"s_{name}": F(column) for name, column in MEASURES.items()},
+            **{f"target_{name}": F(f"severity__{field}") * 60.0 for name, (_, field) in TARGET_FIGURES.items()},
+            age=Value(now) - Epoch("detected_at"),
+        )
+        .order_by()
+    )
 
-    filters: Filters
-    incidents: list[IncidentRow]
-    dues: list[DueRow]
-    now: float
+
+def _time_aggregates() -> dict:
+    aggregates = {"incidents": Count("pk")}
+    for name in MEASURES:
+        value = F(f"s_{name}")
+        aggregates[f"{name}__mean"] = Avg(value)
+        aggregates[f"{name}__median"] = Percentile(value, 0.5)
+        aggregates[f"{name}__p90"] = Percentile(value, 0.9)
+    # Reached within the severity's target (response time, mitigation, resolution); those whose
+    # severity sets none and those still inside it unreached do not count.
+    for name, (measure, milestone) in TARGETS.items():
+        target = f"target_{name}"
+        counted = Q(**{f"{target}__isnull": False}) & (Q(**{f"{milestone}__isnull": False}) | Q(age__gte=F(target)))
+        aggregates[f"{name}_counted"] = Count("pk", filter=counted)
+        aggregates[f"{name}_kept"] = Count("pk", filter=Q(**{f"s_{measure}__lte": F(target)}))
+    return aggregates
 
 
-def _read(filters: Filters, *, now: datetime, with_previous: bool) -> tuple[Period, Period | None]:
-    """Two queries for both periods: incidents detected in them and due times falling in them."""
-    earliest = filters.previous() if with_previous else filters
-    incidents = _scoped(Incident.objects.all(), filters)
-    rows = [
-        IncidentRow(*values)
-        for values in incidents.filter(detected_at__gte=earliest.start_at, detected_at__lt=filters.end_at)
-        .annotate(**{f"{name}_epoch": Epoch(name) for name in TIMES})
-        .order_by()  # no sort: the rows are bucketed in Python
-        .values_list("pk", "severity_id", "lead_id", *(f"{name}_epoch" for name in TIMES))
-    ]
-    # A due time counts under the severity the incident had when it was set, so only the service
-    # and team filters apply through the incident.
+def _time_figures(row: dict) -> dict:
+    figures = {"incidents": row.get("incidents", 0)}
+    for name in MEASURES:
+        figures[name] = {stat: _whole(row.get(f"{name}__{stat}")) for stat in ("mean", "median", "p90")}
+    for name, (label, _) in TARGET_FIGURES.items():
+        figures[label] = share(row.get(f"{name}_kept", 0), row.get(f"{name}_counted", 0))
+    return figures
+
+
+def _dues(filters: Filters, *, since: datetime, now: datetime) -> QuerySet[UpdateDue]:
+    """Due times that came from `since` to the period's end, with whether each counts (`counts`:
+    not when it was replaced or cleared before it came, as then nothing was promised any more)
+    and how late it was in seconds (`late_s`; NULL when on time or not counted; closed_at is set
+    exactly when the due time is no longer open). A due time counts under the severity the
+    incident had when it was set, so only the service and team filters apply through the incident.
+    Each is a flat expression of the row's own columns: nesting one in another made PostgreSQL
+    compute the lateness several times per row."""
     dues = _in_scope(UpdateDue.objects.all(), replace(filters, severities=()), "incident").filter(
-        due_at__gte=earliest.start_at, due_at__lt=filters.end_at, due_at__lte=now
+        due_at__gte=since, due_at__lt=filters.end_at, due_at__lte=now
     )
     if filters.severities:
         dues = dues.filter(severity__key__in=filters.severities)
-    due_rows = [
-        DueRow(*values)
-        for values in dues.annotate(due_epoch=Epoch("due_at"), closed_epoch=Epoch("closed_at"))
-        .order_by()
-        .values_list("incident_id", "severity_id", "incident__lead_id", "due_epoch", "closed_epoch", "outcome")
-    ]
-
-    def period(of: Filters) -> Period:
-        start, end = of.start_at.timestamp(), of.end_at.timestamp()
-        return Period(
-            filters=of,
-            incidents=[row for row in rows if start <= row.detected_at < end],
-            dues=[row for row in due_rows if start <= row.due_at < end],
-            now=now.timestamp(),
-        )
-
-    return period(filters), (period(filters.previous()) if with_previous else None)
+    late = Case(
+        When(closed_at__gt=F("due_at"), then=Epoch("closed_at") - Epoch("due_at")),
+        When(closed_at__isnull=True, due_at__lt=now, then=Value(now.timestamp()) - Epoch("due_at")),
+        default=None,
+        output_field=FloatField(),
+    )
+    counts = Q(outcome=DueOutcome.MET) | Q(closed_at__gt=F("due_at")) | Q(closed_at__isnull=True, due_at__lt=now)
+    return dues.alias(late_s=late, counts=Case(When(counts, then=Value(1)), default=None)).order_by()
 
 
-def _response_kept(rows: Iterable[IncidentRow], policies: dict[int, SeverityPolicy], now: float) -> float | None:
-    """Share of incidents acknowledged within their severity's response time. Those with no
-    response time (next business day) and those still inside it unacknowledged do not count."""
-    kept = counted = 0
-    for row in rows:
-        minutes = policies[row.severity_id].response_time_minutes
-        if minutes is None:
-            continue
-        target = row.detected_at + minutes * 60
-        if row.acknowledged_at is None and now < target:
-            continue
-        counted += 1
-        kept += row.acknowledged_at is not None and row.acknowledged_at <= target
-    return share(kept, counted)
-
-
-def cadence_figures(dues: Iterable[DueRow], now: float) -> dict:
-    late = [lateness for row in dues if (lateness := row.lateness(now)) is not None]
-    missed = [seconds for seconds in late if seconds > 0]
+def _cadence_aggregates() -> dict:
     return {
-        "updates_due": len(late),
-        "updates_on_time": len(late) - len(missed),
-        "updates_late": len(missed),
-        "on_time_share": share(len(late) - len(missed), len(late)),
-        "median_lateness": round(statistics.median(missed)) if missed else None,
-        "worst_lateness": round(max(missed)) if missed else None,
+        "rows": Count("pk"),
+        "due": Count("counts"),
+        "late": Count("late_s"),
+        "median_late": Percentile("late_s", 0.5),
+        "worst_late": Max("late_s"),
     }
 
 
-def _figures(rows: list[IncidentRow], dues: list[DueRow], policies: dict[int, SeverityPolicy], now: float) -> dict:
-    figures = {"incidents": len(rows)}
-    for name, milestone in MEASURES.items():
-        figures[name] = stats([s for row in rows if (s := row.seconds(milestone)) is not None])
-    figures["acknowledged_within_response_time"] = _response_kept(rows, policies, now)
-    cadence = cadence_figures(dues, now)
+def _cadence_figures(row: dict) -> dict:
+    due, late = row.get("due", 0), row.get("late", 0)
+    return {
+        "updates_due": due,
+        "updates_on_time": due - late,
+        "updates_late": late,
+        "on_time_share": share(due - late, due),
+        "median_lateness": _whole(row.get("median_late")),
+        "worst_lateness": _whole(row.get("worst_late")),
+    }
+
+
+ALL = 0  # the severity key of a row for all severities (no SeverityPolicy has pk 0)
+
+
+def _per_period_and_severity(rows: QuerySet, field: str, filters: Filters, aggregates: dict) -> dict[tuple, dict]:
+    """`aggregates` per severity in the period and for all severities in it and the period
+    before, keyed (period, severity or ALL), from one query (a UNION ALL:
+    a percentile over all severities cannot be made from the severities' own)."""
+    rows = rows.annotate(period=_period_of(field, filters))
+    per_severity = (
+        rows.filter(**{f"{field}__gte": filters.start_at})
+        .annotate(of=F("severity_id"))
+        .values("period", "of")
+        .annotate(**aggregates)
+    )
+    overall = rows.annotate(of=Value(ALL)).values("period", "of").annotate(**aggregates)
+    return {(row["period"], row["of"]): row for row in per_severity.union(overall, all=True)}
+
+
+def _summary(times: dict, dues: dict) -> dict:
+    figures = _time_figures(times)
+    cadence = _cadence_figures(dues)
     figures["updates_on_time"] = cadence["on_time_share"]
     figures["cadence"] = cadence
     return figures
 
 
-def _summary(period: Period, policies: dict[int, SeverityPolicy]) -> dict:
-    return _figures(period.incidents, period.dues, policies, period.now)
-
-
-def _postmortem_figures(filters: Filters, *, today: date) -> dict:
-    """Postmortems due in the period (required ones): published by their due date, late, still
-    open past it, open and not yet due."""
+def _postmortem_figures(filters: Filters, *, today: date) -> tuple[dict, dict]:
+    """Postmortems due in the period and in the one before (required ones): published by their
+    due date, late, still open past it, open and not yet due. One query for both periods."""
+    previous = filters.previous()
     rows = (
         _in_scope(Postmortem.objects.all(), filters, "incident")
-        .filter(
-            required=True,
-            due_on__gte=filters.start,
-            due_on__lte=filters.end,
-        )
+        .filter(required=True, due_on__gte=previous.start, due_on__lte=filters.end)
+        .exclude(status=PostmortemStatus.NOT_REQUIRED)
         .order_by()
-        .values_list("due_on", "published_at", "status")
+        .values_list("due_on", "published_at")
     )
-    counts = Counter()
+    counts = {CURRENT: Counter(), PREVIOUS: Counter()}
     zone = team_zone()
-    for due_on, published_at, status in rows:
-        if status == PostmortemStatus.NOT_REQUIRED:
-            continue
-        counts["due"] += 1
+    for due_on, published_at in rows:
+        tally = counts[CURRENT if due_on >= filters.start else PREVIOUS]
+        tally["due"] += 1
         if published_at is not None:
-            counts["on_time" if published_at.astimezone(zone).date() <= due_on else "late"] += 1
+            tally["on_time" if published_at.astimezone(zone).date() <= due_on else "late"] += 1
         elif due_on < today:
-            counts["overdue"] += 1
+            tally["overdue"] += 1
         else:
-            counts["open"] += 1
-    return {
-        "due": counts["due"],
-        "published_on_time": counts["on_time"],
-        "published_late": counts["late"],
-        "overdue": counts["overdue"],
-        "open": counts["open"],
-        "on_time_share": share(counts["on_time"], counts["on_time"] + counts["late"] + counts["overdue"]),
-    }
+            tally["open"] += 1
+
+    def figures(tally: Counter) -> dict:
+        return {
+            "due": tally["due"],
+            "published_on_time": tally["on_time"],
+            "published_late": tally["late"],
+            "overdue": tally["overdue"],
+            "open": tally["open"],
+            "on_time_share": share(tally["on_time"], tally["on_time"] + tally["late"] + tally["overdue"]),
+        }
+
+    return figures(counts[CURRENT]), figures(counts[PREVIOUS])
+
+
+NO_TEAM = "No team"
+NO_TEAM_SLUG = "~"  # in a drill-down link: items with no owner or an owner in no team (never a slug)
+
+
+def _full_name(first: str | None, last: str | None, username: str | None) -> str:
+    return f"{first or ''} {last or ''}".strip() or username or ""
 
 
 def _action_item_figures(filters: Filters, *, weeks: list[date], now: datetime) -> dict:
     """Opened and closed in the period and per week, and the burn-down: open and overdue at the
-    end of each week; open and overdue now by owner. One query."""
+    end of each week; by owner and by the owner's team: opened and closed in the period, open and
+    overdue now. An owner in two teams counts under both; an item with no owner, or an owner in
+    no team, under "No team". One query (a row per item and owner's team)."""
     items = (
         _in_scope(ActionItem.objects.all(), filters, "postmortem__incident").filter(created_at__lt=filters.end_at)
     ).filter(Q(completed_at__isnull=True) | Q(completed_at__gte=filters.start_at))
-    rows = list(items.order_by().values_list("created_at", "completed_at", "due_on", "status", "owner_id"))
+    fetched = items.order_by().values_list(
+        "pk",
+        "created_at",
+        "completed_at",
+        "due_on",
+        "status",
+        "owner_id",
+        "owner__first_name",
+        "owner__last_name",
+        "owner__username",
+        "owner__teams__slug",
+        "owner__teams__name",
+    )
+    rows: dict[int, tuple] = {}
+    owner_names: dict[int | None, str] = {None: "Unassigned"}
+    team_names: dict[str, str] = {}
+    teams_of: dict[int, set[str]] = defaultdict(set)
+    for pk, created, completed, due_on, status, owner, first, last, username, team, team_name in fetched:
+        rows[pk] = (created, completed, due_on, status, owner)
+        if owner is not None:
+            owner_names[owner] = _full_name(first, last, username)
+        if team is not None:
+            teams_of[pk].add(team)
+            team_names[team] = team_name
     zone = team_zone()
+    start_at, end_at = filters.start_at, filters.end_at
     weekly = []
     for week in weeks:
-        start = max(datetime.combine(week, datetime.min.time(), tzinfo=zone), filters.start_at)
-        end = min(datetime.combine(week + timedelta(days=7), datetime.min.time(), tzinfo=zone), filters.end_at)
+        start = max(datetime.combine(week, datetime.min.time(), tzinfo=zone), start_at)
+        end = min(datetime.combine(week + timedelta(days=7), datetime.min.time(), tzinfo=zone), end_at)
         last_day = (end - timedelta(microseconds=1)).astimezone(zone).date()
-        open_at_end = [row for row in rows if row[0] < end and (row[1] is None or row[1] >= end)]
+        open_at_end = [row for row in rows.values() if row[0] < end and (row[1] is None or row[1] >= end)]
         weekly.append(
             {
                 "week": week.isoformat(),
-                "opened": sum(start <= row[0] < end for row in rows),
-                "closed": sum(row[1] is not None and start <= row[1] < end for row in rows),
+                "opened": sum(start <= row[0] < end for row in rows.values()),
+                "closed": sum(row[1] is not None and start <= row[1] < end for row in rows.values()),
                 "open": len(open_at_end),
                 "overdue": sum(row[2] < last_day for row in open_at_end),
             }
         )
     today = now.astimezone(zone).date()
     owners: dict[int | None, Counter] = defaultdict(Counter)
-    for _created, _completed, due_on, status, owner_id in rows:
-        if status in OPEN_ACTION_STATUSES:
-            owners[owner_id]["open"] += 1
-            owners[owner_id]["overdue"] += due_on < today
-    names = _people({owner for owner in owners if owner is not None})
-    by_owner = sorted(
-        (
-            {"owner": names.get(owner, "Unassigned"), "open": counts["open"], "overdue": counts["overdue"]}
-            for owner, counts in owners.items()
-        ),
-        key=lambda entry: (-entry["overdue"], -entry["open"], entry["owner"]),
+    teams: dict[str, Counter] = defaultdict(Counter)
+    for pk, (created, completed, due_on, status, owner) in rows.items():
+        tally = Counter(
+            opened=start_at <= created < end_at,
+            closed=completed is not None and start_at <= completed < end_at,
+            open=status in OPEN_ACTION_STATUSES,
+            overdue=status in OPEN_ACTION_STATUSES and due_on < today,
+        )
+        owners[owner].update(tally)
+        for team in teams_of[pk] or {""}:
+            teams[team].update(tally)
+
+    def entry(name: str, tally: Counter, **extra) -> dict:
+        return {name: extra.pop(name), **extra, **{k: tally[k] for k in ("opened", "closed", "open", "overdue")}}
+
+    def ranked(entries: list[dict], name: str) -> list[dict]:
+        return sorted(entries, key=lambda entry: (-entry["overdue"], -entry["open"], entry[name]))
+
+    by_owner = ranked([entry("owner", tally, owner=owner_names[owner]) for owner, tally in owners.items()], "owner")
+    by_owner = [e for e in by_owner if e["open"] or e["opened"] or e["closed"]]
+    by_team = ranked(
+        [entry("team", tally, team=team_names.get(slug, NO_TEAM), slug=slug) for slug, tally in teams.items()],
+        "team",
     )
     return {
-        "opened": sum(filters.start_at <= row[0] < filters.end_at for row in rows),
-        "closed": sum(row[1] is not None and filters.start_at <= row[1] < filters.end_at for row in rows),
-        "open": sum(row[3] in OPEN_ACTION_STATUSES for row in rows),
-        "overdue": sum(row[3] in OPEN_ACTION_STATUSES and row[2] < today for row in rows),
+        "opened": sum(start_at <= row[0] < end_at for row in rows.values()),
+        "closed": sum(row[1] is not None and start_at <= row[1] < end_at for row in rows.values()),
+        "open": sum(row[3] in OPEN_ACTION_STATUSES for row in rows.values()),
+        "overdue": sum(row[3] in OPEN_ACTION_STATUSES and row[2] < today for row in rows.values()),
         "weekly": weekly,
         "by_owner": by_owner,
-    }
-
-
-def _people(ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return {
-        user.pk: user.get_full_name() or user.get_username()
-        for user in get_user_model().objects.filter(pk__in=ids).only("username", "first_name", "last_name")
+        "by_team": by_team,
     }
 
 
 def _top_services(filters: Filters, *, now: datetime) -> list[dict]:
     """Services by incidents detected in the period and by time in incident within it (an
-    incident spanning an edge counts only its part inside). One query."""
+    incident spanning an edge counts only its part inside). One grouped query."""
     through = (
         _in_scope(Incident.affected_services.through.objects.all(), filters, "incident").filter(
             incident__detected_at__lt=filters.end_at
@@ -339,93 +435,126 @@ def _top_services(filters: Filters, *, now: datetime) -> list[dict]:
         through = through.filter(service__slug__in=filters.services)
     if filters.team:
         through = through.filter(service__owner_team__slug=filters.team)
-    services: dict[str, dict] = {}
     start, end, clock = filters.start_at.timestamp(), filters.end_at.timestamp(), now.timestamp()
-    rows = through.annotate(detected=Epoch("incident__detected_at"), resolved=Epoch("incident__resolved_at"))
-    for slug, name, detected, resolved in rows.values_list("service__slug", "service__name", "detected", "resolved"):
-        entry = services.setdefault(slug, {"service": slug, "name": name, "incidents": 0, "seconds": 0.0})
-        entry["incidents"] += start <= detected < end
-        inside = min(clock if resolved is None else resolved, end, clock) - max(detected, start)
-        entry["seconds"] += max(0.0, inside)
-    ranked = sorted(services.values(), key=lambda entry: (-entry["incidents"], -entry["seconds"], entry["name"]))
-    for entry in ranked:
-        entry["seconds"] = round(entry["seconds"])
-    return [entry for entry in ranked if entry["incidents"] or entry["seconds"]][:TOP_SERVICES]
+    inside = Least(
+        Coalesce(Epoch("incident__resolved_at"), Value(clock)), Value(min(end, clock)), output_field=FloatField()
+    ) - Greatest(Epoch("incident__detected_at"), Value(start), output_field=FloatField())
+    rows = (
+        through.order_by()
+        .values("service__slug", "service__name")
+        .annotate(
+            incidents=Count("pk", filter=Q(incident__detected_at__gte=filters.start_at)),
+            seconds=Sum(Greatest(inside, Value(0.0), output_field=FloatField())),
+        )
+    )
+    ranked = sorted(rows, key=lambda row: (-row["incidents"], -(row["seconds"] or 0), row["service__name"]))
+    services = [
+        {
+            "service": row["service__slug"],
+            "name": row["service__name"],
+            "incidents": row["incidents"],
+            "seconds": round(row["seconds"] or 0),
+        }
+        for row in ranked
+    ]
+    return [entry for entry in services if entry["incidents"] or entry["seconds"]][:TOP_SERVICES]
 
 
 def insights(filters: Filters, *, now: datetime | None = None) -> dict:
     """Every figure of the page and the API for `filters`, with the previous period of equal
-    length for comparison."""
+    length for comparison. Nine queries whatever the data."""
     now = now or timezone.now()
-    policies = SeverityPolicy.objects.in_bulk()
-    ordered = sorted(policies.values(), key=lambda policy: policy.rank)
-    current, previous = _read(filters, now=now, with_previous=True)
+    clock = now.timestamp()
+    ordered = list(SeverityPolicy.objects.order_by("rank"))
+    shown = [policy for policy in ordered if not filters.severities or policy.key in filters.severities]
+    previous_filters = filters.previous()
     weeks = weeks_of(filters)
-    clock = current.now
 
+    # Times and due times of both periods, per severity and for all.
+    times = _per_period_and_severity(
+        _incidents(filters, since=previous_filters.start_at, now=clock), "detected_at", filters, _time_aggregates()
+    )
+    dues = _per_period_and_severity(
+        _dues(filters, since=previous_filters.start_at, now=now), "due_at", filters, _cadence_aggregates()
+    )
     by_severity = {}
-    for policy in ordered:
-        if filters.severities and policy.key not in filters.severities:
-            continue
-        pk = policy.pk  # read once: the property costs a call per row
-        dues = [row for row in current.dues if row.severity_id == pk]
-        figures = _figures([row for row in current.incidents if row.severity_id == pk], dues, policies, clock)
+    for policy in shown:
+        figures = _summary(times.get((CURRENT, policy.pk), {}), dues.get((CURRENT, policy.pk), {}))
         figures["rank"] = policy.rank
-        figures["has_cadence"] = bool(dues)
+        figures["has_cadence"] = bool(dues.get((CURRENT, policy.pk), {}).get("rows"))
         by_severity[policy.key] = figures
 
-    bins = _week_bins(weeks)
-    incidents_of: dict[date | None, list[IncidentRow]] = defaultdict(list)
-    for row in current.incidents:
-        incidents_of[_week_at(row.detected_at, bins, weeks)].append(row)
-    dues_of: dict[date | None, list[DueRow]] = defaultdict(list)
-    for row in current.dues:
-        dues_of[_week_at(row.due_at, bins, weeks)].append(row)
+    # Per week of this period: counts by severity, median times, updates on time.
+    week_incidents = {
+        _week_of(row["week"]): row
+        for row in _incidents(filters, since=filters.start_at, now=clock)
+        .annotate(week=TruncWeek("detected_at", tzinfo=team_zone()))
+        .values("week")
+        .annotate(
+            incidents=Count("pk"),
+            **{f"sev{policy.pk}": Count("pk", filter=Q(severity_id=policy.pk)) for policy in shown},
+            **{name: Percentile(f"s_{name}", 0.5) for name in TRENDS},
+        )
+    }
+    week_dues = {
+        _week_of(row["week"]): row
+        for row in _dues(filters, since=filters.start_at, now=now)
+        .annotate(week=TruncWeek("due_at", tzinfo=team_zone()))
+        .values("week")
+        .annotate(**_cadence_aggregates())
+    }
     weekly = []
     for week in weeks:
-        rows, dues = incidents_of[week], dues_of[week]
-        counts = Counter(row.severity_id for row in rows)
+        key = week.isoformat()
+        counts, cadence = week_incidents.get(key, {}), week_dues.get(key, {})
         weekly.append(
             {
-                "week": week.isoformat(),
-                "incidents": len(rows),
-                "by_severity": {
-                    policy.key: counts.get(policy.pk, 0)
-                    for policy in ordered
-                    if not filters.severities or policy.key in filters.severities
-                },
-                **{
-                    name: stats([s for row in rows if (s := row.seconds(MEASURES[name])) is not None])["median"]
-                    for name in ("time_to_acknowledge", "time_to_mitigate", "time_to_resolve")
-                },
-                "updates_on_time": cadence_figures(dues, clock)["on_time_share"],
+                "week": key,
+                "incidents": counts.get("incidents", 0),
+                "by_severity": {policy.key: counts.get(f"sev{policy.pk}", 0) for policy in shown},
+                **{name: _whole(counts.get(name)) for name in TRENDS},
+                "updates_on_time": _cadence_figures(cadence)["on_time_share"],
             }
         )
 
-    leads: dict[int, list[DueRow]] = defaultdict(list)
-    for row in current.dues:
-        leads[row.lead_id].append(row)
-    names = _people(set(leads))
+    lead_rows = (
+        _dues(filters, since=filters.start_at, now=now)
+        .values(
+            "incident__lead_id", "incident__lead__first_name", "incident__lead__last_name", "incident__lead__username"
+        )
+        .annotate(**_cadence_aggregates())
+    )
     by_lead = sorted(
         (
-            {"lead_id": lead, "lead": names.get(lead, "?"), **cadence_figures(rows, clock)}
-            for lead, rows in leads.items()
+            {
+                "lead_id": row["incident__lead_id"],
+                "lead": _full_name(
+                    row["incident__lead__first_name"], row["incident__lead__last_name"], row["incident__lead__username"]
+                )
+                or "?",
+                **_cadence_figures(row),
+            }
+            for row in lead_rows
         ),
-        key=lambda entry: (entry["on_time_share"] if entry["on_time_share"] is not None else 2, entry["lead"]),
+        key=lambda entry: (
+            entry["on_time_share"] if entry["on_time_share"] is not None else 2,
+            entry["lead"],
+            entry["lead_id"],
+        ),
     )
     by_lead = [entry for entry in by_lead if entry["updates_due"]]
 
     today = now.astimezone(team_zone()).date()
-    postmortems = _postmortem_figures(filters, today=today)
+    postmortems, previous_postmortems = _postmortem_figures(filters, today=today)
     return {
         "from": filters.start.isoformat(),
         "to": filters.end.isoformat(),
-        "overall": _summary(current, policies),
+        "overall": _summary(times.get((CURRENT, ALL), {}), dues.get((CURRENT, ALL), {})),
         "previous": {
-            "from": previous.filters.start.isoformat(),
-            "to": previous.filters.end.isoformat(),
-            **_summary(previous, policies),
-            "postmortems_on_time": _postmortem_figures(previous.filters, today=today)["on_time_share"],
+            "from": previous_filters.start.isoformat(),
+            "to": previous_filters.end.isoformat(),
+            **_summary(times.get((PREVIOUS, ALL), {}), dues.get((PREVIOUS, ALL), {})),
+            "postmortems_on_time": previous_postmortems["on_time_share"],
         },
         "by_severity": by_severity,
         "weekly": weekly,
@@ -446,9 +575,13 @@ def drill_down(
     service: str = "",
     lead: int | None = None,
     late: bool = False,
+    items_team: str = "",
 ) -> tuple[list[Incident], int]:
     """The incidents behind a bar or a row: detected in the period (or the week), of a
-    severity, service or lead; with `late`, those with a due time in the period that was missed.
+    severity, service or lead; with `late`, those with a due time in the period that was missed;
+    with `items_team`, those whose postmortem has action items of the period (as the action-item
+    figures count them) owned by a member of that team (NO_TEAM_SLUG: by nobody, or by someone in
+    no team).
     Returns those the user may see (at most DRILL_LIMIT) and how many more there are that the
     user may not see."""
     incidents = _scoped(Incident.objects.all(), filters)
@@ -457,7 +590,16 @@ def drill_down(
         zone = team_zone()
         start = max(start, datetime.combine(week, datetime.min.time(), tzinfo=zone))
         end = min(end, datetime.combine(week + timedelta(days=7), datetime.min.time(), tzinfo=zone))
-    if lead is not None or late:
+    if items_team:
+        items = ActionItem.objects.filter(created_at__lt=end).filter(
+            Q(completed_at__isnull=True) | Q(completed_at__gte=start)
+        )
+        if items_team == NO_TEAM_SLUG:
+            items = items.filter(Q(owner__isnull=True) | Q(owner__teams__isnull=True))
+        else:
+            items = items.filter(owner__teams__slug=items_team)
+        incidents = incidents.filter(pk__in=items.values("postmortem__incident_id"))
+    elif lead is not None or late:
         dues = UpdateDue.objects.filter(due_at__gte=start, due_at__lt=end, due_at__lte=timezone.now())
         if late:
             dues = dues.filter(

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from incidents.models import SeverityPolicy
+from insights.selectors import NO_TEAM_SLUG
 
 
 @dataclass
@@ -53,6 +54,8 @@ def tables(figures: dict, policies: list[SeverityPolicy], link: Link) -> dict[st
             "Resolve p90",
             "Declaration lag median",
             "Acknowledged within response time (%)",
+            "Mitigated within target (%)",
+            "Resolved within target (%)",
         ],
     )
     for key, entry in [*figures["by_severity"].items(), ("All", figures["overall"])]:
@@ -72,6 +75,8 @@ def tables(figures: dict, policies: list[SeverityPolicy], link: Link) -> dict[st
                     minutes(res["p90"]),
                     minutes(entry["declaration_lag"]["median"]),
                     percent(entry["acknowledged_within_response_time"]),
+                    percent(entry["mitigated_within_target"]),
+                    percent(entry["resolved_within_target"]),
                 ],
                 link(severity=key if key != "All" else ""),
             )
@@ -146,9 +151,17 @@ def tables(figures: dict, policies: list[SeverityPolicy], link: Link) -> dict[st
         actions.rows.append(
             ([week["week"], str(week["opened"]), str(week["closed"]), str(week["open"]), str(week["overdue"])], "")
         )
-    owners = Table("owners", "Open action items by owner", ["Owner", "Open", "Overdue"])
+    item_headers = ["Opened", "Closed", "Open now", "Overdue now"]
+
+    def item_cells(entry: dict) -> list[str]:
+        return [str(entry["opened"]), str(entry["closed"]), str(entry["open"]), str(entry["overdue"])]
+
+    owners = Table("owners", "Action items by owner", ["Owner", *item_headers])
     for entry in figures["action_items"]["by_owner"]:
-        owners.rows.append(([entry["owner"], str(entry["open"]), str(entry["overdue"])], ""))
+        owners.rows.append(([entry["owner"], *item_cells(entry)], ""))
+    teams = Table("teams", "Action items by the owner's team", ["Team", *item_headers])
+    for entry in figures["action_items"]["by_team"]:
+        teams.rows.append(([entry["team"], *item_cells(entry)], link(items_team=entry["slug"] or NO_TEAM_SLUG)))
 
     services = Table("services", "Top services", ["Service", "Incidents", "Time in incident (h)"])
     for entry in figures["top_services"]:
@@ -156,5 +169,6 @@ def tables(figures: dict, policies: list[SeverityPolicy], link: Link) -> dict[st
             ([entry["name"], str(entry["incidents"]), hours(entry["seconds"])], link(service=entry["service"]))
         )
     return {
-        table.key: table for table in (weekly, times, trend, cadence, leads, postmortems, actions, owners, services)
+        table.key: table
+        for table in (weekly, times, trend, cadence, leads, postmortems, actions, owners, teams, services)
     }

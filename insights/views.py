@@ -5,6 +5,7 @@ The filter form is a plain GET form; htmx only swaps the results in without a re
 import csv
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -26,7 +27,14 @@ from insights.tables import tables
 
 BAD_REQUEST = 400
 # The names a drill-down link carries, besides the filters.
-DRILL_PARAMS = {"week": "week", "severity": "sev", "service": "svc", "lead": "lead", "late": "late"}
+DRILL_PARAMS = {
+    "week": "week",
+    "severity": "sev",
+    "service": "svc",
+    "lead": "lead",
+    "late": "late",
+    "items_team": "items",
+}
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -39,10 +47,12 @@ def _require_responder(request: HttpRequest) -> None:
 
 
 def _linker(filters: Filters):
-    base = reverse("insights:incidents")
+    # The filters' part is the same in every link (two years draw some 700 of them): encoded once.
+    base = reverse("insights:incidents") + "?" + filters.query()
 
     def link(**drill: str) -> str:
-        return base + "?" + filters.query(**{DRILL_PARAMS[name]: value for name, value in drill.items()})
+        pairs = [(DRILL_PARAMS[name], value) for name, value in drill.items() if value not in (None, "")]
+        return base + "&" + urlencode(pairs) if pairs else base
 
     return link
 
@@ -186,6 +196,7 @@ def _drill_args(request: HttpRequest) -> dict[str, Any]:
         "service": request.GET.get("svc", "")[:100],
         "lead": whole_number(request.GET.get("lead")),
         "late": request.GET.get("late") == "1",
+        "items_team": request.GET.get("items", "")[:100],
     }
 
 

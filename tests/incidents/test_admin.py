@@ -52,6 +52,7 @@ def test_a_new_cadence_in_the_admin_replans_the_active_incidents(admin_client):
     [
         ({"update_cadence_minutes": POLICY_MINUTES_MAX + 1}, "update_cadence_minutes", errors.CADENCE_OUT_OF_RANGE),
         ({"escalate_responders_after_percent": 300}, "escalate_responders_after_percent", errors.LADDER_OUT_OF_ORDER),
+        ({"resolve_target_minutes": POLICY_MINUTES_MAX + 1}, "resolve_target_minutes", errors.TARGET_OUT_OF_RANGE),
     ],
 )
 def test_values_the_policy_service_refuses_show_as_form_errors_and_change_nothing(admin_client, change, field, message):
@@ -117,3 +118,19 @@ def test_the_public_voice_switches_are_edited_in_the_admin(admin_client):
     assert response.status_code == 302
     sev1.refresh_from_db()
     assert sev1.public_updates_need_approval and sev1.publish_automatically
+
+
+def test_mitigate_and_resolve_targets_are_edited_in_the_admin_and_cleared_again(admin_client):
+    sev2 = SeverityPolicy.objects.get(key="SEV2")
+    assert (sev2.mitigate_target_minutes, sev2.resolve_target_minutes) == (None, None)
+    url = f"/admin/incidents/severitypolicy/{sev2.pk}/change/"
+    response = admin_client.post(
+        url, _change_form(admin_client, sev2, mitigate_target_minutes=60, resolve_target_minutes=240)
+    )
+    assert response.status_code == 302
+    sev2.refresh_from_db()
+    assert (sev2.mitigate_target_minutes, sev2.resolve_target_minutes) == (60, 240)
+    response = admin_client.post(url, _change_form(admin_client, sev2, resolve_target_minutes=""))
+    assert response.status_code == 302
+    sev2.refresh_from_db()
+    assert (sev2.mitigate_target_minutes, sev2.resolve_target_minutes) == (60, None)

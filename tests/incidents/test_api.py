@@ -993,6 +993,8 @@ def test_every_role_reads_the_severity_policy_most_severe_first(api, role):
         "description": "Complete outage",
         "response_time_minutes": 15,
         "response_time_label": "Immediate (< 15 min)",
+        "mitigate_target_minutes": None,  # seed 002 names no mitigation or resolution targets
+        "resolve_target_minutes": None,
         "update_cadence_minutes": 15,
         "escalate_responders_after_percent": 50,
         "escalate_contacts_after_percent": 100,
@@ -1036,6 +1038,8 @@ def test_an_admin_changes_every_editable_field(api, policy_admin_token):
         "description": "Big trouble",
         "response_time_minutes": 20,
         "response_time_label": "20 minutes",
+        "mitigate_target_minutes": 60,
+        "resolve_target_minutes": 240,
         "update_cadence_minutes": 25,
         "escalate_responders_after_percent": 40,
         "escalate_contacts_after_percent": 80,
@@ -1059,7 +1063,13 @@ def test_an_admin_changes_every_editable_field(api, policy_admin_token):
     }
     assert SeverityPolicy.objects.get(key="SEV2").webhook_url == "https://hooks.example.com/sev2"
     assert api("GET", policy_path("SEV2"), token=policy_admin_token).json() == response.json()
-    cleared = {"escalation_groups": [], "escalation_users": [], "webhook_url": "", "response_time_minutes": None}
+    cleared = {
+        "escalation_groups": [],
+        "escalation_users": [],
+        "webhook_url": "",
+        "response_time_minutes": None,
+        "resolve_target_minutes": None,
+    }
     body = api("PATCH", policy_path("SEV2"), cleared, token=policy_admin_token).json()
     assert {field: body[field] for field in cleared} == cleared
 
@@ -1218,6 +1228,9 @@ BAD_POLICY_CHANGES = [
         "response_time_minutes",
         errors.RESPONSE_TIME_OUT_OF_RANGE.format(high=MAX_MINUTES),
     ),
+    ({"mitigate_target_minutes": 0}, "mitigate_target_minutes", errors.TARGET_OUT_OF_RANGE.format(high=MAX_MINUTES)),
+    ({"resolve_target_minutes": 10081}, "resolve_target_minutes", errors.TARGET_OUT_OF_RANGE.format(high=MAX_MINUTES)),
+    ({"resolve_target_minutes": "60"}, "resolve_target_minutes", NOT_AN_INTEGER),
     ({"escalate_responders_after_percent": None}, "escalate_responders_after_percent", LADDER_PERCENT),
     ({"escalate_contacts_after_percent": 1001}, "escalate_contacts_after_percent", LADDER_PERCENT),
     ({"escalate_contacts_after_percent": 40000}, "escalate_contacts_after_percent", LADDER_PERCENT),

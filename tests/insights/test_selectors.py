@@ -94,6 +94,22 @@ def test_response_time_kept_counts_severities_with_a_response_time(history):
     assert result["overall"]["acknowledged_within_response_time"] == 0.5
 
 
+def test_mitigate_and_resolve_targets_count_where_the_policy_sets_them(history):
+    """SEV1 mitigated and resolved 70 min after detection, SEV2 50 min; SEV4 unresolved."""
+    admin = UserFactory(is_superuser=True)
+    for key, changes in {
+        "SEV1": {"mitigate_target_minutes": 90, "resolve_target_minutes": 60},
+        "SEV2": {"resolve_target_minutes": 60},
+    }.items():
+        policy.severity_policy_update(policy=SeverityPolicy.objects.get(key=key), actor=admin, **changes)
+    result = figures()
+    sev1, sev2, sev4 = (result["by_severity"][key] for key in ("SEV1", "SEV2", "SEV4"))
+    assert (sev1["mitigated_within_target"], sev1["resolved_within_target"]) == (1.0, 0.0)
+    assert (sev2["mitigated_within_target"], sev2["resolved_within_target"]) == (None, 1.0)
+    assert (sev4["mitigated_within_target"], sev4["resolved_within_target"]) == (None, None)
+    assert (result["overall"]["mitigated_within_target"], result["overall"]["resolved_within_target"]) == (1.0, 0.5)
+
+
 def test_cadence_kept_per_severity_and_sev4_excluded(history):
     result = figures()
     sev1 = result["by_severity"]["SEV1"]["cadence"]
@@ -272,3 +288,50 @@ def test_a_due_time_counts_under_the_severity_it_was_set_with():
     sev1 = figures(Filters(start=PERIOD.start, end=PERIOD.end, severities=("SEV1",)))
     assert sev1["by_severity"]["SEV1"]["cadence"]["updates_late"] == 1
     assert sev1["by_severity"]["SEV1"]["incidents"] == 0  # it is a SEV3 now
+
+
+def test_action_items_by_owner_and_by_the_owners_team():
+    """Alice (payments) has one open item past its due date; Bob (payments and platform) closed
+    one; Carol (in no team) has one open and not yet due."""
+    from postmortems import services as postmortem_services
+    from postmortems.models import ActionStatus, Postmortem
+
+    alice, bob, carol = (UserFactory(first_name=name, last_name="Q") for name in ("Alice", "Bob", "Carol"))
+    payments, platform = TeamFactory(slug="payments", name="Payments"), TeamFactory(slug="platform", name="Platform")
+    payments.members.add(alice, bob)
+    platform.members.add(bob)
+    incident = run(at(3), lambda: declare_incident(severity="SEV2"))
+    run(at(3, 11), lambda: status(incident, IncidentStatus.RESOLVED))
+    postmortem = Postmortem.objects.filter(incident=incident).first() or run(
+        at(4), lambda: postmortem_services.postmortem_start(incident=incident, actor=incident.lead)
+    )
+
+    def add(day, owner, due_on):
+        return run(
+            at(day),
+            lambda: postmortem_services.action_item_add(
+                postmortem=postmortem, actor=owner, owner=owner, title=f"Fix {day}", due_on=due_on
+            ),
+        )
+
+    add(5, alice, date(2026, 3, 8))
+    closed = add(6, bob, date(2026, 3, 20))
+    add(7, carol, date(2026, 3, 30))
+    run(at(9), lambda: postmortem_services.action_item_update(item=closed, actor=bob, status=ActionStatus.DONE))
+
+    items = figures()["action_items"]
+    assert (items["opened"], items["closed"], items["open"], items["overdue"]) == (3, 1, 2, 1)
+    counts = ("opened", "closed", "open", "overdue")
+    assert [(entry["team"], *(entry[name] for name in counts)) for entry in items["by_team"]] == [
+        ("Payments", 2, 1, 1, 1),
+        ("No team", 1, 0, 1, 0),
+        ("Platform", 1, 1, 0, 0),
+    ]
+    assert [(entry["owner"], *(entry[name] for name in counts)) for entry in items["by_owner"]] == [
+        ("Alice Q", 1, 0, 1, 1),
+        ("Carol Q", 1, 0, 1, 0),
+        ("Bob Q", 1, 1, 0, 0),
+    ]
+    admin = UserFactory(is_superuser=True)
+    for team, expected in (("payments", [incident]), ("platform", [incident]), ("~", [incident]), ("nope", [])):
+        assert drill_down(PERIOD, user=admin, items_team=team)[0] == expected

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from incidents import services
-from incidents.models import IncidentStatus
+from incidents import policy, services
+from incidents.models import IncidentStatus, SeverityPolicy
 from insights import errors
 from tests.factories import UserFactory, declare_incident
 
@@ -120,3 +120,23 @@ def test_postmortem_page_and_export_show_cadence_kept(responder_client, late_upd
     assert "## Response and cadence kept" in export
     assert "- Acknowledged: 22 min after detection (target 15 min: missed)" in export
     assert "missed by 7 min" in export
+
+
+def test_incident_and_export_show_mitigate_and_resolve_targets_set_in_the_policy(responder_client, late_update):
+    """Resolved (and so mitigated) 30 min after detection: within a 45 min mitigation target,
+    past a 20 min resolution target."""
+    sev1 = SeverityPolicy.objects.get(key="SEV1")
+    policy.severity_policy_update(
+        policy=sev1, actor=UserFactory(is_superuser=True), mitigate_target_minutes=45, resolve_target_minutes=20
+    )
+    body = page(responder_client, late_update.get_absolute_url()).content.decode()
+    assert re.search(r"30 min after detection\s*· target 45 min\s*<span class=\"kept\">kept", body)
+    assert re.search(r"30 min after detection\s*· target 20 min\s*<span class=\"missed\">missed", body)
+    export = page(responder_client, f"/incidents/{late_update.reference}/postmortem/export.md").content.decode()
+    assert "- Mitigated: 30 min after detection (target 45 min: kept)" in export
+    assert "- Resolved: 30 min after detection (target 20 min: missed)" in export
+
+
+def test_without_targets_the_incident_shows_none(responder_client, late_update):
+    export = page(responder_client, f"/incidents/{late_update.reference}/postmortem/export.md").content.decode()
+    assert "- Resolved: 30 min after detection\n" in export
