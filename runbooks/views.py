@@ -1,3 +1,5 @@
+from functools import partial
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -81,8 +83,10 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
         "category": category,
         "searching": searching,
         "search_limit": selectors.SEARCH_LIMIT,
-        "incident_ref": incident_ref if can_respond(request.user) else "",
-        "can_edit": can_edit(request.user),
+        "incident_ref": incident_ref if incident_ref and can_respond(request.user) else "",
+        # Called by the template only where it offers an editor's link, so the search box's
+        # fragment (every keystroke) does not load the reader's permissions (two queries).
+        "can_edit": partial(can_edit, request.user),
         "today": timezone.localdate(),
     }
     return render(request, template_name, context)

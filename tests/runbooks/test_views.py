@@ -35,6 +35,12 @@ def test_index_groups_by_kind_and_category(viewer_client):
     assert "New runbook" not in html  # viewers do not write
 
 
+def test_index_offers_editors_a_new_runbook_and_the_import(editor_client):
+    html = editor_client.get(reverse("runbooks:index")).content.decode()
+    assert "New runbook for a service" in html
+    assert "Import one from Markdown" in html  # no runbooks yet
+
+
 def test_search_as_you_type_answers_htmx_with_the_results_fragment(viewer_client, runbook):
     make_runbook(title="Certificate expired", symptoms="- TLS handshake failures")
     url = reverse("runbooks:index") + "?q=503"
