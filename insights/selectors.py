@@ -8,7 +8,6 @@ means and percentiles (PostgreSQL's percentile_cont; on SQLite the same formula 
 aggregate, see `Percentile`). Reading thousands of rows into Python cost several times more."""
 
 import math
-import statistics
 from collections import Counter, defaultdict
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -41,18 +40,6 @@ from postmortems.models import OPEN_ACTION_STATUSES, ActionItem, Postmortem, Pos
 
 DRILL_LIMIT = 200
 TOP_SERVICES = 10
-
-
-def stats(values: list[float]) -> dict[str, int | None]:
-    """Mean, median and 90th percentile in whole seconds (linear between ranks, as PostgreSQL's
-    percentile_cont); None for each when there is nothing to measure."""
-    if not values:
-        return {"mean": None, "median": None, "p90": None}
-    return {
-        "mean": round(statistics.fmean(values)),
-        "median": round(_percentile(values, 0.5)),
-        "p90": round(_percentile(values, 0.9)),
-    }
 
 
 def _percentile(values: list[float], fraction: float) -> float:
